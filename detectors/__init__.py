@@ -1,0 +1,1 @@
+"""The shipped detectors: Presidio YAML recognizers and the validators they need."""

@@ -1,0 +1,1 @@
+"""Subcommands of the export-gate CLI, one module each."""
