@@ -71,3 +71,21 @@ class Counts:
         cats = dict.fromkeys(CATEGORIES, 0)
         cats.update(data.get("categories") or {})
         return cls(int(data["personal"]), int(data["sensitive"]), cats)
+
+
+@dataclass
+class ExportSubjects:
+    """The distinct people of one export (or one partition of it), as keyed digests.
+
+    ``masks`` maps a subject's canonical digest to its mask (PERSONAL_BIT | category bits).
+    ``aliases`` maps every other identifier digest of an inferred subject to its canonical digest, so
+    the ledger can recognise the same person in a later export through any of their identifiers.
+    ``identified_by`` says how subjects were identified (subject key columns, or strong identifiers).
+    """
+
+    masks: dict[bytes, int] = field(default_factory=dict)
+    aliases: dict[bytes, bytes] = field(default_factory=dict)
+    identified_by: str = "strong_identifiers"
+
+    def counts(self) -> Counts:
+        return Counts.from_masks(self.masks.values())

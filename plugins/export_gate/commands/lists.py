@@ -1,0 +1,16 @@
+"""Placeholder for `export-gate lists` until its module lands (replaced by its owner)."""
+
+from __future__ import annotations
+
+import argparse
+
+from export_gate.errors import GateError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("lists", help="(not yet available)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    raise GateError("export-gate lists is not available yet")
