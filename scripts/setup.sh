@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set up everything Export Gate needs, from nothing but Python 3.11: a virtual environment in .venv with the
+# locked dependencies (requirements.lock, made by `uv pip compile` from pyproject.toml) and the project itself.
+# Safe to run again: it only installs what is missing or changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+  || { echo "setup: Python 3.11 is required (found $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 2; }
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
+.venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.lock
+.venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
+echo "setup: .venv is ready ($(.venv/bin/python --version), export-gate $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("export-gate"))'))"
