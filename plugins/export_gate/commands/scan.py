@@ -1,16 +1,107 @@
-"""Placeholder for `export-gate scan` until its module lands (replaced by its owner)."""
+"""``export-gate scan``: count the people with personal and sensitive information in an export.
+
+Prints the report (JSON on stdout by default, or a table for people). The digests of this scan use a random
+key and are thrown away: a scan on its own records nothing.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
 
-from export_gate.errors import GateError
+from export_gate.detect import DetectorSettings
+from export_gate.digest import SubjectHasher
+from export_gate.errors import EXIT_OK
+from export_gate.report import render_table
+from export_gate.scan import scan_paths
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("scan", help="(not yet available)")
-    parser.set_defaults(func=_run)
+    parser = sub.add_parser(
+        "scan",
+        help="count the people with personal and sensitive information in an export",
+        description="Scan every cell of Parquet, CSV or JSON Lines files (a file, a folder, a glob or an fsspec "
+        "URL) and count the distinct people with personal and sensitive personal information. Prints counts and "
+        "column names only, never a raw value.",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, glob or fsspec URL")
+    parser.add_argument(
+        "--subject-key",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="column naming the person of each row (repeat for several people per row, e.g. patient_id and "
+        "reporter_id); without it people are inferred from shared identifiers (mobile, ID, e-mail, ...)",
+    )
+    parser.add_argument(
+        "--as-of", type=_date, default=None, metavar="DATE", help="export date for ages (default: today)"
+    )
+    parser.add_argument("--format", choices=("json", "table"), default="json", help="output format (default json)")
+    parser.add_argument(
+        "--show-examples", action="store_true", help="add masked examples per column (e.g. 138****5678)"
+    )
+    parser.add_argument("--encoding", default=None, metavar="ENC", help="CSV encoding (default: detect; e.g. gbk)")
+    parser.add_argument(
+        "--input-format", choices=("parquet", "csv", "jsonl"), default=None, help="file format (default: by suffix)"
+    )
+    parser.add_argument(
+        "--identity-document-sensitive",
+        action="store_true",
+        help="count an identity document number alone as sensitive (GB/T 35273-2020) instead of personal "
+        "(GB/T 45574-2025, the default)",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    parser.set_defaults(func=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    raise GateError("export-gate scan is not available yet")
+def _progress_bar() -> Callable[[int], None] | None:
+    """Rows scanned and speed on a terminal's stderr; nothing when stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+    start = time.monotonic()
+    done = 0
+
+    def update(rows: int) -> None:
+        nonlocal done
+        done += rows
+        rate = done / max(time.monotonic() - start, 1e-6)
+        filled = int(time.monotonic() - start) % 20
+        bar = "=" * filled + ">" + " " * (19 - filled)
+        print(f"\r[{bar}] {done:,} rows  {rate:,.0f} rows/s", end="", file=sys.stderr, flush=True)
+
+    return update
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = _progress_bar() if args.format == "table" else None
+    result = scan_paths(
+        args.paths,
+        fmt=args.input_format,
+        encoding=args.encoding,
+        subject_keys=args.subject_key,
+        as_of=args.as_of or date.today(),
+        hasher=SubjectHasher.ephemeral(),
+        settings=DetectorSettings(identity_document_sensitive=args.identity_document_sensitive),
+        workers=args.workers,
+        progress=progress,
+        show_examples=args.show_examples,
+    )
+    if progress is not None:
+        print(file=sys.stderr)
+    if args.format == "table":
+        sys.stdout.write(render_table(result.report))
+    else:
+        json.dump(result.report, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    return EXIT_OK

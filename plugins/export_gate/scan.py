@@ -1,0 +1,317 @@
+"""The scan engine: read -> plan -> detect -> subjects, over every cell of every row, on all cores.
+
+The CLI, the Airflow operator and a distributed run call the same three functions: ``scan_paths`` (files,
+folders, globs, fsspec URLs), ``scan_table`` (a pandas or Arrow table) and ``scan_batches`` (what both call).
+
+How the work is split: the main process reads Arrow batches and chooses each column's plan from the first
+batch that holds the column (a sample decides which detectors a column needs; counts always come from all
+rows). Worker processes detect and turn each batch into a partial result: per-column tallies plus the
+batch's subjects (keyed digests). Partial results merge by union, so the order and the split do not change
+the outcome. Nothing raw leaves a worker: digests, counts and (only when asked) masked examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing import get_context
+
+import numpy as np
+import pyarrow as pa
+
+from export_gate import read
+from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
+from export_gate.digest import SubjectHasher
+from export_gate.errors import InputError
+from export_gate.model import ExportSubjects, mask_of
+from export_gate.report import MAX_EXAMPLE_CELL, Tally, build_report, mask_text
+from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
+
+log = logging.getLogger(__name__)
+
+#: Values of the first batch holding a column that choose its plan.
+SAMPLE_VALUES = 1000
+#: Batches in flight per worker: enough to keep every core busy, few enough to keep memory flat.
+IN_FLIGHT_PER_WORKER = 2
+
+
+@dataclass
+class ScanResult:
+    """A scan's outcome: the JSON-ready report (no raw values) and the people found, as digests."""
+
+    report: dict
+    subjects: ExportSubjects
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs to turn a batch into a partial result; fixed for the whole scan."""
+
+    hasher: SubjectHasher
+    as_of: date
+    subject_keys: tuple[str, ...] = ()
+    settings: DetectorSettings = field(default_factory=DetectorSettings)
+    show_examples: bool = False
+
+
+@dataclass
+class Partial:
+    """The result of scanning part of an export. Parts merge by union (``merge``)."""
+
+    tally: Tally
+    subjects: ExportSubjects
+
+
+class _Findings:
+    """The distinct hit tuples of one column of one batch, each reduced once to a mask, entities, categories
+    and strong-identifier digests (equal values give the same tuple, so a repeated value costs nothing)."""
+
+    def __init__(self, hits: Sequence[tuple[Hit, ...]], hasher: SubjectHasher, with_identifiers: bool) -> None:
+        index: dict[int, int] = {}
+        codes = np.empty(len(hits), dtype=np.int64)
+        self.first: list[int] = []
+        self.tuples: list[tuple[Hit, ...]] = []
+        for i, found in enumerate(hits):
+            code = index.get(id(found))
+            if code is None:
+                code = index[id(found)] = len(self.tuples)
+                self.tuples.append(found)
+                self.first.append(i)
+            codes[i] = code
+        self.codes = codes
+        self.masks = np.array(
+            [mask_of(frozenset().union(*(hit.categories for hit in found))) for found in self.tuples],
+            dtype=np.uint16,
+        )[codes]
+        self.identifiers: list[list[bytes]] = [
+            [hasher.digest(hit.entity, hit.identifier) for hit in found if hit.identifier] if with_identifiers else []
+            for found in self.tuples
+        ]
+
+    def cells_per(self, attribute: Callable[[Hit], Iterable[str]]) -> dict[str, int]:
+        """Cells holding each name ``attribute`` gives (an entity, a category), each cell counted once."""
+        per: dict[str, int] = {}
+        for found, count in zip(self.tuples, np.bincount(self.codes, minlength=len(self.tuples)).tolist(), strict=True):
+            for name in {name for hit in found for name in attribute(hit)}:
+                per[name] = per.get(name, 0) + count
+        return per
+
+    def examples(self, values: pa.Array, rows: np.ndarray) -> list[str]:
+        """Masked examples: identifiers found, or short cells; never more than a report shows."""
+        masked: list[str] = []
+        for found, first in zip(self.tuples, self.first, strict=True):
+            identifiers = [hit.identifier for hit in found if hit.identifier]
+            if identifiers:
+                masked.extend(mask_text(text) for text in identifiers)
+            else:
+                cell = values[int(rows[first])].as_py()
+                if isinstance(cell, str) and len(cell) <= MAX_EXAMPLE_CELL:
+                    masked.append(mask_text(cell))
+            if len(masked) >= 3:
+                break
+        return masked
+
+
+def _key_values(batch: read.Batch, subject_keys: Sequence[str]) -> dict[str, list[object]]:
+    by_name = {leaf.name: leaf for leaf in batch.columns}
+    values: dict[str, list[object]] = {}
+    for key in subject_keys:
+        leaf = by_name.get(key)
+        if leaf is None:
+            raise InputError(
+                f"{batch.source}: subject key column {key!r} is not in the data "
+                f"(columns: {', '.join(sorted(by_name)) or 'none'}); name a top-level column with --subject-key"
+            )
+        if leaf.rows is not None:
+            raise InputError(
+                f"{batch.source}: subject key column {key!r} is inside a list; a subject key must hold one "
+                "value per row"
+            )
+        values[key] = leaf.values.to_pylist()
+    return values
+
+
+def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detector: Detector) -> Partial:
+    """Detect every cell of one batch and turn the findings into a partial result."""
+    n = batch.num_rows
+    keys = job.subject_keys
+    tally = Tally(rows=n)
+    role_masks = {key: np.zeros(n, dtype=np.uint16) for key in keys}
+    row_masks = np.zeros(n, dtype=np.uint16)
+    id_rows: list[int] = []
+    id_digests: list[bytes] = []
+    for leaf in batch.columns:
+        plan = plans[leaf.name]
+        col = tally.column(leaf.name)
+        col.kind, col.reason = plan.kind, plan.reason
+        col.cells += len(leaf.values) - leaf.values.null_count
+        rows, hits = detector.detect(plan, leaf.values, job.as_of)
+        if not len(rows):
+            continue
+        findings = _Findings(hits, job.hasher, with_identifiers=not keys)
+        batch_rows = rows if leaf.rows is None else np.asarray(leaf.rows)[rows]
+        target = role_masks[role_of(leaf.name, keys)] if keys else row_masks
+        np.bitwise_or.at(target, batch_rows, findings.masks)
+        for name, count in findings.cells_per(lambda hit: (hit.entity,)).items():
+            col.entities[name] = col.entities.get(name, 0) + count
+        for name, count in findings.cells_per(lambda hit: hit.categories).items():
+            col.categories[name] = col.categories.get(name, 0) + count
+        if job.show_examples:
+            col.add_examples(findings.examples(leaf.values, rows))
+        if not keys:
+            for row, code in zip(batch_rows.tolist(), findings.codes.tolist(), strict=True):
+                for digest in findings.identifiers[code]:
+                    id_rows.append(row)
+                    id_digests.append(digest)
+
+    def row_subject(row: int, kind: str) -> bytes:
+        return job.hasher.digest(kind, f"{batch.source}#{batch.row_offset + row}")
+
+    if keys:
+        subjects = by_key(role_masks, _key_values(batch, keys), row_subject, job.hasher)
+    else:
+        subjects = inferred(row_masks, id_rows, id_digests, row_subject)
+    return Partial(tally, subjects)
+
+
+# --- worker processes ------------------------------------------------------------------------------------
+
+_worker: tuple[Job, Detector] | None = None
+
+
+def _init_worker(job: Job) -> None:
+    global _worker
+    _worker = (job, Detector(job.settings))
+
+
+def _work(batch: read.Batch, plans: dict[str, ColumnPlan]) -> Partial:
+    assert _worker is not None, "worker process was not initialised"
+    job, detector = _worker
+    return scan_batch(batch, plans, job, detector)
+
+
+def _planned(batches: Iterable[read.Batch], detector: Detector) -> Iterator[tuple[read.Batch, dict[str, ColumnPlan]]]:
+    """Each batch with the plans of its columns; a column is planned from the first batch that holds it."""
+    plans: dict[str, ColumnPlan] = {}
+    for batch in batches:
+        for leaf in batch.columns:
+            if leaf.name not in plans:
+                plans[leaf.name] = detector.plan(leaf.name, leaf.values.type, leaf.values.slice(0, SAMPLE_VALUES))
+        yield batch, {leaf.name: plans[leaf.name] for leaf in batch.columns}
+
+
+def _partials(
+    planned: Iterator[tuple[read.Batch, dict[str, ColumnPlan]]], job: Job, detector: Detector, workers: int
+) -> Iterator[Partial]:
+    """Partial results, computed in this process for one batch or one worker, else in a process pool."""
+    first = next(planned, None)
+    if first is None:
+        return
+    second = next(planned, None)
+    everything = itertools.chain([first] if second is None else [first, second], planned)
+    if second is None or workers <= 1:
+        for batch, plans in everything:
+            yield scan_batch(batch, plans, job, detector)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(job,))
+    pending: deque[Future[Partial]] = deque()
+    try:
+        for batch, plans in everything:
+            pending.append(pool.submit(_work, batch, plans))
+            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def scan_batches(
+    batches: Iterable[read.Batch],
+    *,
+    as_of: date,
+    hasher: SubjectHasher,
+    subject_keys: Sequence[str] = (),
+    settings: DetectorSettings | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    show_examples: bool = False,
+    files: Sequence[str] = (),
+    source_fingerprint: str | None = None,
+) -> ScanResult:
+    """Scan every cell of ``batches`` and count the people in them (see the module docstring)."""
+    settings = settings or DetectorSettings()
+    keys = tuple(dict.fromkeys(subject_keys))
+    job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
+    detector = Detector(settings)
+    tally = Tally()
+    subjects = SubjectSet(identified_by(keys))
+    for part in _partials(_planned(batches, detector), job, detector, workers or os.cpu_count() or 1):
+        tally.merge(part.tally)
+        subjects.update(part.subjects)
+        if progress is not None:
+            progress(part.tally.rows)
+    result = subjects.result()
+    counts = result.counts()
+    log.info(
+        "scanned %d rows, %d columns: %d people with personal information, %d with sensitive (%s)",
+        tally.rows,
+        len(tally.columns),
+        counts.personal,
+        counts.sensitive,
+        result.identified_by,
+    )
+    report = build_report(
+        tally=tally,
+        counts=counts,
+        identified_by=result.identified_by,
+        files=list(files),
+        source_fingerprint=source_fingerprint,
+        as_of=as_of,
+        detector_version=detector.version,
+        identity_document_sensitive=settings.identity_document_sensitive,
+        show_examples=show_examples,
+    )
+    return ScanResult(report=report, subjects=result)
+
+
+def scan_paths(
+    paths: Sequence[str], *, fmt: str | None = None, encoding: str | None = None, **options: object
+) -> ScanResult:
+    """Scan files, folders, globs or fsspec URLs (Parquet, CSV, JSON Lines). Keywords as ``scan_batches``."""
+    files = read.resolve(paths)
+    return scan_batches(
+        read.read_batches(paths, fmt=fmt, encoding=encoding),
+        files=[str(f) for f in files],
+        source_fingerprint=read.fingerprint(paths),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def table_fingerprint(table: pa.Table) -> str:
+    """A content fingerprint of an in-memory table: SHA-256 of its Arrow IPC stream."""
+    digest = hashlib.sha256()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        for batch in table.to_batches():
+            writer.write_batch(batch)
+    digest.update(sink.getvalue())
+    return "sha256:" + digest.hexdigest()
+
+
+def scan_table(data: object, *, name: str = "<table>", **options: object) -> ScanResult:
+    """Scan a pandas DataFrame or an Arrow table. Keywords as ``scan_batches``."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)  # type: ignore[arg-type]
+    return scan_batches(
+        read.table_batches(table, name=name),
+        files=[name],
+        source_fingerprint=table_fingerprint(table),
+        **options,  # type: ignore[arg-type]
+    )
