@@ -1,0 +1,106 @@
+"""Audit records shaped like the gate writes them, for the report and review-page tests.
+
+They hold what a real record holds (counts, rule ids, digests, no raw values); the tests that need real
+records write them through the real Store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from export_gate.model import CATEGORIES
+
+
+def counts(personal: int, sensitive: int, **categories: int) -> dict[str, Any]:
+    cats = dict.fromkeys(CATEGORIES, 0)
+    cats.update(categories)
+    return {"personal": personal, "sensitive": sensitive, "categories": cats}
+
+
+def decision_record(
+    *,
+    action: str = "annotate",
+    dag_id: str = "pv_case_export_shanghai",
+    run_id: str = "scheduled__2026-03-02T00:00:00+00:00",
+    task_id: str = "gate",
+    handler_id: str = "acme-pharma-sh",
+    export: int = 1200,
+    before: int = 9000,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A gate decision: ``export`` sensitive (medical) people added to ``before`` this year."""
+    after = before + export
+    record = {
+        "event": "decision",
+        "handler_id": handler_id,
+        "year": 2026,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "task_id": task_id,
+        "try_number": 1,
+        "reservation": "r-7f3a",
+        "source": {"uris": ["file:///data/out/cases.parquet"], "fingerprint": "sha256:9b1c" + "0" * 60},
+        "list": {"id": "shanghai_ftz_2024", "version": "c0ffee" + "1" * 58},
+        "scenario": "pharmacovigilance",
+        "purpose": "adverse event reporting",
+        "detector_version": "detectors-2026.1",
+        "counts": {
+            "export": counts(export, export, medical_health=export),
+            "ytd_before": counts(before, before, medical_health=before),
+            "ytd_after": counts(after, after, medical_health=after),
+        },
+        "decision": {
+            "action": action,
+            "mechanism": "standard_contract" if action != "allow" else None,
+            "rule": {
+                "id": "national.sensitive.10k",
+                "text": "Sensitive personal information of 10,000 people or more since 1 January",
+                "comparison": ">=",
+                "threshold": 10000,
+                "count": "sensitive",
+                "source": {
+                    "title": "Provisions on Promoting and Regulating Cross-Border Data Flows",
+                    "url": "https://www.cac.gov.cn/2024-03/22/c_1712776611775634.htm",
+                    "article": "Art. 8",
+                    "date": "2024-03-22",
+                },
+            },
+            "margins": [
+                {"count": "sensitive", "threshold": 10000, "left": 10000 - after},
+                {"count": "personal", "threshold": 100000, "left": 100000 - after},
+                {"count": "personal", "threshold": 1000000, "left": 1000000 - after},
+            ],
+            "warnings": [],
+            "considered": ["national.personal.100k", "national.sensitive.10k", "national.personal.1m"],
+            "obligations": ["standard contract filed with the provincial CAC"],
+            "filings_used": ["SC-2026-0042"],
+            "message": "allowed: the standard contract SC-2026-0042 is on file",
+        },
+        "action": action,
+        "mechanism": "standard_contract" if action != "allow" else None,
+        "rule_id": "national.sensitive.10k",
+        "obligations": ["standard contract filed with the provincial CAC"],
+        "filings": ["SC-2026-0042"],
+        "error": None,
+    }
+    record.update(extra)
+    return record
+
+
+def error_record(**extra: Any) -> dict[str, Any]:
+    """A gate run that failed closed: no decision, an error."""
+    record = {
+        "event": "error",
+        "handler_id": "acme-pharma-sh",
+        "year": 2026,
+        "dag_id": "crm_export_national",
+        "run_id": "manual__2026-03-03T08:00:00+00:00",
+        "task_id": "gate",
+        "try_number": 1,
+        "source": {"uris": ["file:///data/out/missing.csv"]},
+        "list": {"id": "national"},
+        "scenario": None,
+        "action": "block",
+        "error": "InputError: file:///data/out/missing.csv does not exist",
+    }
+    record.update(extra)
+    return record
