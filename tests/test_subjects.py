@@ -7,7 +7,6 @@ import random
 
 import numpy as np
 import pytest
-
 from export_gate.digest import DIGEST_BYTES, SubjectHasher
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
 from export_gate.subjects import STRONG_IDENTIFIERS, by_key, inferred, merge, role_of
