@@ -75,16 +75,18 @@ def count_rows(record: dict) -> list[dict[str, Any]]:
 
 def counts_chart(record: dict) -> str:
     """The year-to-date bars of every count against its thresholds, as inline SVG."""
-    bars = []
-    for row in count_rows(record):
-        bar = BarRow(row["name"].replace("_", " "), row["before"], row["after"], tuple(row["thresholds"]))
-        if row["name"] in CATEGORIES:
-            # each category counts towards the sensitive thresholds: draw it on the sensitive row's scale
-            bar = BarRow(bar.label, bar.before, bar.after, (), scale=sensitive_scale)
-        elif row["name"] == "sensitive":
-            sensitive_scale = bar.scale_max()
-        bars.append(bar)
-    return threshold_bars(bars, title="People this year, before and with this export, against each threshold")
+    rows = count_rows(record)
+    bars = {
+        r["name"]: BarRow(r["name"].replace("_", " "), r["before"], r["after"], tuple(r["thresholds"])) for r in rows
+    }
+    # each category counts towards the sensitive thresholds: draw the categories on the sensitive row's scale
+    sensitive_scale = bars["sensitive"].scale_max()
+    for name in CATEGORIES:
+        bar = bars[name]
+        bars[name] = BarRow(bar.label, bar.before, bar.after, (), scale=sensitive_scale)
+    return threshold_bars(
+        list(bars.values()), title="People this year, before and with this export, against each threshold"
+    )
 
 
 def _margins(decision: dict) -> list[dict[str, Any]]:
