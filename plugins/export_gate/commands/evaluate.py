@@ -1,16 +1,161 @@
-"""Placeholder for `export-gate evaluate` until its module lands (replaced by its owner)."""
+"""`export-gate evaluate`: scan an export and decide whether it may leave, against a list and the ledger.
+
+Without ``--record`` this is a what-if: the year-to-date counts are read, nothing is written (no ledger
+reservation, no audit record). With ``--record`` the export's subjects are added to the ledger as a confirmed
+reservation (the CLI is the export: there is no later step to confirm it) and an audit record is appended.
+Exit code 0 for allow and annotate, 1 for block, 2 when the gate could not decide (which is also a block).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import uuid
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
-from export_gate.errors import GateError
+from export_gate.errors import EXIT_BLOCK, EXIT_ERROR, EXIT_OK, ConfigError, LedgerError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("evaluate", help="(not yet available)")
-    parser.set_defaults(func=_run)
+    parser = sub.add_parser(
+        "evaluate",
+        help="scan an export and decide allow / annotate / block against a list and the year-to-date ledger",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs or fsspec URLs")
+    parser.add_argument("--list", dest="list_id", required=True, metavar="ID", help="list id, e.g. cn-national-2024")
+    parser.add_argument("--scenario", help="scenario id of the list, e.g. pharmacovigilance")
+    parser.add_argument(
+        "--handler", metavar="FILE", help="handler profile (YAML/JSON: id, zone, ciio, timezone, filings)"
+    )
+    parser.add_argument("--handler-id", default="default", metavar="H", help="data handler id (without --handler)")
+    parser.add_argument("--zone", metavar="ZONE", help="registration zone, e.g. shanghai-ftz (without --handler)")
+    parser.add_argument(
+        "--ciio", action="store_true", help="the handler is a critical information infrastructure operator"
+    )
+    parser.add_argument("--purpose", help="a declared exemption purpose of the list (e.g. an Art. 5 purpose)")
+    parser.add_argument("--subject-key", action="append", default=[], metavar="COL", help="column naming a person")
+    parser.add_argument("--filing", action="append", default=[], metavar="KIND=REF[@DATE]", help="a filing on file")
+    parser.add_argument(
+        "--ledger",
+        metavar="URL",
+        help="ledger database URL (default: $EXPORT_GATE_LEDGER_URL or the file in $EXPORT_GATE_HOME)",
+    )
+    parser.add_argument("--record", action="store_true", help="add this export to the ledger and the audit log")
+    parser.add_argument("--as-of", type=date.fromisoformat, metavar="DATE", help="the export date (default: today)")
+    parser.add_argument(
+        "--important-data", action="store_true", help="the export holds data notified as important data"
+    )
+    parser.add_argument(
+        "--warn-ratio", type=float, default=0.8, metavar="R", help="warn past this share of a threshold"
+    )
+    parser.add_argument("--encoding", help="encoding of CSV input (default: detected)")
+    parser.add_argument("--format", choices=("json", "table"), default="table")
+    parser.set_defaults(func=run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    raise GateError("export-gate evaluate is not available yet")
+def run(args: argparse.Namespace) -> int:
+    from export_gate.gate import GateRequest, RunIdentity, run_gate
+    from export_gate.handler import parse_filing
+    from export_gate.sources import PathSource
+
+    handler = _handler(args)
+    request = GateRequest(
+        source=PathSource(tuple(args.paths), encoding=args.encoding),
+        list_id=args.list_id,
+        handler=handler,
+        as_of=_as_of(args.as_of, handler.timezone),
+        scenario=args.scenario,
+        purpose=args.purpose,
+        subject_keys=tuple(args.subject_key),
+        filings=tuple(parse_filing(text) for text in args.filing),
+        important_data=args.important_data,
+        warn_ratio=args.warn_ratio,
+        ledger_url=args.ledger,
+        secret_key=_key(required=args.record),
+        reservation=f"cli/{uuid.uuid4()}" if args.record else None,
+        reservation_status="confirmed",
+        audit=args.record,
+        run=RunIdentity(task_id="export-gate evaluate"),
+    )
+    outcome = run_gate(request)
+    output = {**(outcome.report or {}), "decision": _decision(outcome), "recorded": outcome.audit_id is not None}
+    if outcome.audit_id is not None:
+        output["audit_id"] = outcome.audit_id
+    if args.format == "json":
+        json.dump(output, sys.stdout, ensure_ascii=False, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_table(output))
+    if outcome.error:
+        print(f"export-gate: error: {outcome.error}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK if outcome.allowed else EXIT_BLOCK
+
+
+def _handler(args: argparse.Namespace):
+    from export_gate.handler import Handler, load_handler
+
+    if args.handler:
+        if args.zone or args.ciio or args.handler_id != "default":
+            raise ConfigError("give either --handler FILE or --handler-id/--zone/--ciio, not both")
+        return load_handler(args.handler)
+    return Handler(id=args.handler_id, zone=args.zone, ciio=args.ciio)
+
+
+def _as_of(day: date | None, timezone: str) -> datetime:
+    """The start of ``day`` in the handler's time zone, or now: the period year is the handler's calendar year."""
+    if day is None:
+        return datetime.now(UTC)
+    return datetime.combine(day, time(0), ZoneInfo(timezone))
+
+
+def _key(*, required: bool) -> bytes | None:
+    """The secret key; a what-if without one scans with a throw-away key (conservative: no overlap is seen)."""
+    from export_gate.settings import secret_key_from_env
+
+    try:
+        return secret_key_from_env()
+    except LedgerError:
+        if required:
+            raise
+        return None
+
+
+def _decision(outcome) -> dict:
+    if outcome.decision is None:
+        return {"action": outcome.action, "error": outcome.error, "message": outcome.message}
+    return {**outcome.decision.to_dict(), "error": None}
+
+
+def render_table(output: dict) -> str:
+    """The decision for people: action, rule, counts before/after, margins, warnings, message."""
+    decision = output["decision"]
+    lines = [f"decision:   {decision['action'].upper()}"]
+    if decision.get("error"):
+        lines.append(f"error:      {decision['error']}")
+    rule = decision.get("rule") or {}
+    if rule:
+        lines.append(f"rule:       {rule.get('id')} ({decision.get('list_id')})")
+    if decision.get("mechanism"):
+        lines.append(f"mechanism:  {decision['mechanism']}")
+    counts = decision.get("counts")
+    if counts:
+        lines.append(f"{'':12}{'personal':>12}{'sensitive':>12}")
+        for label, key in (("export", "export"), ("ytd before", "ytd_before"), ("ytd after", "ytd_after")):
+            lines.append(f"{label:12}{counts[key]['personal']:>12,}{counts[key]['sensitive']:>12,}")
+    for margin in decision.get("margins") or []:
+        lines.append(f"margin:     {margin}")
+    for warning in decision.get("warnings") or []:
+        lines.append(f"warning:    {warning}")
+    for obligation in decision.get("obligations") or []:
+        lines.append(f"obligation: {obligation}")
+    if decision.get("message"):
+        lines.append("")
+        lines.append(decision["message"])
+    if output.get("recorded"):
+        lines.append(f"recorded in the ledger and the audit log (record {output.get('audit_id')})")
+    return "\n".join(lines) + "\n"

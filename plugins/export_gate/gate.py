@@ -1,0 +1,377 @@
+"""The gate: one function that the CLI and the Airflow operator both call.
+
+scan the source -> open the ledger -> in one per-handler transaction: year-to-date counts before and after this
+export -> decide -> reserve the export's subjects (if allowed) -> append the audit record -> commit -> write the
+HTML report. The decision is taken inside the ledger's lock on the counts it sees, so two gates running at once
+cannot both pass a threshold.
+
+Fail closed: any error anywhere (unreadable source, unknown list, database down, detector error, timeout) gives a
+block with the error, and an audit record that says why is still written in its own transaction. If even that
+fails, the outcome's error says so. Deterministic: the same data, lists and ledger state give the same decision
+(``as_of`` comes from the caller, never from the clock here).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from export_gate.errors import GateError, LedgerError
+from export_gate.sources import ExportSource
+
+log = logging.getLogger(__name__)
+
+ALLOW, ANNOTATE, BLOCK = "allow", "annotate", "block"
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Who ran the gate: the Airflow task instance, or the CLI."""
+
+    dag_id: str | None = None
+    run_id: str | None = None
+    task_id: str | None = None
+    try_number: int | None = None
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """Everything one gate run needs; plain data, so the CLI and the operator build the same thing.
+
+    ``reservation`` None means a preview: nothing is written to the ledger (the audit record is still written
+    unless ``audit`` is False). ``secret_key`` None is allowed only for a preview without audit: the scan then
+    uses a throw-away key, so no subject of this export matches the ledger and the year-to-date "after" count is
+    an upper bound (conservative).
+    """
+
+    source: ExportSource
+    list_id: str
+    handler: Any  # export_gate.handler.Handler
+    as_of: datetime  # timezone-aware; the period year is taken in the handler's time zone
+    scenario: str | None = None
+    purpose: str | None = None
+    subject_keys: tuple[str, ...] = ()
+    filings: tuple[Any, ...] = ()  # export_gate.handler.Filing, added to the handler's own
+    important_data: bool = False
+    warn_ratio: float = 0.8
+    ledger_url: str | None = None
+    secret_key: bytes | None = None
+    reservation: str | None = None
+    reservation_status: str = "pending"
+    audit: bool = True
+    run: RunIdentity = field(default_factory=RunIdentity)
+    detector_settings: Any = None  # export_gate.detect.DetectorSettings; None = defaults
+
+
+@dataclass(frozen=True)
+class GateOutcome:
+    """What the gate decided and where it wrote it down."""
+
+    action: str
+    decision: Any  # export_gate.policy.Decision, None when the gate could not decide
+    report: dict | None
+    error: str | None
+    audit_id: int | None
+    reservation: str | None
+    year: int | None
+    message: str
+    record: dict = field(default_factory=dict)
+
+    @property
+    def allowed(self) -> bool:
+        return self.action in (ALLOW, ANNOTATE)
+
+    def summary(self) -> dict:
+        """The JSON-ready decision for XCom, asset extras and lineage: counts, rule, obligations, margins; no
+        raw values (the scan report is not included; it is in the audit record)."""
+        decision = self.decision.to_dict() if self.decision is not None else None
+        return {
+            "action": self.action,
+            "mechanism": decision and decision.get("mechanism"),
+            "rule": decision and decision.get("rule"),
+            "counts": decision and decision.get("counts"),
+            "margins": decision and decision.get("margins"),
+            "warnings": decision and decision.get("warnings"),
+            "obligations": decision and decision.get("obligations"),
+            "filings_used": decision and decision.get("filings_used"),
+            "list": self.record.get("list"),
+            "scenario": self.record.get("scenario"),
+            "handler_id": self.record.get("handler_id"),
+            "year": self.year,
+            "reservation": self.reservation,
+            "audit_id": self.audit_id,
+            "error": self.error,
+            "message": self.message,
+        }
+
+
+def run_gate(request: GateRequest) -> GateOutcome:
+    """Scan, count, decide, reserve and audit one export. Never raises for a gate failure: it blocks instead
+    (only KeyboardInterrupt / SystemExit propagate, after the audit record is written)."""
+    record = _base_record(request)
+    stage = "setup"
+    try:
+        from export_gate.handler import period_year
+
+        record["year"] = period_year(request.handler, request.as_of)
+        stage = "list check"
+        _check_list(request)
+        stage = "scan"
+        scan = _scan(request)
+        record["report"] = scan.report
+        record["detector_version"] = scan.report.get("detector_version")
+        stage = "ledger"
+        return _decide_and_record(request, scan, record)
+    except BaseException as exc:
+        outcome = _failed(record, _error_text(exc, stage), audit=request.audit, ledger_url=request.ledger_url)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        return outcome
+
+
+def _base_record(request: GateRequest) -> dict:
+    """The audit record's fields known before anything runs."""
+    return {
+        "event": "gate",
+        "handler_id": request.handler.id,
+        "year": None,
+        "as_of": request.as_of.isoformat(),
+        "dag_id": request.run.dag_id,
+        "run_id": request.run.run_id,
+        "task_id": request.run.task_id,
+        "try_number": request.run.try_number,
+        "reservation": request.reservation,
+        "source": {"uris": list(request.source.uris), "fingerprint": None},
+        "list": {"id": request.list_id, "version": None},
+        "scenario": request.scenario,
+        "purpose": request.purpose,
+        "detector_version": None,
+        "counts": None,
+        "decision": None,
+        "action": BLOCK,
+        "mechanism": None,
+        "rule_id": None,
+        "obligations": [],
+        "filings": [_filing_dict(f) for f in _filings(request)],
+        "error": None,
+        "report": None,
+    }
+
+
+def _filings(request: GateRequest) -> tuple[Any, ...]:
+    return tuple(request.handler.filings) + tuple(request.filings)
+
+
+def _filing_dict(filing: Any) -> dict:
+    return {
+        "kind": filing.kind,
+        "reference": filing.reference,
+        "date": filing.date.isoformat() if filing.date else None,
+        "valid_until": filing.valid_until.isoformat() if filing.valid_until else None,
+    }
+
+
+def _decide(request: GateRequest, export: Any, before: Any, after: Any) -> Any:
+    from export_gate.policy import decide
+
+    return decide(
+        export=export,
+        before=before,
+        after=after,
+        handler=request.handler,
+        list_id=request.list_id,
+        scenario=request.scenario,
+        purpose=request.purpose,
+        filings=_filings(request),
+        as_of=_local_date(request),
+        important_data=request.important_data,
+        warn_ratio=request.warn_ratio,
+    )
+
+
+def _check_list(request: GateRequest) -> None:
+    """Fail before a long scan when the list, scenario or zone is wrong (decide raises ListError on zero counts)."""
+    from export_gate.model import Counts
+
+    _decide(request, Counts(), Counts(), Counts())
+
+
+def _local_date(request: GateRequest) -> date:
+    """``as_of`` as a calendar date in the handler's time zone (the same clock as the period year)."""
+    from zoneinfo import ZoneInfo
+
+    return request.as_of.astimezone(ZoneInfo(request.handler.timezone)).date()
+
+
+def _scan(request: GateRequest) -> Any:
+    from export_gate.digest import SubjectHasher
+
+    if request.secret_key:
+        hasher = SubjectHasher(request.secret_key)
+    elif request.reservation is None and not request.audit:
+        hasher = SubjectHasher.ephemeral()
+    else:
+        from export_gate.settings import SECRET_KEY_ENV
+
+        raise LedgerError(
+            f"no secret key for subject digests: set {SECRET_KEY_ENV} or the Airflow connection "
+            "'export_gate_secret' (its password is the key)"
+        )
+    options: dict[str, Any] = {"subject_keys": tuple(request.subject_keys), "as_of": _local_date(request)}
+    if request.detector_settings is not None:
+        options["settings"] = request.detector_settings
+    return request.source.scan(hasher=hasher, **options)
+
+
+def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:
+    """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction."""
+    from export_gate.ledger import Store
+
+    record["source"]["fingerprint"] = scan.report.get("source_fingerprint")
+    store = Store(request.ledger_url)
+    export = scan.subjects.counts()
+    with store.transaction(request.handler.id, record["year"]) as tx:
+        before, after = tx.preview(scan.subjects, reservation=request.reservation)
+        decision = _decide(request, export, before, after)
+        _fill_decision(record, decision)
+        if decision.action in (ALLOW, ANNOTATE) and request.reservation is not None:
+            tx.reserve(
+                request.reservation,
+                scan.subjects,
+                status=request.reservation_status,
+                meta={"list_id": request.list_id, "scenario": request.scenario, "dag_id": request.run.dag_id},
+            )
+        else:
+            record["reservation"] = None
+        audit_id = tx.append_audit(record) if request.audit else None
+    _write_report(audit_id, record)
+    return GateOutcome(
+        action=decision.action,
+        decision=decision,
+        report=scan.report,
+        error=None,
+        audit_id=audit_id,
+        reservation=record["reservation"],
+        year=record["year"],
+        message=decision.message,
+        record=record,
+    )
+
+
+def _fill_decision(record: dict, decision: Any) -> None:
+    data = decision.to_dict()
+    record.update(
+        counts=data["counts"],
+        decision=data,
+        action=decision.action,
+        mechanism=decision.mechanism,
+        rule_id=(decision.rule or {}).get("id"),
+        obligations=list(decision.obligations),
+        list={"id": decision.list_id, "version": decision.list_version},
+    )
+
+
+def _error_text(exc: BaseException, stage: str) -> str:
+    """One line for the record. A GateError's message is written to be safe; anything else may quote a cell
+    (pyarrow, a driver), so only its type is kept."""
+    if isinstance(exc, GateError):
+        return f"{type(exc).__name__}: {exc}"
+    if type(exc).__name__ == "AirflowTaskTimeout":
+        return f"timeout during {stage}: the gate ran longer than the task's execution_timeout"
+    return f"internal error during {stage} ({type(exc).__name__}); rerun with EXPORT_GATE_DEBUG=1 to see details"
+
+
+def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) -> GateOutcome:
+    """The block outcome for a gate that could not decide, with the audit record written on its own."""
+    record = {**record, "error": error, "action": BLOCK, "reservation": None}
+    audit_id = None
+    if audit:
+        try:
+            from export_gate.ledger import Store
+
+            audit_id = Store(ledger_url).append_audit(record)
+        except Exception as exc:  # the loud case: no trace of this run anywhere but the task log
+            note = _error_text(exc, "audit")
+            log.error("EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD (%s); the export is blocked: %s", note, error)
+            error = f"{error}; AND THE AUDIT RECORD COULD NOT BE WRITTEN: {note}"
+            record["error"] = error
+    _write_report(audit_id, record)
+    log.error("export gate blocked the export because it could not decide: %s", error)
+    return GateOutcome(
+        action=BLOCK,
+        decision=None,
+        report=record.get("report"),
+        error=error,
+        audit_id=audit_id,
+        reservation=None,
+        year=record.get("year"),
+        message=(
+            f"The export is blocked because the gate could not decide: {error}. "
+            "Fix the cause and run the gate again; nothing was added to the ledger."
+        ),
+        record=record,
+    )
+
+
+def refuse(
+    error: BaseException,
+    *,
+    handler_id: str | None,
+    list_id: str,
+    scenario: str | None,
+    run: RunIdentity,
+    ledger_url: str | None = None,
+) -> GateOutcome:
+    """The block outcome (with its audit record) for a gate whose request could not even be built: a bad
+    handler file, an unreadable configuration, no secret key."""
+    record = {
+        "event": "gate",
+        "handler_id": handler_id,
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "task_id": run.task_id,
+        "try_number": run.try_number,
+        "list": {"id": list_id, "version": None},
+        "scenario": scenario,
+        "action": BLOCK,
+    }
+    return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url)
+
+
+def _write_report(audit_id: int | None, record: dict) -> None:
+    """The per-run HTML report next to the ledger. A failure here never loses the audit record."""
+    if audit_id is None:
+        return
+    try:
+        from export_gate.report_html import render_report
+        from export_gate.settings import reports_dir
+
+        html = render_report({**record, "id": audit_id})
+        (reports_dir() / f"{audit_id}.html").write_text(html, encoding="utf-8")
+    except Exception as exc:
+        log.warning("could not write the HTML report of audit record %s (%s)", audit_id, type(exc).__name__)
+
+
+def finish_reservation(
+    reservation: str, *, succeeded: bool, ledger_url: str | None = None, run: RunIdentity | None = None
+) -> None:
+    """Confirm (the export ran) or release (it failed for good) a pending reservation, with an audit record."""
+    from export_gate.ledger import Store
+
+    run = run or RunIdentity()
+    audit = {
+        "event": "confirm" if succeeded else "release",
+        "reservation": reservation,
+        "dag_id": run.dag_id,
+        "run_id": run.run_id,
+        "task_id": run.task_id,
+        "try_number": run.try_number,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    store = Store(ledger_url)
+    if succeeded:
+        store.confirm(reservation, audit=audit)
+    else:
+        store.release(reservation, audit=audit)

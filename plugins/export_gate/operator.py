@@ -1,0 +1,295 @@
+"""ExportGateOperator: put it in front of the task that ships a dataset abroad.
+
+    gate = ExportGateOperator(task_id="gate", source="/data/cases/", list_id="shanghai-ftz-2024",
+                              scenario="pharmacovigilance", handler_id="acme-sh", zone="shanghai-ftz",
+                              subject_keys=["patient_id", "reporter_id"])
+    gate >> export_task
+
+Allow / annotate: the task succeeds and returns the decision (XCom), adds it to the extra of its outlet asset
+events and to an OpenLineage run facet. Block: the task fails with AirflowFailException (never retried) and a
+message that says which rule, the counts against the threshold, the missing mechanism and how to proceed; the
+export task does not run. Any error in the gate blocks too (fail closed), with an audit record.
+
+The ledger: the export's subjects are reserved (pending) under "dag_id/run_id/task_id" when the gate allows it,
+so a retry of the gate or a re-run of the DAG run replaces its own reservation and never counts a person twice.
+The gate attaches callbacks to the tasks directly downstream of it: their success confirms the reservation,
+their final failure (after their retries) releases it.
+
+Nothing heavy happens at DAG parse time: the engine is imported inside ``execute``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from export_gate.connections import LEDGER_CONN_ID, SECRET_CONN_ID
+from export_gate.links import ReportLink
+
+log = logging.getLogger(__name__)
+
+ON_BLOCK = ("fail", "skip")
+
+
+def reservation_key(dag_id: str, run_id: str, task_id: str) -> str:
+    """The ledger reservation of one gate task in one DAG run (the same for every try and every re-run)."""
+    return f"{dag_id}/{run_id}/{task_id}"
+
+
+class ExportGateOperator(BaseOperator):
+    """Scan an export, count its data subjects into the year-to-date ledger, and allow, annotate or block it.
+
+    :param source: what is exported: a path, folder, glob or URL (or a list of them), an ObjectStoragePath,
+        an Asset (its URI), or a pandas/Arrow table returned by an upstream task (pass ``task.output``).
+    :param sql: instead of ``source``, a query whose result is exported; run through ``conn_id``'s common-sql
+        hook and streamed in chunks of ``chunk_rows`` rows.
+    :param list_id: the list to decide against, e.g. ``cn-national-2024`` or ``shanghai-ftz-2024``.
+    :param scenario: the list's scenario, e.g. ``pharmacovigilance``.
+    :param handler_id: the data handler whose year-to-date count this export adds to; or ``handler_file``, a
+        handler profile (YAML/JSON with id, zone, ciio, timezone, filings).
+    :param zone: the handler's registration zone (e.g. ``shanghai-ftz``); ``ciio``: a critical information
+        infrastructure operator; ``timezone``: the handler's time zone (the year starts on 1 January there).
+    :param subject_keys: columns naming the people (several roles per row allowed); without them people are
+        inferred from strong identifiers.
+    :param filings: filings / approvals on file, as "KIND=REF[@YYYY-MM-DD]".
+    :param purpose: a declared exemption purpose of the list.
+    :param warn_ratio: warn past this share of a threshold.
+    :param on_block: "fail" (default: AirflowFailException, no retry) or "skip" (the task and its downstream
+        exports are skipped). A gate that could not decide always fails.
+    """
+
+    template_fields: Sequence[str] = (
+        "source",
+        "sql",
+        "list_id",
+        "scenario",
+        "handler_id",
+        "handler_file",
+        "zone",
+        "subject_keys",
+        "filings",
+        "purpose",
+    )
+    template_ext: Sequence[str] = (".sql",)
+    template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
+    ui_color = "#fde8c8"
+    operator_extra_links = (ReportLink(),)
+
+    def __init__(
+        self,
+        *,
+        list_id: str,
+        source: Any = None,
+        sql: str | None = None,
+        conn_id: str | None = None,
+        sql_parameters: Any = None,
+        chunk_rows: int = 50_000,
+        fmt: str | None = None,
+        encoding: str | None = None,
+        scenario: str | None = None,
+        handler_id: str | None = None,
+        handler_file: str | None = None,
+        zone: str | None = None,
+        ciio: bool = False,
+        timezone: str = "Asia/Shanghai",
+        subject_keys: Sequence[str] = (),
+        filings: Sequence[str] = (),
+        purpose: str | None = None,
+        important_data: bool = False,
+        warn_ratio: float = 0.8,
+        on_block: str = "fail",
+        secret_conn_id: str = SECRET_CONN_ID,
+        ledger_conn_id: str = LEDGER_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if on_block not in ON_BLOCK:
+            raise ValueError(f"on_block must be one of {ON_BLOCK}, not {on_block!r}")
+        if not handler_id and not handler_file:
+            raise ValueError("ExportGateOperator needs handler_id (with zone/ciio/timezone) or handler_file")
+        self.source = source
+        self.sql = sql
+        self.conn_id = conn_id
+        self.sql_parameters = sql_parameters
+        self.chunk_rows = chunk_rows
+        self.fmt = fmt
+        self.encoding = encoding
+        self.list_id = list_id
+        self.scenario = scenario
+        self.handler_id = handler_id
+        self.handler_file = handler_file
+        self.zone = zone
+        self.ciio = ciio
+        self.timezone = timezone
+        self.subject_keys = list(subject_keys)
+        self.filings = list(filings)
+        self.purpose = purpose
+        self.important_data = important_data
+        self.warn_ratio = warn_ratio
+        self.on_block = on_block
+        self.secret_conn_id = secret_conn_id
+        self.ledger_conn_id = ledger_conn_id
+        self._lineage: tuple[list[str], dict] | None = None
+
+    # -- the ledger follows the export task: callbacks on the tasks directly downstream ---------------------
+
+    def _set_relatives(self, task_or_task_list: Any, upstream: bool = False, edge_modifier: Any = None) -> None:
+        super()._set_relatives(task_or_task_list, upstream=upstream, edge_modifier=edge_modifier)
+        if not upstream:
+            for task in self.downstream_list:
+                watch_export(task)
+
+    def update_relative(self, other: Any, upstream: bool = True, edge_modifier: Any = None) -> None:
+        super().update_relative(other, upstream, edge_modifier=edge_modifier)
+        if not upstream:  # ``other`` was set downstream of this gate (e.g. ``export.set_upstream(gate)``)
+            for task in getattr(other, "roots", [other]):
+                watch_export(task)
+
+    # -- run -----------------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict:
+        from export_gate import connections
+        from export_gate.gate import BLOCK, RunIdentity, refuse, run_gate
+
+        ti = context["ti"]
+        run = RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number)
+        try:
+            request = self._request(context, run)
+        except Exception as exc:  # fail closed, with an audit record, even before the engine could start
+            uris: list[str] = []
+            outcome = refuse(
+                exc,
+                handler_id=self.handler_id,
+                list_id=self.list_id,
+                scenario=self.scenario,
+                run=run,
+                ledger_url=connections.ledger_url(self.ledger_conn_id),
+            )
+        else:
+            uris = list(request.source.uris)
+            outcome = run_gate(request)
+        summary = outcome.summary()
+        self._lineage = (uris, summary)
+        log.info(
+            "export gate: %s (list %s, scenario %s, rule %s); audit record %s",
+            outcome.action.upper(),
+            self.list_id,
+            self.scenario,
+            (summary.get("rule") or {}).get("id"),
+            outcome.audit_id,
+        )
+        if outcome.action == BLOCK:
+            text = self._block_text(outcome)
+            if outcome.error is None and self.on_block == "skip":
+                raise AirflowSkipException(text)
+            raise AirflowFailException(text)
+        log.info("%s", outcome.message)
+        for outlet in self.outlets or ():
+            context["outlet_events"][outlet].extra["export_gate"] = summary
+        return summary
+
+    def _request(self, context: Context, run: Any) -> Any:
+        """The engine's request for this task instance (raises a GateError when the configuration is wrong)."""
+        from export_gate import connections
+        from export_gate.gate import GateRequest
+        from export_gate.handler import Handler, load_handler, parse_filing
+        from export_gate.sources import from_airflow
+
+        handler = (
+            load_handler(self.handler_file)
+            if self.handler_file
+            else Handler(id=self.handler_id, zone=self.zone, ciio=self.ciio, timezone=self.timezone)
+        )
+        return GateRequest(
+            source=from_airflow(
+                self.source,
+                sql=self.sql,
+                conn_id=self.conn_id,
+                sql_parameters=self.sql_parameters,
+                chunk_rows=self.chunk_rows,
+                fmt=self.fmt,
+                encoding=self.encoding,
+            ),
+            list_id=self.list_id,
+            handler=handler,
+            as_of=context["dag_run"].run_after,
+            scenario=self.scenario,
+            purpose=self.purpose,
+            subject_keys=tuple(self.subject_keys or ()),
+            filings=tuple(parse_filing(text) for text in self.filings or ()),
+            important_data=self.important_data,
+            warn_ratio=self.warn_ratio,
+            ledger_url=connections.ledger_url(self.ledger_conn_id),
+            secret_key=connections.secret_key(self.secret_conn_id),
+            reservation=reservation_key(run.dag_id, run.run_id, run.task_id),
+            run=run,
+        )
+
+    def _block_text(self, outcome: Any) -> str:
+        where = f"list {self.list_id}" + (f", scenario {self.scenario}" if self.scenario else "")
+        return f"Export blocked by Export Gate ({where}): {outcome.message} (audit record {outcome.audit_id})"
+
+    # -- OpenLineage (called by the provider's extractor, only when it is installed) -----------------------
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        from export_gate.lineage import input_datasets, run_facet
+
+        if self._lineage is None:
+            return OperatorLineage()
+        uris, summary = self._lineage
+        return OperatorLineage(inputs=input_datasets(uris), run_facets={"exportGate": run_facet(summary)})
+
+    get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
+
+
+def watch_export(task: Any) -> None:
+    """Make ``task`` confirm the reservations of the gates upstream of it when it succeeds and release them
+    when it fails for good (on_failure_callback runs only after the last retry). Idempotent."""
+    for attr, callback in (("on_success_callback", confirm_gates), ("on_failure_callback", release_gates)):
+        callbacks = list(getattr(task, attr, None) or [])
+        if callback not in callbacks:
+            setattr(task, attr, [*callbacks, callback])
+
+
+def confirm_gates(context: Context) -> None:
+    """on_success_callback of an export task: its data left, so its gates' subjects are confirmed."""
+    _finish_gates(context, succeeded=True)
+
+
+def release_gates(context: Context) -> None:
+    """on_failure_callback of an export task: nothing left, so its gates' pending subjects are released."""
+    _finish_gates(context, succeeded=False)
+
+
+def _finish_gates(context: Context, *, succeeded: bool) -> None:
+    from export_gate import connections
+    from export_gate.gate import RunIdentity, finish_reservation
+
+    ti = context["ti"]
+    for gate in context["task"].upstream_list:
+        if not isinstance(gate, ExportGateOperator):
+            continue
+        reservation = reservation_key(ti.dag_id, ti.run_id, gate.task_id)
+        try:
+            finish_reservation(
+                reservation,
+                succeeded=succeeded,
+                ledger_url=connections.ledger_url(gate.ledger_conn_id),
+                run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+            )
+        except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
+            log.error(
+                "export gate: could not %s reservation %s (%s: %s); it stays pending and keeps counting",
+                "confirm" if succeeded else "release",
+                reservation,
+                type(exc).__name__,
+                exc,
+            )
+        else:
+            log.info("export gate: %s reservation %s", "confirmed" if succeeded else "released", reservation)
