@@ -41,6 +41,8 @@ def test_digest_is_keyed_typed_short_and_picklable() -> None:
         ("patient_name", "patient_id"),
         ("diagnosis", "patient_id"),  # no key claims it: the first key
         ("REPORTER_EMAIL", "reporter_id"),
+        ("reporter[].mobile", "reporter_id"),
+        ("reporters_note", "patient_id"),
     ],
 )
 def test_role_of_column(column: str, role: str) -> None:

@@ -4,8 +4,8 @@ Two ways to identify people (the report says which one was used, ``ExportSubject
 
 * Subject keys: the user names the columns that identify people (``--subject-key patient_id
   --subject-key reporter_id``). Every column's findings belong to one role: the key whose name, without its
-  last ``_``-suffix, prefixes the column name (``reporter_phone`` and ``reporter.address`` belong to
-  ``reporter_id``; the longest such prefix wins); a column no key claims belongs to the first key. A row whose
+  last ``_``-suffix, prefixes the column name (``reporter_phone``, ``reporter.address`` and ``reporter[].mobile``
+  belong to ``reporter_id``; the longest such prefix wins); a column no key claims belongs to the first key. A row whose
   key cell is empty still holds a person: it counts as one person of its own (count high, never low).
 * Strong identifiers: without keys, findings that carry a normalised identifier (resident ID, mobile,
   passport, e-mail, bank card, ...) link rows: rows sharing any identifier are one person (union-find), so
@@ -31,6 +31,8 @@ from export_gate.model import ExportSubjects
 STRONG_IDENTIFIERS = "strong_identifiers"
 #: Digest type of a person who is known only by the row they are on.
 ROW_KIND = "row"
+#: What may follow a role prefix in a column name: reporter_phone, reporter.phone, reporter[].phone, reporter{}.
+_ROLE_SEPARATORS = frozenset("_.[{")
 
 
 def identified_by(subject_keys: Sequence[str]) -> str:
@@ -49,9 +51,9 @@ def role_of(column: str, subject_keys: Sequence[str]) -> str | None:
         prefix = lowered.rsplit("_", 1)[0] if "_" in lowered else lowered
         if name == lowered:
             return key
-        for candidate in (prefix + "_", prefix + "."):
-            if name.startswith(candidate) and len(candidate) > best_len:
-                best, best_len = key, len(candidate)
+        claims = name.startswith(prefix) and name[len(prefix) : len(prefix) + 1] in _ROLE_SEPARATORS
+        if claims and len(prefix) > best_len:
+            best, best_len = key, len(prefix)
     return best
 
 

