@@ -22,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_context
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -283,35 +284,32 @@ def scan_batches(
 
 
 def scan_paths(
-    paths: Sequence[str], *, fmt: str | None = None, encoding: str | None = None, **options: object
+    paths: Sequence[str], *, fmt: str | None = None, encoding: str | None = None, **options: Any
 ) -> ScanResult:
     """Scan files, folders, globs or fsspec URLs (Parquet, CSV, JSON Lines). Keywords as ``scan_batches``."""
-    files = read.resolve(paths)
+    files = read.resolve(paths, fmt=fmt)
     return scan_batches(
-        read.read_batches(paths, fmt=fmt, encoding=encoding),
-        files=[str(f) for f in files],
-        source_fingerprint=read.fingerprint(paths),
-        **options,  # type: ignore[arg-type]
+        read.read_batches(files, fmt=fmt, encoding=encoding),
+        files=files,
+        source_fingerprint=read.fingerprint(files),
+        **options,
     )
 
 
-def table_fingerprint(table: pa.Table) -> str:
-    """A content fingerprint of an in-memory table: SHA-256 of its Arrow IPC stream."""
+def _fingerprinted(batches: Iterable[read.Batch], digest: Any) -> Iterator[read.Batch]:
+    """Pass batches through while hashing their content (each leaf column as Arrow IPC, which is the same
+    however the rows are sliced), for a table that has no file to fingerprint."""
+    for batch in batches:
+        for leaf in batch.columns:
+            digest.update(leaf.name.encode() + b"\0")
+            digest.update(pa.RecordBatch.from_arrays([leaf.values], ["v"]).serialize())
+        yield batch
+
+
+def scan_table(data: object, *, name: str = "<table>", **options: Any) -> ScanResult:
+    """Scan a pandas DataFrame, an Arrow table or record batch reader. Keywords as ``scan_batches``; the
+    source fingerprint is SHA-256 over the table's content."""
     digest = hashlib.sha256()
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        for batch in table.to_batches():
-            writer.write_batch(batch)
-    digest.update(sink.getvalue())
-    return "sha256:" + digest.hexdigest()
-
-
-def scan_table(data: object, *, name: str = "<table>", **options: object) -> ScanResult:
-    """Scan a pandas DataFrame or an Arrow table. Keywords as ``scan_batches``."""
-    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)  # type: ignore[arg-type]
-    return scan_batches(
-        read.table_batches(table, name=name),
-        files=[name],
-        source_fingerprint=table_fingerprint(table),
-        **options,  # type: ignore[arg-type]
-    )
+    result = scan_batches(_fingerprinted(read.table_batches(data, name=name), digest), files=[name], **options)
+    result.report["source_fingerprint"] = "sha256:" + digest.hexdigest()
+    return result
