@@ -66,6 +66,31 @@ def flatten(batch: pa.RecordBatch, *, source: str, row_offset: int, limits: Read
     return leaves
 
 
+def check_depth(schema: pa.Schema, *, source: str, limits: ReadLimits) -> None:
+    """InputError when a field is nested deeper than the limit; iterative, so any depth is safe to inspect."""
+    pending = [(field.name, field.type, 0) for field in schema]
+    while pending:
+        name, kind, depth = pending.pop()
+        if depth > limits.max_depth:
+            raise _too_deep(name, source, limits)
+        pending.extend((f"{name}.{field.name}", field.type, depth + 1) for field in _children(kind))
+
+
+def _children(kind: pa.DataType) -> list[pa.Field]:
+    if pa.types.is_dictionary(kind):
+        return [pa.field("", kind.value_type)]
+    if isinstance(kind, pa.ExtensionType):
+        return [pa.field("", kind.storage_type)]
+    return [kind.field(i) for i in range(kind.num_fields)] if pa.types.is_nested(kind) else []
+
+
+def _too_deep(name: str, source: str, limits: ReadLimits) -> InputError:
+    return InputError(
+        f"{source}: column {_head(name)} is nested more than {limits.max_depth} levels deep; "
+        "flatten the structure before exporting or raise ReadLimits.max_depth"
+    )
+
+
 def _walk(
     name: str,
     array: pa.Array,
@@ -76,10 +101,7 @@ def _walk(
     limits: ReadLimits,
 ) -> None:
     if depth > limits.max_depth:
-        raise InputError(
-            f"{source}: column {_head(name)} is nested more than {limits.max_depth} levels deep; "
-            "flatten the structure before exporting or raise ReadLimits.max_depth"
-        )
+        raise _too_deep(name, source, limits)
     kind = array.type
     if pa.types.is_dictionary(kind) and pa.types.is_nested(kind.value_type):
         array, kind = array.dictionary_decode(), kind.value_type

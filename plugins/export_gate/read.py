@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from export_gate.errors import InputError
-from export_gate.flatten import LeafColumn, ReadLimits, flatten
+from export_gate.flatten import LeafColumn, ReadLimits, check_depth, flatten
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -223,7 +223,7 @@ def _read_source(source: str, kind: str, encoding: str | None, batch_rows: int, 
         raise InputError(f"{source}: cannot be read ({_os_reason(exc)}); check the path and permissions") from exc
     if not size:
         raise InputError(f"{source}: the file is empty (0 bytes); re-export it or leave it out")
-    context = _Context(source, kind)
+    context = _Context(source, kind, limits)
     offset = 0
     try:
         with _open(fs, path) as handle:
@@ -244,6 +244,7 @@ class _Context:
 
     source: str
     kind: str
+    limits: ReadLimits
     encoding: str = "utf-8"
     columns: tuple[str, ...] = ()
 
@@ -267,6 +268,7 @@ def _read_head(handle: Any) -> bytes:
 def _parquet(handle: Any, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     with pq.ParquetFile(handle) as parquet:
         context.columns = tuple(parquet.schema_arrow.names)
+        check_depth(parquet.schema_arrow, source=context.source, limits=context.limits)
         yield from parquet.iter_batches(batch_size=batch_rows)
 
 
@@ -297,6 +299,7 @@ def _jsonl(handle: Any, context: _Context, encoding: str | None, batch_rows: int
     otherwise fails when a field is null in the first block and a string later."""
     head = _read_head(handle)
     schema = pa_json.read_json(io.BytesIO(head)).schema
+    check_depth(schema, source=context.source, limits=context.limits)
     explicit = pa.schema([field.with_type(_nulls_as_text(field.type)) for field in schema])
     context.columns = tuple(explicit.names)
     yield from pa_json.open_json(
@@ -375,7 +378,7 @@ def _pieces(record_batch: pa.RecordBatch, batch_rows: int) -> Iterator[pa.Record
 def _explain(exc: BaseException, fs: fsspec.AbstractFileSystem, path: str, context: _Context) -> InputError:
     """One line for the person: what is wrong with which file (column, line) and what to do. No cell values."""
     source, message = context.source, str(exc)
-    if isinstance(exc, OSError) and not isinstance(exc, pa.ArrowException):
+    if isinstance(exc, OSError) and exc.errno is not None:
         return InputError(f"{source}: cannot be read ({_os_reason(exc)}); check the file and its permissions")
     if isinstance(exc, UnicodeError) or "invalid UTF8" in message:
         return _wrong_encoding(context, _csv_column(message, context))
