@@ -8,7 +8,6 @@ phone number was exported by hashing it themselves.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 
@@ -24,7 +23,6 @@ class SubjectHasher:
         if not key:
             raise ValueError("a subject hasher needs a non-empty key")
         self._key = bytes(key)
-        self._base = hmac.new(self._key, digestmod=hashlib.sha256)
 
     @classmethod
     def ephemeral(cls) -> SubjectHasher:
@@ -33,14 +31,5 @@ class SubjectHasher:
 
     def digest(self, kind: str, identifier: str) -> bytes:
         """The digest of ``identifier`` of type ``kind``; callers normalise the identifier first."""
-        mac = self._base.copy()
-        mac.update(kind.encode())
-        mac.update(_SEPARATOR)
-        mac.update(identifier.encode())
-        return mac.digest()[:DIGEST_BYTES]
-
-    def __getstate__(self) -> bytes:
-        return self._key
-
-    def __setstate__(self, key: bytes) -> None:
-        self.__init__(key)  # type: ignore[misc]
+        message = kind.encode() + _SEPARATOR + identifier.encode()
+        return hmac.digest(self._key, message, "sha256")[:DIGEST_BYTES]

@@ -32,7 +32,7 @@ from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
 from export_gate.digest import SubjectHasher
 from export_gate.errors import InputError
 from export_gate.model import ExportSubjects, mask_of
-from export_gate.report import MAX_EXAMPLE_CELL, Tally, build_report, mask_text
+from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_text
 from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
 
 log = logging.getLogger(__name__)
@@ -71,37 +71,44 @@ class Partial:
 
 
 class _Findings:
-    """The distinct hit tuples of one column of one batch, each reduced once to a mask, entities, categories
-    and strong-identifier digests (equal values give the same tuple, so a repeated value costs nothing)."""
+    """The hits of one column of one batch, reduced once per distinct hit tuple (equal values give the same
+    tuple, so a repeated value costs nothing) and once per distinct shape (which entities and categories),
+    so counting cells and masks is array work."""
 
     def __init__(self, hits: Sequence[tuple[Hit, ...]], hasher: SubjectHasher, with_identifiers: bool) -> None:
         index: dict[int, int] = {}
         codes = np.empty(len(hits), dtype=np.int64)
         self.first: list[int] = []
         self.tuples: list[tuple[Hit, ...]] = []
+        shapes: dict[tuple, int] = {}
+        shape_of: list[int] = []
+        self.identifiers: list[list[bytes]] = []
         for i, found in enumerate(hits):
             code = index.get(id(found))
             if code is None:
                 code = index[id(found)] = len(self.tuples)
                 self.tuples.append(found)
                 self.first.append(i)
+                shape = tuple((hit.entity, hit.categories) for hit in found)
+                shape_of.append(shapes.setdefault(shape, len(shapes)))
+                if with_identifiers:
+                    self.identifiers.append(
+                        [hasher.digest(hit.entity, hit.identifier) for hit in found if hit.identifier]
+                    )
             codes[i] = code
         self.codes = codes
-        self.masks = np.array(
-            [mask_of(frozenset().union(*(hit.categories for hit in found))) for found in self.tuples],
-            dtype=np.uint16,
-        )[codes]
-        self.identifiers: list[list[bytes]] = [
-            [hasher.digest(hit.entity, hit.identifier) for hit in found if hit.identifier] if with_identifiers else []
-            for found in self.tuples
-        ]
+        self.shapes = list(shapes)
+        shape_codes = np.asarray(shape_of, dtype=np.int64)[codes]
+        self.shape_cells = np.bincount(shape_codes, minlength=len(self.shapes)).tolist()
+        shape_masks = [mask_of(frozenset().union(*(cats for _, cats in shape))) for shape in self.shapes]
+        self.masks = np.asarray(shape_masks, dtype=np.uint16)[shape_codes]
 
-    def cells_per(self, attribute: Callable[[Hit], Iterable[str]]) -> dict[str, int]:
-        """Cells holding each name ``attribute`` gives (an entity, a category), each cell counted once."""
+    def cells_per(self, names_of: Callable[[tuple[str, frozenset[str]]], Iterable[str]]) -> dict[str, int]:
+        """Cells holding each name ``names_of`` gives for a hit (its entity, its categories), counted once per cell."""
         per: dict[str, int] = {}
-        for found, count in zip(self.tuples, np.bincount(self.codes, minlength=len(self.tuples)).tolist(), strict=True):
-            for name in {name for hit in found for name in attribute(hit)}:
-                per[name] = per.get(name, 0) + count
+        for shape, cells in zip(self.shapes, self.shape_cells, strict=True):
+            for name in {name for hit in shape for name in names_of(hit)}:
+                per[name] = per.get(name, 0) + cells
         return per
 
     def examples(self, values: pa.Array, rows: np.ndarray) -> list[str]:
@@ -115,7 +122,7 @@ class _Findings:
                 cell = values[int(rows[first])].as_py()
                 if isinstance(cell, str) and len(cell) <= MAX_EXAMPLE_CELL:
                     masked.append(mask_text(cell))
-            if len(masked) >= 3:
+            if len(masked) >= EXAMPLES_PER_COLUMN:
                 break
         return masked
 
@@ -160,9 +167,9 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         batch_rows = rows if leaf.rows is None else np.asarray(leaf.rows)[rows]
         target = role_masks[role_of(leaf.name, keys)] if keys else row_masks
         np.bitwise_or.at(target, batch_rows, findings.masks)
-        for name, count in findings.cells_per(lambda hit: (hit.entity,)).items():
+        for name, count in findings.cells_per(lambda hit: (hit[0],)).items():
             col.entities[name] = col.entities.get(name, 0) + count
-        for name, count in findings.cells_per(lambda hit: hit.categories).items():
+        for name, count in findings.cells_per(lambda hit: hit[1]).items():
             col.categories[name] = col.categories.get(name, 0) + count
         if job.show_examples:
             col.add_examples(findings.examples(leaf.values, rows))
