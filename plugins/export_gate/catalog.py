@@ -242,7 +242,11 @@ class _Checker:
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key not in allowed:
-                self.problem(key_node, f"{where}.{key}" if where else key, f"unknown field; allowed here: {', '.join(sorted(allowed))}")
+                self.problem(
+                    key_node,
+                    f"{where}.{key}" if where else key,
+                    f"unknown field; allowed here: {', '.join(sorted(allowed))}",
+                )
             else:
                 found[key] = value_node
         for key in sorted(required - set(found)):
@@ -311,7 +315,9 @@ class _Checker:
         return list(node.value)
 
     def texts(self, node: yaml.Node | None, where: str, *, allow_empty: bool = True) -> tuple[str, ...]:
-        out = (self.text(item, f"{where}[{i}]") for i, item in enumerate(self.items(node, where, allow_empty=allow_empty)))
+        out = (
+            self.text(item, f"{where}[{i}]") for i, item in enumerate(self.items(node, where, allow_empty=allow_empty))
+        )
         return tuple(t for t in out if t is not None)
 
     def url(self, node: yaml.Node | None, where: str) -> str | None:
@@ -387,7 +393,9 @@ def _parse_conditions(c: _Checker, f: dict[str, yaml.Node], where: str, count: s
                 c.problem(comp_node, f"{at}.comparison", "a yes/no count takes 'comparison: is' and 'threshold: true'")
                 continue
         elif comparison == "is" or isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-            c.problem(threshold_node, f"{at}.threshold", "must be a whole number of people (0 or more) with a comparison")
+            c.problem(
+                threshold_node, f"{at}.threshold", "must be a whole number of people (0 or more) with a comparison"
+            )
             continue
         conditions.append(Condition(comparison, threshold))  # type: ignore[arg-type]
     return tuple(conditions)
@@ -395,13 +403,13 @@ def _parse_conditions(c: _Checker, f: dict[str, yaml.Node], where: str, count: s
 
 def _parse_categories(c: _Checker, node: yaml.Node | None, where: str, count: str) -> tuple[str, ...]:
     categories = c.texts(node, where, allow_empty=False)
-    allowed = {"personal": ("personal",), "important_data": ("important_data",)}.get(
-        count, ("sensitive", *CATEGORIES)
-    )
+    allowed = {"personal": ("personal",), "important_data": ("important_data",)}.get(count, ("sensitive", *CATEGORIES))
     for i, name in enumerate(categories):
         if name not in allowed:
             assert isinstance(node, yaml.SequenceNode)
-            c.problem(node.value[i], f"{where}[{i}]", f"{name!r} does not fit count {count!r}; use: {', '.join(allowed)}")
+            c.problem(
+                node.value[i], f"{where}[{i}]", f"{name!r} does not fit count {count!r}; use: {', '.join(allowed)}"
+            )
     return categories
 
 
@@ -439,13 +447,17 @@ def _parse_rule(c: _Checker, node: yaml.Node, where: str, list_effective: date |
 
 
 def _parse_purpose(c: _Checker, node: yaml.Node, where: str, list_effective: date | None) -> Purpose | None:
-    f = c.fields(node, where, ("id", "title", "text", "exempts", "source"), ("requires_no_personal_information", "effective"))
+    f = c.fields(
+        node, where, ("id", "title", "text", "exempts", "source"), ("requires_no_personal_information", "effective")
+    )
     if f is None:
         return None
     exempts = c.texts(f.get("exempts"), f"{where}.exempts", allow_empty=False)
     for i, name in enumerate(exempts):
         if name not in ("personal", "sensitive"):
-            c.problem(f["exempts"].value[i], f"{where}.exempts[{i}]", "a purpose exempts 'personal' and/or 'sensitive' only")
+            c.problem(
+                f["exempts"].value[i], f"{where}.exempts[{i}]", "a purpose exempts 'personal' and/or 'sensitive' only"
+            )
     parts = {
         "id": c.text(f.get("id"), f"{where}.id"),
         "title": c.text(f.get("title"), f"{where}.title"),
@@ -622,9 +634,7 @@ def _check_references(lists: Mapping[str, GateList]) -> list[str]:
         for rule in gl.rules:
             for name in rule.overrides:
                 if name not in base_ids:
-                    problems.append(
-                        f"{gl.path}:{rule.line}: rules.{rule.id}.overrides: {gl.base} has no rule {name!r}"
-                    )
+                    problems.append(f"{gl.path}:{rule.line}: rules.{rule.id}.overrides: {gl.base} has no rule {name!r}")
     return problems
 
 
