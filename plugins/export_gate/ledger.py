@@ -1,0 +1,474 @@
+"""The year-to-date ledger: distinct people exported per data handler and calendar year, by category.
+
+A person is counted once a year however many exports name them (union, not sum), with the OR of every
+category any active export found for them (personal-only earlier, medical now: sensitive). People are keyed
+digests only (export_gate.digest); an alias digest recognises the same person through another identifier.
+
+Each export is a *reservation* under a caller's key ("dag_id/run_id/task_id"): pending from the moment the gate
+allows it, confirmed when the export ran, released (no longer counted) when it failed for good. Reserving again
+under the same key replaces the earlier reservation, so a retried gate or run never counts a person twice.
+
+Why per-bit reference counts: each person row counts how many active reservations carry each category bit,
+so releasing a reservation is one set-based update over its members instead of re-reading every other export.
+Totals come from a per-(handler, year) histogram of masks (at most 256 rows), so reading them never scans the
+10 million people of a busy year.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from export_gate import db, settings
+from export_gate.audit import AuditLog
+from export_gate.digest import DIGEST_BYTES
+from export_gate.errors import LedgerError
+from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, SENSITIVE_MASK, Counts, ExportSubjects
+
+PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
+_ACTIVE = (PENDING, CONFIRMED)
+#: Mask bits in the order of db.REF_COLUMNS.
+_BITS: tuple[int, ...] = (PERSONAL_BIT, *(CATEGORY_BITS[name] for name in CATEGORIES))
+_KEY_CHECK = "key_check"
+
+
+@functools.cache
+def _refs_of(mask: int) -> tuple[int, ...]:
+    """The reference counts one reservation with ``mask`` adds (one shared tuple per mask: 1M people, 256 tuples)."""
+    return tuple(1 if mask & bit else 0 for bit in _BITS)
+
+
+def _mask_of_refs(refs: tuple[int, ...]) -> int:
+    return sum(bit for bit, count in zip(_BITS, refs, strict=True) if count > 0)
+
+
+def counts_from_histogram(histogram: Mapping[int, int]) -> Counts:
+    """Counts from {mask: number of people with exactly that mask}."""
+    personal = sensitive = 0
+    per = dict.fromkeys(CATEGORIES, 0)
+    for mask, people in histogram.items():
+        if mask & PERSONAL_BIT:
+            personal += people
+        if mask & SENSITIVE_MASK:
+            sensitive += people
+            for name in CATEGORIES:
+                if mask & CATEGORY_BITS[name]:
+                    per[name] += people
+    return Counts(personal, sensitive, per)
+
+
+def _check_digests(subjects: ExportSubjects) -> None:
+    """Only keyed digests may reach the database: a raw phone number passed by mistake is refused, not stored."""
+    for digest in (*subjects.masks, *subjects.aliases, *subjects.aliases.values()):
+        if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
+            raise LedgerError(
+                f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "
+                f"got a {type(digest).__name__} of length {len(digest)}; it never stores raw identifiers"
+            )
+
+
+@dataclass
+class _Plan:
+    """What adding one export does to a scope, computed before anything is written (preview), applied by reserve."""
+
+    before: Counter[int]
+    after: Counter[int]
+    members: dict[bytes, int] = field(default_factory=dict)  # person -> this export's mask
+    new: dict[bytes, tuple[int, ...]] = field(default_factory=dict)  # new person -> reference counts
+    updated: dict[bytes, tuple[int, ...]] = field(default_factory=dict)  # known person -> new reference counts
+    aliases: dict[bytes, bytes] = field(default_factory=dict)  # identifier not yet known -> person
+
+
+class LedgerTx:
+    """One locked transaction on one handler's ledger: read the counts, decide, reserve, audit, commit."""
+
+    def __init__(self, store: Store, conn: Connection, handler_id: str, year: int) -> None:
+        self._store = store
+        self._conn = conn
+        self.handler_id = handler_id
+        self.year = int(year)
+        self._cached: tuple[ExportSubjects, str | None, _Plan] | None = None
+
+    def preview(self, subjects: ExportSubjects, *, reservation: str | None = None) -> tuple[Counts, Counts]:
+        """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of ``reservation``
+        (a retry replaces them), so a retried export is judged exactly like its first try."""
+        _check_digests(subjects)
+        earlier = self._earlier(reservation)
+        if earlier is None:
+            plan = self._plan(subjects)
+        else:
+            with self._conn.begin_nested() as savepoint:  # what the ledger would be without the earlier try
+                _remove_members(self._conn, earlier)
+                plan = self._plan(subjects)
+                savepoint.rollback()
+        self._cached = (subjects, reservation, plan)
+        return counts_from_histogram(plan.before), counts_from_histogram(plan.after)
+
+    def reserve(
+        self, reservation: str, subjects: ExportSubjects, *, status: str = PENDING, meta: dict | None = None
+    ) -> None:
+        """Count this export's subjects under ``reservation`` (replacing an earlier reservation of that key)."""
+        if status not in _ACTIVE:
+            raise LedgerError(f"a new reservation is {PENDING!r} or {CONFIRMED!r}, not {status!r}")
+        _check_digests(subjects)
+        self._store.check_key(self._conn)
+        earlier = self._earlier(reservation)
+        if earlier is not None:
+            _remove_members(self._conn, earlier)
+        cached = self._cached
+        if cached is not None and cached[0] is subjects and cached[1] == reservation:
+            plan = cached[2]  # same lock, same state: what preview computed is what we write
+        else:
+            plan = self._plan(subjects)
+        self._cached = None
+        scope_id = _scope_id(self._conn, self.handler_id, self.year, create=True)
+        assert scope_id is not None
+        reservation_id = _save_reservation(
+            self._conn, scope_id, reservation, status, subjects, meta, earlier.id if earlier is not None else None
+        )
+        _apply(self._conn, scope_id, reservation_id, plan)
+        _log_history(self._conn, scope_id, reservation, "reserve", plan.after)
+
+    def append_audit(self, record: dict) -> int:
+        """Append the audit record in this transaction: it commits (or not) with the reservation."""
+        return self._store.audit.append(self._conn, {"handler_id": self.handler_id, "year": self.year, **record})
+
+    def _earlier(self, reservation: str | None) -> sa.Row | None:
+        """The active reservation this key would replace (None if none). Another handler's key is an error:
+        the lock held here does not cover that handler's ledger."""
+        if reservation is None:
+            return None
+        row = _reservation(self._conn, reservation)
+        if row is None or row.status not in _ACTIVE:
+            return None
+        if row.handler_id != self.handler_id:
+            raise LedgerError(
+                f"reservation {reservation!r} belongs to data handler {row.handler_id!r}, not {self.handler_id!r}; "
+                "use a reservation key that names the task run (dag_id/run_id/task_id)"
+            )
+        return row
+
+    def _plan(self, subjects: ExportSubjects) -> _Plan:
+        scope_id = _scope_id(self._conn, self.handler_id, self.year)
+        before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
+        other_ids: dict[bytes, list[bytes]] = defaultdict(list)
+        for identifier, canonical in subjects.aliases.items():
+            if canonical in subjects.masks and identifier != canonical:
+                other_ids[canonical].append(identifier)
+        known: dict[bytes, bytes] = {}
+        refs: dict[bytes, tuple[int, ...]] = {}
+        if scope_id is not None:
+            identifiers = set(subjects.masks)
+            for extra in other_ids.values():
+                identifiers.update(extra)
+            known, refs = _lookup(self._conn, scope_id, identifiers)
+        plan = _Plan(before=before, after=Counter(before))
+        for canonical, mask in subjects.masks.items():
+            identifiers = (canonical, *other_ids.get(canonical, ()))
+            found = [known[identifier] for identifier in identifiers if identifier in known]
+            person = min(found) if found else canonical  # several earlier people: keep them apart (count high)
+            plan.members[person] = plan.members.get(person, 0) | mask
+            for identifier in identifiers:
+                if identifier != person and identifier not in known:
+                    plan.aliases[identifier] = person
+        for person, mask in plan.members.items():
+            old = refs.get(person)
+            added = _refs_of(mask)
+            new = added if old is None else tuple(a + b for a, b in zip(old, added, strict=True))
+            (plan.new if old is None else plan.updated)[person] = new
+            old_mask, new_mask = (0 if old is None else _mask_of_refs(old)), _mask_of_refs(new)
+            if old_mask != new_mask:
+                plan.after[old_mask] -= 1
+                plan.after[new_mask] += 1
+        plan.after.pop(0, None)
+        return plan
+
+
+class Store:
+    """The ledger and the audit log, in one database (``url``; None: settings.default_ledger_url()).
+
+    Opening a store migrates the database to the current schema. ``secret_key`` is the HMAC key the digests
+    were made with (default: settings.secret_key_from_env()); recording refuses to run without one, and refuses
+    a key other than the one the ledger was started with (its digests would never match: everyone counted twice).
+    """
+
+    def __init__(self, url: str | None = None, *, secret_key: bytes | None = None) -> None:
+        self.url = url or settings.default_ledger_url()
+        self.engine = db.make_engine(self.url)
+        db.migrate(self.engine)
+        self._secret_key = secret_key
+        self.audit = AuditLog(self.engine)
+
+    def counts(self, handler_id: str, year: int) -> Counts:
+        """Year-to-date counts (pending and confirmed reservations)."""
+        with db.read_connection(self.engine) as conn:
+            scope_id = _scope_id(conn, handler_id, year)
+            return counts_from_histogram(_histogram(conn, scope_id) if scope_id is not None else {})
+
+    @contextmanager
+    def transaction(self, handler_id: str, year: int) -> Iterator[LedgerTx]:
+        """Lock ``handler_id``'s ledger and open one transaction: commit on success, roll back on any error."""
+        with db.write_transaction(self.engine, locks=(_handler_lock(handler_id),)) as conn:
+            yield LedgerTx(self, conn, handler_id, year)
+
+    def confirm(self, reservation: str, *, audit: dict | None = None) -> None:
+        """The export ran: its reservation stays counted for good."""
+        self._finish(reservation, CONFIRMED, audit)
+
+    def release(self, reservation: str, *, audit: dict | None = None) -> None:
+        """The export failed for good: its people are no longer counted (unless another export has them)."""
+        self._finish(reservation, RELEASED, audit)
+
+    def append_audit(self, record: dict) -> int:
+        """Append an audit record in its own transaction (a gate that failed before the ledger was reached)."""
+        with db.write_transaction(self.engine) as conn:
+            return self.audit.append(conn, record)
+
+    def timeline(self, handler_id: str, year: int) -> list[dict]:
+        """The year-to-date totals after every reservation and release, oldest first."""
+        with db.read_connection(self.engine) as conn:
+            scope_id = _scope_id(conn, handler_id, year)
+            if scope_id is None:
+                return []
+            rows = conn.execute(
+                sa.select(db.history).where(db.history.c.scope_id == scope_id).order_by(db.history.c.id)
+            )
+            return [
+                {"ts": row.ts, "reservation": row.reservation, "event": row.event, **json.loads(row.counts)}
+                for row in rows
+            ]
+
+    def handlers(self) -> list[tuple[str, int]]:
+        """(handler_id, year) pairs that have reservations."""
+        with db.read_connection(self.engine) as conn:
+            rows = conn.execute(sa.select(db.scope.c.handler_id, db.scope.c.year).order_by("handler_id", "year"))
+            return [(row.handler_id, row.year) for row in rows]
+
+    def reservation_counts(self, handler_id: str, year: int) -> dict[str, int]:
+        """How many reservations of this handler and year are pending, confirmed and released."""
+        with db.read_connection(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(db.reservation.c.status, sa.func.count())
+                .join(db.scope, db.scope.c.id == db.reservation.c.scope_id)
+                .where(db.scope.c.handler_id == handler_id, db.scope.c.year == year)
+                .group_by(db.reservation.c.status)
+            )
+            return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.tuples().all())}
+
+    def check_key(self, conn: Connection) -> None:
+        """Refuse to record without a key, or with another key than the ledger's first one."""
+        key = self._secret_key or settings.secret_key_from_env()
+        check = hmac.new(key, b"export-gate ledger key check", hashlib.sha256).hexdigest()
+        stored = _meta_value(conn)
+        if stored is None:
+            db.lock(conn, "key-check")
+            stored = _meta_value(conn)
+            if stored is None:
+                conn.execute(sa.insert(db.ledger_meta).values(name=_KEY_CHECK, value=check))
+                return
+        if not hmac.compare_digest(stored, check):
+            raise LedgerError(
+                f"the ledger {db.safe_url(self.engine)} was started with a different secret key: its digests would "
+                f"not match this key's and every person would be counted again; set {settings.SECRET_KEY_ENV} to "
+                "the ledger's key, or use a new ledger"
+            )
+
+    def _finish(self, key: str, status: str, audit: dict | None) -> None:
+        with db.write_transaction(self.engine) as conn:
+            row = _reservation(conn, key)
+            if row is None:
+                raise LedgerError(f"no reservation {key!r} in the ledger {db.safe_url(self.engine)}")
+            db.lock(conn, _handler_lock(row.handler_id))
+            row = _reservation(conn, key)  # re-read under the handler's lock
+            assert row is not None
+            if row.status != status:
+                if row.status != PENDING:
+                    raise LedgerError(
+                        f"reservation {key!r} is already {row.status}; only a pending reservation can become "
+                        f"{status} (a confirmed export stays counted; a released one needs a new gate run)"
+                    )
+                if status == RELEASED:
+                    totals = _remove_members(conn, row)
+                    _log_history(conn, row.scope_id, key, "release", totals)
+                conn.execute(
+                    sa.update(db.reservation)
+                    .where(db.reservation.c.id == row.id)
+                    .values(status=status, updated_at=db.utc_now())
+                )
+            if audit is not None:
+                event = "confirm" if status == CONFIRMED else "release"
+                self.audit.append(
+                    conn, {"event": event, "handler_id": row.handler_id, "year": row.year, "reservation": key, **audit}
+                )
+
+
+def _handler_lock(handler_id: str) -> str:
+    return f"handler:{handler_id}"
+
+
+def _meta_value(conn: Connection) -> str | None:
+    return conn.execute(sa.select(db.ledger_meta.c.value).where(db.ledger_meta.c.name == _KEY_CHECK)).scalar()
+
+
+def _scope_id(conn: Connection, handler_id: str, year: int, *, create: bool = False) -> int | None:
+    query = sa.select(db.scope.c.id).where(db.scope.c.handler_id == handler_id, db.scope.c.year == int(year))
+    scope_id = conn.execute(query).scalar()
+    if scope_id is None and create:
+        scope_id = conn.execute(
+            sa.insert(db.scope).values(handler_id=handler_id, year=int(year)).returning(db.scope.c.id)
+        ).scalar_one()
+    return scope_id
+
+
+def _reservation(conn: Connection, key: str) -> sa.Row | None:
+    query = (
+        sa.select(db.reservation.c.id, db.reservation.c.scope_id, db.reservation.c.status, db.scope.c.handler_id)
+        .add_columns(db.scope.c.year)
+        .join(db.scope, db.scope.c.id == db.reservation.c.scope_id)
+        .where(db.reservation.c.key == key)
+    )
+    return conn.execute(query).one_or_none()
+
+
+def _histogram(conn: Connection, scope_id: int) -> Counter[int]:
+    rows = conn.execute(
+        sa.select(db.mask_total.c.mask, db.mask_total.c.subjects).where(db.mask_total.c.scope_id == scope_id)
+    )
+    return Counter(dict(rows.tuples().all()))
+
+
+def _write_histogram(conn: Connection, scope_id: int, histogram: Counter[int]) -> None:
+    conn.execute(sa.delete(db.mask_total).where(db.mask_total.c.scope_id == scope_id))
+    rows = [{"scope_id": scope_id, "mask": mask, "subjects": n} for mask, n in sorted(histogram.items()) if mask and n]
+    if rows:
+        conn.execute(sa.insert(db.mask_total), rows)
+
+
+def _lookup(
+    conn: Connection, scope_id: int, identifiers: set[bytes]
+) -> tuple[dict[bytes, bytes], dict[bytes, tuple[int, ...]]]:
+    """Which known person each identifier names (directly or through an alias), and those people's counts."""
+    person = db.person
+    ref_columns = [person.c[name] for name in db.REF_COLUMNS]
+    incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES), primary_key=True)
+    with db.temp_table(conn, "eg_incoming", incoming_digest) as incoming:
+        db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in sorted(identifiers)))
+        direct = sa.select(incoming.c.digest, person.c.digest.label("person"), *ref_columns).join(
+            person, sa.and_(person.c.scope_id == scope_id, person.c.digest == incoming.c.digest)
+        )
+        via_alias = (
+            sa.select(incoming.c.digest, person.c.digest.label("person"), *ref_columns)
+            .join(db.alias, sa.and_(db.alias.c.scope_id == scope_id, db.alias.c.digest == incoming.c.digest))
+            .join(person, sa.and_(person.c.scope_id == scope_id, person.c.digest == db.alias.c.person))
+        )
+        known: dict[bytes, bytes] = {}
+        refs: dict[bytes, tuple[int, ...]] = {}
+        for digest, found, *counts in conn.execute(sa.union_all(direct, via_alias)).tuples():
+            known[digest] = min(found, known.get(digest, found))
+            refs[found] = tuple(counts)
+    return known, refs
+
+
+def _save_reservation(
+    conn: Connection,
+    scope_id: int,
+    key: str,
+    status: str,
+    subjects: ExportSubjects,
+    meta: dict | None,
+    replaces: int | None,
+) -> int:
+    now = db.utc_now()
+    values = {
+        "scope_id": scope_id,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
+        "export_counts": json.dumps(subjects.counts().to_dict(), sort_keys=True),
+        "meta": json.dumps({"identified_by": subjects.identified_by, **(meta or {})}, sort_keys=True, default=str),
+    }
+    if replaces is not None:
+        conn.execute(sa.update(db.reservation).where(db.reservation.c.id == replaces).values(values))
+        return replaces
+    existing = conn.execute(sa.select(db.reservation.c.id).where(db.reservation.c.key == key)).scalar()
+    if existing is not None:  # a released reservation reused by a new run of the gate
+        conn.execute(sa.update(db.reservation).where(db.reservation.c.id == existing).values(values))
+        return existing
+    return conn.execute(sa.insert(db.reservation).values(key=key, **values).returning(db.reservation.c.id)).scalar_one()
+
+
+def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) -> None:
+    """Write a plan: new people, updated counts of known people, new aliases, the members, the totals."""
+    person_columns = ["scope_id", "digest", "mask", *db.REF_COLUMNS]
+    if plan.new:
+        rows = ((scope_id, d, _mask_of_refs(refs), *refs) for d, refs in sorted(plan.new.items()))
+        db.bulk_insert(conn, db.person, person_columns, rows)
+    if plan.updated:
+        staged_columns = [
+            sa.Column("digest", sa.LargeBinary(DIGEST_BYTES), primary_key=True),
+            sa.Column("mask", sa.Integer),
+            *(sa.Column(name, sa.Integer) for name in db.REF_COLUMNS),
+        ]
+        with db.temp_table(conn, "eg_staged", *staged_columns) as staged:
+            rows = ((d, _mask_of_refs(refs), *refs) for d, refs in sorted(plan.updated.items()))
+            db.bulk_insert(conn, staged, person_columns[1:], rows)
+            conn.execute(
+                sa.update(db.person)
+                .where(db.person.c.scope_id == scope_id, db.person.c.digest == staged.c.digest)
+                .values({name: staged.c[name] for name in person_columns[2:]})
+            )
+    if plan.aliases:
+        rows = ((scope_id, d, p) for d, p in sorted(plan.aliases.items()))
+        db.bulk_insert(conn, db.alias, ["scope_id", "digest", "person"], rows)
+    rows = ((reservation_id, p, mask) for p, mask in sorted(plan.members.items()))
+    db.bulk_insert(conn, db.membership, ["reservation_id", "person", "mask"], rows)
+    _write_histogram(conn, scope_id, plan.after)
+
+
+def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
+    """Take a reservation's people out of the counts (set-based: one update over its members) and forget its
+    members. Returns the new totals histogram of its scope."""
+    person, member = db.person, db.membership
+    joined = sa.and_(
+        person.c.scope_id == row.scope_id, person.c.digest == member.c.person, member.c.reservation_id == row.id
+    )
+
+    def affected() -> Counter[int]:
+        query = sa.select(person.c.mask, sa.func.count()).where(joined).group_by(person.c.mask)
+        return Counter(dict(conn.execute(query).tuples().all()))
+
+    def remaining(name: str, bit: int) -> sa.ColumnElement[int]:
+        return person.c[name] - sa.case((member.c.mask.op("&")(bit) != 0, 1), else_=0)
+
+    old = affected()
+    values: dict[str, sa.ColumnElement[int]] = {
+        name: remaining(name, bit) for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)
+    }
+    new_mask = sum(
+        (sa.case((remaining(name, bit) > 0, bit), else_=0) for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)),
+        sa.literal(0),
+    )
+    conn.execute(sa.update(person).where(joined).values(mask=new_mask, **values))
+    histogram = _histogram(conn, row.scope_id)
+    histogram.subtract(old)
+    histogram.update(affected())
+    histogram.pop(0, None)
+    _write_histogram(conn, row.scope_id, histogram)
+    conn.execute(sa.delete(member).where(member.c.reservation_id == row.id))
+    return histogram
+
+
+def _log_history(conn: Connection, scope_id: int, key: str, event: str, histogram: Counter[int]) -> None:
+    counts = json.dumps(counts_from_histogram(histogram).to_dict(), sort_keys=True)
+    conn.execute(
+        sa.insert(db.history).values(scope_id=scope_id, ts=db.utc_now(), reservation=key, event=event, counts=counts)
+    )

@@ -1,0 +1,92 @@
+"""A throwaway PostgreSQL server for the tests (pytest plugin: ``pytest_plugins = ["pg"]`` in a test module).
+
+Started once per test session (per xdist worker) from Debian's postgresql package in a temporary directory on a
+free loopback port, stopped at the end. initdb refuses to run as root, so as root the server runs as the
+``postgres`` OS user. If the server cannot start, every PostgreSQL test fails with the reason: a ledger that is
+only tested on SQLite is not tested for production.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+
+class PostgresServer:
+    """A running cluster; ``database()`` creates a fresh empty database and returns its SQLAlchemy URL."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def admin_url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def database(self) -> str:
+        name = f"eg_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+def _binary(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail(
+            f"PostgreSQL server binary {name!r} not found under /usr/lib/postgresql/*/bin: "
+            "install Debian's postgresql package (apt-get install -y postgresql)",
+            pytrace=False,
+        )
+    return found[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _run(command: list[str]) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    result = subprocess.run(prefix + command, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        pytest.fail(
+            f"could not start the test PostgreSQL server: {' '.join(command[:2])} exited {result.returncode}: "
+            f"{(result.stderr or result.stdout).strip()[-800:]}",
+            pytrace=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start the cluster (fsync off: it is thrown away) and stop it after the session."""
+    base = Path(tempfile.mkdtemp(prefix="export-gate-pg-"))
+    data, sockets = base / "data", base / "sockets"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+    port = _free_port()
+    _run([_binary("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    _run([_binary("pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "server.log"), "-w", "start"])
+    try:
+        yield PostgresServer(port)
+    finally:
+        _run([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres_server.database()
