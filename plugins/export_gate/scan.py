@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import numpy as np
@@ -194,9 +194,16 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
 _worker: tuple[Job, Detector] | None = None
 
 
-def _init_worker(job: Job) -> None:
+def _start_method() -> tuple[str, bool]:
+    """``fork`` where the platform has it: workers start at once, share the parent's loaded models (spaCy,
+    term lists) copy-on-write instead of loading their own, and never re-import the caller's ``__main__``
+    (which breaks scripts without a ``__main__`` guard under spawn). Elsewhere ``spawn``."""
+    return ("fork", True) if "fork" in get_all_start_methods() else ("spawn", False)
+
+
+def _init_worker(job: Job, detector: Detector | None) -> None:
     global _worker
-    _worker = (job, Detector(job.settings))
+    _worker = (job, detector if detector is not None else Detector(job.settings))
 
 
 def _work(batch: read.Batch, plans: dict[str, ColumnPlan]) -> Partial:
@@ -228,7 +235,13 @@ def _partials(
         for batch, plans in everything:
             yield scan_batch(batch, plans, job, detector)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(job,))
+    method, inherits = _start_method()
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=get_context(method),
+        initializer=_init_worker,
+        initargs=(job, detector if inherits else None),
+    )
     pending: deque[Future[Partial]] = deque()
     try:
         for batch, plans in everything:
