@@ -1,0 +1,129 @@
+"""Per-column planning: from a column's name, Arrow type and a sample, decide how every cell will be checked.
+
+The plan only chooses *how* (which rule, whether NER runs); the scan still checks every cell. Column names
+carry the context that values alone lack: "13812345678" in a column named 手机 is a phone even in a block
+phonenumbers does not know yet, "张伟" is a name only in a name column, anything in a diagnosis column is
+health information.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from export_gate.recognizers import ColumnKind, Recognizer, load_columns
+
+#: Free text: mean length at least this many characters ...
+FREE_TEXT_MEAN_CHARS = 25
+#: ... or at least this share of sample values look like sentences.
+FREE_TEXT_SHARE = 0.3
+_SENTENCE = r"[，。；！？!?;]|\S+\s+\S+\s+\S+"
+#: Values worth running English NER on: two capitalised words in a row.
+NER_CANDIDATE = r"[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z]+"
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one column is scanned. Plain values only, so plans travel to worker processes."""
+
+    column: str  # leaf column name as given (nested: "a.b", "items[].phone")
+    kind: str  # skip | structured | free_text | person_name | birth_date | age | coordinate | sensitive_column
+    reason: str  # why this plan, for the report (never a value)
+    context: tuple[str, ...] = ()  # recognizers whose context words the column name carries
+    ner: bool = False  # run spaCy NER (English names) on candidate values
+    entity: str | None = None  # entity of a column-rule hit (kinds other than skip/structured/free_text)
+    categories: tuple[str, ...] = ()  # sensitive categories of a column-rule hit
+    value_regex: str | None = None  # RE2 regex a value must contain to be a column-rule hit
+
+    @property
+    def patterns(self) -> bool:
+        """Whether the pattern recognizers run over this column's values."""
+        return self.kind not in ("skip", "birth_date", "age", "coordinate")
+
+
+def column_key(column: str) -> str:
+    """The column's last two path segments, lower-cased, joined by '_' ("patient.name" -> "patient_name")."""
+    segments = [s for s in re.split(r"[.\[\]]+", column) if s]
+    key = "_".join(segments[-2:]) if segments else column
+    key = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()  # camelCase -> camel_case
+    return re.sub(r"[^0-9a-z\u3400-\u9fff]+", "_", key).strip("_")
+
+
+def type_family(dtype: pa.DataType) -> str:
+    """string | integer | floating | decimal | temporal | binary | boolean | other."""
+    if pa.types.is_dictionary(dtype):
+        return type_family(dtype.value_type)
+    checks = (
+        ("string", pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or pa.types.is_string_view(dtype)),
+        ("integer", pa.types.is_integer(dtype)),
+        ("floating", pa.types.is_floating(dtype)),
+        ("decimal", pa.types.is_decimal(dtype)),
+        ("temporal", pa.types.is_temporal(dtype)),
+        (
+            "binary",
+            pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype) or pa.types.is_fixed_size_binary(dtype),
+        ),
+        ("boolean", pa.types.is_boolean(dtype)),
+    )
+    return next((name for name, hit in checks if hit), "other")
+
+
+def context_of(key: str, recognizers: tuple[Recognizer, ...]) -> tuple[str, ...]:
+    """Recognizers whose context words the column key carries: an ASCII word must start a key token ("tel"
+    is in "contact_tel", not in "hotel"), a CJK word may sit anywhere."""
+
+    def carries(word: str) -> bool:
+        return re.search(rf"(?:^|_){re.escape(word)}", key) is not None if word.isascii() else word in key
+
+    return tuple(rec.name for rec in recognizers if any(carries(w) for w in rec.context_words))
+
+
+def _column_rule(key: str, family: str) -> ColumnKind | None:
+    kinds, _, _ = load_columns()
+    return next((k for k in kinds if family in k.types and k.column.search(key)), None)
+
+
+def _looks_free_text(sample: pa.Array) -> tuple[bool, str]:
+    values = pc.drop_null(sample)
+    if len(values) == 0:
+        return False, "no sample values"
+    mean = pc.mean(pc.utf8_length(values)).as_py() or 0.0
+    share = pc.mean(pc.cast(pc.match_substring_regex(values, _SENTENCE), pa.int8())).as_py() or 0.0
+    text = mean >= FREE_TEXT_MEAN_CHARS or share >= FREE_TEXT_SHARE
+    return text, f"mean {mean:.0f} chars, {share:.0%} sentence-like"
+
+
+def plan_column(
+    column: str, dtype: pa.DataType, sample: pa.Array, recognizers: tuple[Recognizer, ...], ner: bool
+) -> ColumnPlan:
+    """The plan for one column (see ColumnPlan). Pure: name, type and sample in, plan out."""
+    key = column_key(column)
+    family = type_family(dtype)
+    context = context_of(key, recognizers)
+    rule = _column_rule(key, family)
+    if rule is not None:
+        return ColumnPlan(
+            column=column,
+            kind=rule.kind,
+            reason=f"column name says {rule.entity.lower()} ({family})",
+            context=context,
+            entity=rule.entity,
+            categories=tuple(sorted(rule.categories)),
+            value_regex=rule.value,
+        )
+    if family in ("integer", "decimal"):
+        return ColumnPlan(column, "structured", f"{family} values may hold phone, card or ID numbers", context)
+    if family != "string":
+        return ColumnPlan(column, "skip", f"{family} values hold no identifiers or sensitive terms", context)
+    _, free_hint, _ = load_columns()
+    strings = sample.dictionary_decode() if pa.types.is_dictionary(sample.type) else sample
+    strings = strings.cast(pa.string())
+    text, stats = _looks_free_text(strings)
+    if not (text or free_hint.search(key)):
+        return ColumnPlan(column, "structured", f"short values ({stats})", context)
+    wants_ner = ner and bool(pc.any(pc.match_substring_regex(strings, NER_CANDIDATE)).as_py())
+    why = "; English names by spaCy NER" if wants_ner else ""
+    return ColumnPlan(column, "free_text", f"free text ({stats}){why}", context, ner=wants_ner)
