@@ -177,6 +177,7 @@ class GateList:
     rules: tuple[Rule, ...]
     path: str
     sha256: str
+    base_line: int = 1
 
     @property
     def version_id(self) -> str:
@@ -254,7 +255,11 @@ class _Checker:
         return found
 
     def value(self, node: yaml.Node) -> object:
-        return self.loader.construct_object(node, deep=True)
+        """The node's Python value; a scalar YAML cannot construct (2025-02-30) stays text for the field check."""
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, yaml.YAMLError):
+            return node.value if isinstance(node, yaml.ScalarNode) else None
 
     def text(self, node: yaml.Node | None, where: str) -> str | None:
         if node is None:
@@ -589,6 +594,7 @@ def _parse_list(file: str, text: str) -> tuple[GateList | None, list[str]]:
         rules=rules,
         path=file,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        base_line=f["base"].start_mark.line + 1 if "base" in f else 1,
     )
     _check_internal(c, gate_list, f)
     return (None if c.problems else gate_list), c.problems
@@ -628,7 +634,7 @@ def _check_references(lists: Mapping[str, GateList]) -> list[str]:
         base = lists.get(gl.base)
         if base is None or base.kind != "national":
             known = ", ".join(sorted(k for k, v in lists.items() if v.kind == "national"))
-            problems.append(f"{gl.path}:1: base: {gl.base!r} is not a known national list; known: {known}")
+            problems.append(f"{gl.path}:{gl.base_line}: base: {gl.base!r} is not a known national list; known: {known}")
             continue
         base_ids = {r.id for r in base.rules}
         for rule in gl.rules:

@@ -433,7 +433,7 @@ def decide(
 
     used: list[dict] = []
     if mechanism is not None:
-        used = _filings(mechanism, [*handler.filings, *filings], mechanisms, as_of, w)
+        used = _filings(mechanism, list(dict.fromkeys([*handler.filings, *filings])), mechanisms, as_of, w)
         if mechanism in mechanisms:
             w.obligations.insert(0, mechanisms[mechanism].obligation)
     if unknown_categories:
