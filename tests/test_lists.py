@@ -130,9 +130,9 @@ BROKEN = [
     (
         "scenarios: [pharmacovigilance]\n    handlers",
         "scenarios: [pv]\n    handlers",
-        "rules[0].scenarios",
+        "rules[0].scenarios[0]",
         "unknown scenario 'pv'",
-        PV_RULE,
+        "scenarios: [pv]",
     ),
     (
         "categories: [sensitive]\n    comparison: not",
