@@ -154,7 +154,7 @@ def _base_record(request: GateRequest) -> dict:
         "mechanism": None,
         "rule_id": None,
         "obligations": [],
-        "filings": [_filing_dict(f) for f in _filings(request)],
+        "filings": [filing.to_dict() for filing in _filings(request)],
         "error": None,
         "report": None,
     }
@@ -162,15 +162,6 @@ def _base_record(request: GateRequest) -> dict:
 
 def _filings(request: GateRequest) -> tuple[Any, ...]:
     return tuple(request.handler.filings) + tuple(request.filings)
-
-
-def _filing_dict(filing: Any) -> dict:
-    return {
-        "kind": filing.kind,
-        "reference": filing.reference,
-        "date": filing.date.isoformat() if filing.date else None,
-        "valid_until": filing.valid_until.isoformat() if filing.valid_until else None,
-    }
 
 
 def _decide(request: GateRequest, export: Any, before: Any, after: Any) -> Any:
@@ -202,7 +193,8 @@ def _local_date(request: GateRequest) -> date:
     """``as_of`` as a calendar date in the handler's time zone (the same clock as the period year)."""
     from zoneinfo import ZoneInfo
 
-    return request.as_of.astimezone(ZoneInfo(request.handler.timezone)).date()
+    as_of = request.as_of if request.as_of.tzinfo else request.as_of.replace(tzinfo=UTC)
+    return as_of.astimezone(ZoneInfo(request.handler.timezone)).date()
 
 
 def _scan(request: GateRequest) -> Any:
@@ -230,7 +222,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
     from export_gate.ledger import Store
 
     record["source"]["fingerprint"] = scan.report.get("source_fingerprint")
-    store = Store(request.ledger_url)
+    store = Store(request.ledger_url, secret_key=request.secret_key)
     export = scan.subjects.counts()
     with store.transaction(request.handler.id, record["year"]) as tx:
         before, after = tx.preview(scan.subjects, reservation=request.reservation)

@@ -13,7 +13,7 @@ export task does not run. Any error in the gate blocks too (fail closed), with a
 The ledger: the export's subjects are reserved (pending) under "dag_id/run_id/task_id" when the gate allows it,
 so a retry of the gate or a re-run of the DAG run replaces its own reservation and never counts a person twice.
 The gate attaches callbacks to the tasks directly downstream of it: their success confirms the reservation,
-their final failure (after their retries) releases it.
+their final failure (after their retries) releases it, and their outlet asset events carry the decision too.
 
 Nothing heavy happens at DAG parse time: the engine is imported inside ``execute``.
 """
@@ -249,12 +249,29 @@ class ExportGateOperator(BaseOperator):
 
 
 def watch_export(task: Any) -> None:
-    """Make ``task`` confirm the reservations of the gates upstream of it when it succeeds and release them
-    when it fails for good (on_failure_callback runs only after the last retry). Idempotent."""
-    for attr, callback in (("on_success_callback", confirm_gates), ("on_failure_callback", release_gates)):
+    """Make ``task`` carry its gates' decisions in its outlet asset events, confirm the gates' reservations
+    when it succeeds and release them when it fails for good (on_failure_callback runs only after the last
+    retry). Idempotent."""
+    for attr, callback in (
+        ("on_execute_callback", annotate_outlets),
+        ("on_success_callback", confirm_gates),
+        ("on_failure_callback", release_gates),
+    ):
         callbacks = list(getattr(task, attr, None) or [])
         if callback not in callbacks:
             setattr(task, attr, [*callbacks, callback])
+
+
+def annotate_outlets(context: Context) -> None:
+    """on_execute_callback of an export task: its outlet asset events carry the decision of each gate upstream
+    (from the gate's XCom), so whoever consumes the exported asset sees under which rule it left."""
+    task = context["task"]
+    gates = [up.task_id for up in task.upstream_list if isinstance(up, ExportGateOperator)]
+    if not gates or not task.outlets:
+        return
+    decisions = {gate: context["ti"].xcom_pull(task_ids=gate) for gate in gates}
+    for outlet in task.outlets:
+        context["outlet_events"][outlet].extra["export_gate"] = decisions[gates[0]] if len(gates) == 1 else decisions
 
 
 def confirm_gates(context: Context) -> None:

@@ -1,0 +1,115 @@
+"""Test DAG: every way a gate run can end, in one DAG run so Presidio loads once (tests/airflow/test_operator.py).
+
+Each branch has its own data handler, so their ledger counts never mix. The data files are written by the
+test fixture into $EXPORT_GATE_TEST_DATA before the run; the "overseas" folder receives a marker per export
+that ran.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, Asset, task
+from airflow.sdk.exceptions import AirflowException
+from export_gate.operator import ExportGateOperator
+
+DATA = Path(os.environ.get("EXPORT_GATE_TEST_DATA", "/nonexistent"))
+NATIONAL = "cn-national-2024"
+ALLOWED_ASSET = Asset(name="overseas_customers", uri="file:///overseas/customers")
+CANARY_ASSET = Asset(name="overseas_canary", uri="file:///overseas/canary")
+
+
+class FlakyGate(ExportGateOperator):
+    """A gate whose first try dies after it reserved (as a killed worker would): the retry must not count twice."""
+
+    def execute(self, context):
+        result = super().execute(context)
+        if context["ti"].try_number == 1:
+            raise AirflowException("simulated crash after the reservation")
+        return result
+
+
+def _ship(name: str) -> None:
+    overseas = DATA / "overseas"
+    overseas.mkdir(parents=True, exist_ok=True)
+    (overseas / f"{name}.done").write_text("shipped")
+
+
+with DAG(
+    dag_id="export_gate_suite",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    default_args={"retry_delay": timedelta(seconds=0)},
+) as dag:
+
+    @task
+    def load_customers():
+        import pandas as pd
+
+        return pd.read_parquet(DATA / "personal.parquet")
+
+    @task
+    def ship(name: str) -> None:
+        _ship(name)
+
+    @task(retries=0)
+    def ship_fails() -> None:
+        raise AirflowException("the overseas endpoint refused the upload")
+
+    common = {"list_id": NATIONAL, "subject_keys": ["customer_id"]}
+
+    # allowed: a table from an upstream task (XCom), personal information only, under 100,000 people
+    allowed = ExportGateOperator(
+        task_id="gate_allowed", source=load_customers(), handler_id="h-allowed", outlets=[ALLOWED_ASSET], **common
+    )
+    allowed >> ship.override(task_id="ship_allowed")("allowed")
+
+    # blocked: sensitive information without a standard contract on file; retries must not be used
+    blocked = ExportGateOperator(
+        task_id="gate_blocked", source=str(DATA / "sensitive.parquet"), handler_id="h-blocked", retries=2, **common
+    )
+    blocked >> ship.override(task_id="ship_blocked")("blocked")
+
+    # annotated: the same data with the standard contract on file
+    annotated = ExportGateOperator(
+        task_id="gate_annotated",
+        source=str(DATA / "sensitive.parquet"),
+        handler_id="h-annotated",
+        filings=["standard_contract=SC-2025-001@2025-01-02"],
+        **common,
+    )
+    annotated >> ship.override(task_id="ship_annotated")("annotated")
+
+    # retry: the first try reserves and dies; the second try replaces the reservation
+    retried = FlakyGate(
+        task_id="gate_retry", source=str(DATA / "personal.parquet"), handler_id="h-retry", retries=1, **common
+    )
+    retried >> ship.override(task_id="ship_retry")("retry")
+
+    # the export fails for good: its reservation is released
+    released = ExportGateOperator(
+        task_id="gate_release", source=str(DATA / "personal.parquet"), handler_id="h-release", **common
+    )
+    released >> ship_fails()
+
+    # canary: a planted ID number and phone that must never leave the scanner
+    canary = ExportGateOperator(
+        task_id="gate_canary",
+        source=str(DATA / "canary.parquet"),
+        handler_id="h-canary",
+        outlets=[CANARY_ASSET],
+        list_id=NATIONAL,
+    )
+    canary >> ship.override(task_id="ship_canary")("canary")
+
+    # fail closed: an unreadable source, an unknown list, a ledger database that is down
+    for name, overrides in {
+        "missing_source": {"source": str(DATA / "no-such-file.parquet")},
+        "unknown_list": {"source": str(DATA / "personal.parquet"), "list_id": "no-such-list"},
+        "db_down": {"source": str(DATA / "personal.parquet"), "ledger_conn_id": "export_gate_ledger_down"},
+    }.items():
+        gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", retries=2, **{**common, **overrides})
+        gate >> ship.override(task_id=f"ship_{name}")(name)
