@@ -30,7 +30,7 @@ def decision_record(
     """A gate decision: ``export`` sensitive (medical) people added to ``before`` this year."""
     after = before + export
     record = {
-        "event": "decision",
+        "event": "gate",
         "handler_id": handler_id,
         "year": 2026,
         "dag_id": dag_id,
@@ -65,21 +65,33 @@ def decision_record(
                 },
             },
             "margins": [
-                {"count": "sensitive", "threshold": 10000, "left": 10000 - after},
-                {"count": "personal", "threshold": 100000, "left": 100000 - after},
-                {"count": "personal", "threshold": 1000000, "left": 1000000 - after},
+                {
+                    "count": "personal",
+                    "value": after,
+                    "threshold": 100000,
+                    "left": 100000 - after,
+                    "rules": ["n.p100k"],
+                },
+                {
+                    "count": "personal",
+                    "value": after,
+                    "threshold": 1000000,
+                    "left": 1000000 - after,
+                    "rules": ["n.p1m"],
+                },
+                {"count": "sensitive", "value": after, "threshold": 10000, "left": 10000 - after, "rules": ["n.s10k"]},
             ],
             "warnings": [],
-            "considered": ["national.personal.100k", "national.sensitive.10k", "national.personal.1m"],
+            "considered": [{"list_id": "shanghai_ftz_2024", "version": "c0ffee", "applies": True, "reason": "zone"}],
             "obligations": ["standard contract filed with the provincial CAC"],
-            "filings_used": ["SC-2026-0042"],
+            "filings_used": [{"kind": "standard_contract", "reference": "SC-2026-0042", "date": "2026-01-10"}],
             "message": "allowed: the standard contract SC-2026-0042 is on file",
         },
         "action": action,
         "mechanism": "standard_contract" if action != "allow" else None,
         "rule_id": "national.sensitive.10k",
         "obligations": ["standard contract filed with the provincial CAC"],
-        "filings": ["SC-2026-0042"],
+        "filings": [{"kind": "standard_contract", "reference": "SC-2026-0042", "date": "2026-01-10"}],
         "error": None,
     }
     record.update(extra)
@@ -89,7 +101,7 @@ def decision_record(
 def error_record(**extra: Any) -> dict[str, Any]:
     """A gate run that failed closed: no decision, an error."""
     record = {
-        "event": "error",
+        "event": "gate",
         "handler_id": "acme-pharma-sh",
         "year": 2026,
         "dag_id": "crm_export_national",

@@ -116,6 +116,8 @@ def timeline(points: list[TimelinePoint], thresholds: list[tuple[str, int]], *, 
     as dashed lines, so a reviewer sees a limit coming before an export is blocked."""
     left, plot_w, plot_h, top = 70, 600, 240, 30
     width, height = left + plot_w + 170, top + plot_h + 60
+    if not points:
+        height = top + 40
     parts = [
         f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="12">',
@@ -123,7 +125,7 @@ def timeline(points: list[TimelinePoint], thresholds: list[tuple[str, int]], *, 
         f'<text x="0" y="16" font-weight="bold" font-size="13">{escape(title)}</text>',
     ]
     if not points:
-        parts.append(f'<text x="{left}" y="{top + 40}">No exports recorded for this year.</text></svg>')
+        parts.append(f'<text x="0" y="{top + 20}">No exports counted for this handler and year yet.</text></svg>')
         return "".join(parts)
     ordered = sorted(points, key=lambda p: p.at)
     scale_max = axis_max([p.personal for p in ordered], [t for _, t in thresholds])

@@ -22,14 +22,13 @@ COUNT_NAMES: tuple[str, ...] = ("personal", "sensitive", *CATEGORIES)
 
 
 def count_name(label: object) -> str | None:
-    """The count a margin or rule refers to ('ytd_after.sensitive', 'sensitive' -> 'sensitive').
-
-    Categories are tried first because their names are more specific than 'sensitive' or 'personal'."""
+    """The row a margin or rule counts: 'personal', 'sensitive', a category name, or 'sensitive:<category>'
+    (a rule on one category). A rule on several categories together ('sensitive:a+b') has no row: None."""
     text = str(label or "")
-    for name in (*CATEGORIES, "sensitive", "personal"):
-        if name in text:
-            return name
-    return None
+    if text in COUNT_NAMES:
+        return text
+    category = text.removeprefix("sensitive:")
+    return category if category in CATEGORIES else None
 
 
 def _value(counts: dict | None, name: str) -> int:
@@ -90,12 +89,41 @@ def counts_chart(record: dict) -> str:
 
 
 def _margins(decision: dict) -> list[dict[str, Any]]:
-    margins = []
-    for entry in decision.get("margins") or []:
-        threshold, left = entry.get("threshold"), entry.get("left")
-        used = threshold - left if isinstance(threshold, int) and isinstance(left, int) else None
-        margins.append({"count": entry.get("count"), "threshold": threshold, "used": used, "left": left})
-    return margins
+    return [
+        {
+            "count": entry.get("count"),
+            "threshold": entry.get("threshold"),
+            "used": entry.get("value"),
+            "left": entry.get("left"),
+            "rules": list(entry.get("rules") or []),
+        }
+        for entry in decision.get("margins") or []
+    ]
+
+
+def _scanned(record: dict) -> dict[str, Any] | None:
+    """What the scan looked at, from the scan report in the record: rows, cells, how people were identified,
+    and per column the categories found (column names and counts only; masked examples are never shown)."""
+    report = record.get("report")
+    if not isinstance(report, dict):
+        return None
+    columns = [
+        {
+            "name": name,
+            "kind": (col.get("plan") or {}).get("kind"),
+            "cells": col.get("cells"),
+            "entities": col.get("entities") or {},
+            "categories": col.get("categories") or {},
+        }
+        for name, col in (report.get("columns") or {}).items()
+    ]
+    return {
+        "rows": report.get("rows"),
+        "cells": report.get("cells"),
+        "identified_by": (report.get("subjects") or {}).get("identified_by"),
+        "standard": (report.get("settings") or {}).get("standard"),
+        "columns": columns,
+    }
 
 
 def _when(ts: object) -> str:
@@ -145,7 +173,9 @@ def decision_view(record: dict) -> dict[str, Any]:
         "margins": _margins(decision),
         "rule": decision.get("rule") or ({"id": record["rule_id"]} if record.get("rule_id") else None),
         "obligations": list(record.get("obligations") or decision.get("obligations") or []),
-        "filings": list(record.get("filings") or decision.get("filings_used") or []),
+        "filings": list(decision.get("filings_used") or []),
+        "filings_on_file": list(record.get("filings") or []),
+        "scanned": _scanned(record),
         "warnings": list(decision.get("warnings") or []),
         "considered": list(decision.get("considered") or []),
         "hash": record.get("hash"),
