@@ -463,34 +463,32 @@ def decide(
         obligations=w.obligations,
         filings_used=used,
     )
-    return replace(decision, message=_message(decision, export, before, after))
+    return replace(decision, message=_message(decision, export, before, after, near))
 
 
-def _message(d: Decision, export: Counts, before: Counts, after: Counts) -> str:
+def _message(d: Decision, export: Counts, before: Counts, after: Counts, near: Sequence[str]) -> str:
+    """One paragraph for a person: the rule, the counts against its threshold, what is missing, what to do."""
     r = d.rule
     counts = (
         f"Year to date after this export: {after.personal:,} people with personal information and {after.sensitive:,} "
         f"with sensitive personal information ({before.personal:,} and {before.sensitive:,} before; this export "
         f"{export.personal:,} and {export.sensitive:,})."
     )
-    src = r["source"]
-    cite = f"{src['title']}, {src['article']}" if src.get("url") else src["title"]
     if r["id"].startswith("gate:"):
         return (
             f"BLOCK under {d.list_id}: {r['text']}, so the gate cannot decide and the export must not run. {counts} "
             "To proceed, fix the cause (classify the unknown data, or use a list whose rules cover this export) and "
             "run the gate again."
         )
-    if r["comparison"] is None or r["comparison"] == "is":
-        test = ""
-    else:
-        test = f" ({r['count']} {r['value']:,} is {r['comparison']} {r['threshold']:,})"
-    head = f"{d.action.upper()} under {d.list_id}, rule {r['id']} of {r['list_id']} ({cite}){test}."
+    owner = "" if r["list_id"] == d.list_id else f" of {r['list_id']}"
+    test = f" ({r['count']} {r['value']:,} is {r['comparison']} {r['threshold']:,})" if r["period"] else ""
+    if r["count"] == "important_data":
+        test = " (the export contains important data)"
+    cite = f"{r['source']['title']}, {r['source']['article']}"
+    head = f"{d.action.upper()} under {d.list_id}: rule {r['id']}{owner} ({cite}){test}."
     if d.mechanism is None:
-        tail = f"No mechanism is required: {r['exemption']}"
-        if d.action == "annotate":
-            tail += " A threshold is near; see the warnings."
-        return f"{head} {counts} {tail}"
+        tail = f"No mechanism is required: {r['exemption'].rstrip('.')}."
+        return " ".join([head, counts, tail, *(f"Warning: {w}." for w in near)])
     needed = d.mechanism.replace("_", " ")
     if d.action == "annotate":
         refs = ", ".join(f"{f['kind']} {f['reference']}" for f in d.filings_used)
