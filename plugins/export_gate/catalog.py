@@ -210,7 +210,7 @@ class GateList:
             "expires": self.expires.isoformat() if self.expires else None,
             "status": self.status,
             "missing": self.missing,
-            "scenarios": list(self.scenario_ids),
+            "scenarios": [{"id": sc.id, "title": sc.title, "note": sc.note} for sc in self.scenarios],
             "source": self.source.to_dict(),
         }
 

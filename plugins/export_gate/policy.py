@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from export_gate.catalog import (
+    ANY_ZONE,
     SATISFIED_BY,
     GateList,
     Mechanism,
@@ -167,7 +168,7 @@ def _require_in_force(gl: GateList, as_of: date) -> None:
 def _use_basis(handler: Handler, gl: GateList, lists: Mapping[str, GateList], as_of: date) -> str | None:
     """Why this handler may use the list, or None when it may not."""
     if gl.usable_in(handler.zone):
-        return "any handler may use it" if "*" in gl.zones else f"the handler is registered in {handler.zone}"
+        return "any handler may use it" if ANY_ZONE in gl.zones else f"the handler is registered in {handler.zone}"
     if gl.kind == "ftz" and handler.zone is not None:
         for other in sorted(lists.values(), key=lambda x: x.id):
             if handler.zone in other.recognizes_ftz_lists_for and other.in_force(as_of):
@@ -270,7 +271,10 @@ def _ruleset(
     return [(gl, r) for gl, r in pairs if r.in_force(as_of) and r.applies_to_handler(handler.ciio)]
 
 
-def _purpose(chosen: GateList, base: GateList | None, name: str | None, export: Counts, as_of: date, w: _Working):
+def _purpose(
+    chosen: GateList, base: GateList | None, name: str | None, export: Counts, as_of: date, w: _Working
+) -> tuple[GateList, Purpose] | tuple[None, None]:
+    """The declared purpose and the list that defines it; (None, None) when none applies."""
     if name is None:
         return None, None
     owners = [gl for gl in (chosen, base) if gl is not None]
@@ -352,25 +356,10 @@ def _near(candidates: Sequence[_Candidate], warn_ratio: float) -> list[str]:
     return out
 
 
-def decide(
-    *,
-    export: Counts,
-    before: Counts,
-    after: Counts,
-    handler: Handler,
-    list_id: str,
-    scenario: str | None = None,
-    purpose: str | None = None,
-    filings: Sequence[Filing] = (),
-    as_of: date,
-    important_data: bool = False,
-    unknown_categories: Sequence[str] = (),
-    warn_ratio: float = 0.8,
-    lists: Mapping[str, GateList] | None = None,
-) -> Decision:
-    """Decide one export. Raises ListError/ConfigError when it cannot decide (the caller blocks)."""
-    lists = load_lists() if lists is None else lists
-    _check_counts(export, before, after)
+def _resolve(
+    lists: Mapping[str, GateList], list_id: str, handler: Handler, scenario: str | None, as_of: date
+) -> tuple[GateList, GateList | None, str]:
+    """The chosen list, its base, and why the handler may use it; an error for anything it may not do."""
     zones = known_zones(lists)
     if handler.zone is not None and handler.zone not in zones:
         raise ConfigError(
@@ -391,7 +380,29 @@ def decide(
     base = lists.get(chosen.base) if chosen.base else None
     if base is not None:
         _require_in_force(base, as_of)
+    return chosen, base, basis
 
+
+def decide(
+    *,
+    export: Counts,
+    before: Counts,
+    after: Counts,
+    handler: Handler,
+    list_id: str,
+    scenario: str | None = None,
+    purpose: str | None = None,
+    filings: Sequence[Filing] = (),
+    as_of: date,
+    important_data: bool = False,
+    unknown_categories: Sequence[str] = (),
+    warn_ratio: float = 0.8,
+    lists: Mapping[str, GateList] | None = None,
+) -> Decision:
+    """Decide one export. Raises ListError/ConfigError when it cannot decide (the caller blocks)."""
+    lists = load_lists() if lists is None else lists
+    _check_counts(export, before, after)
+    chosen, base, basis = _resolve(lists, list_id, handler, scenario, as_of)
     w = _Working()
     w.considered.append({"list_id": chosen.id, "version": chosen.version_id, "applies": True, "reason": basis})
     pairs = _ruleset(chosen, base, scenario, handler, as_of, w)
