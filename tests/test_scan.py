@@ -20,7 +20,7 @@ HASHER = SubjectHasher(b"test-key-0123456789abcdef")
 
 
 def resident_id(body17: str) -> str:
-    return body17 + ric.calc_check_digit(body17)
+    return body17 + ric.calc_check_digit(body17 + "0")  # stdnum ignores the last character it is given
 
 
 ADULT_ID = resident_id("11010519800101123")
@@ -146,7 +146,8 @@ def _scan_rows(table: pa.Table, start: int, stop: int, batch_rows: int, workers:
 def test_splitting_the_data_differently_gives_the_same_subjects(big_table: pa.Table) -> None:
     n = big_table.num_rows
     whole = _scan_rows(big_table, 0, n, 5000)
-    assert whole.report["subjects"]["personal"] > 100
+    assert whole.report["subjects"]["personal"] > 20
+    assert whole.subjects.aliases  # people with several identifiers: the merge has links to get right
     for rows in (97, 400):
         split = _scan_rows(big_table, 0, n, rows)
         assert split.subjects.masks == whole.subjects.masks

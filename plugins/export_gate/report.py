@@ -41,6 +41,13 @@ def mask_text(text: str) -> str:
     return text[:head] + "*" * (n - head - tail) + text[n - tail :] if n else ""
 
 
+def mask_identifier(entity: str, identifier: str) -> str:
+    """Mask a normalised identifier as people write it: without its type prefix ("CN_MOBILE:") and without the
+    +86 country code of a mainland number."""
+    text = identifier.removeprefix(entity + ":")
+    return mask_text(text.removeprefix("+86") if entity == "CN_MOBILE" else text)
+
+
 @dataclass
 class ColumnTally:
     """Per column: cells scanned, cells per entity and per sensitive category, masked examples."""

@@ -32,7 +32,7 @@ from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
 from export_gate.digest import SubjectHasher
 from export_gate.errors import InputError
 from export_gate.model import ExportSubjects, mask_of
-from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_text
+from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
 from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
 
 log = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ class _Findings:
         """Masked examples: identifiers found, or short cells; never more than a report shows."""
         masked: list[str] = []
         for found, first in zip(self.tuples, self.first, strict=True):
-            identifiers = [hit.identifier for hit in found if hit.identifier]
+            identifiers = [mask_identifier(hit.entity, hit.identifier) for hit in found if hit.identifier]
             if identifiers:
-                masked.extend(mask_text(text) for text in identifiers)
+                masked.extend(identifiers)
             else:
                 cell = values[int(rows[first])].as_py()
                 if isinstance(cell, str) and len(cell) <= MAX_EXAMPLE_CELL:
