@@ -13,7 +13,7 @@ import datetime
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import phonenumbers
@@ -161,7 +161,7 @@ def foreigner_permanent_id(texts: pa.Array, ctx: Context) -> np.ndarray:
 # --- mainland mobile numbers ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _allocated_block(block: str) -> bool:
     """phonenumbers' opinion of a 7-digit number block (1XX XXXX). The CN mobile patterns look at no more than
     the first 5 digits, so one lookup per block is exact and each distinct block is parsed once."""
@@ -238,8 +238,10 @@ def _hkid_ok(text: str) -> bool:
 
 
 def hk_identity_card(texts: pa.Array, ctx: Context) -> np.ndarray:
-    """One or two letters, six digits and a check character (0-9 or A) in optional brackets, mod 11."""
-    return np.array([bool(t) and _hkid_ok(t) for t in _strings(texts).to_pylist()], dtype=bool)
+    """One or two letters, six digits and a check character (0-9 or A), mod 11. A mod-11 check passes one
+    product code in eleven, so without context the check character must be in brackets, as on the card."""
+    ok = np.array([bool(t) and _hkid_ok(t) for t in _strings(texts).to_pylist()], dtype=bool)
+    return ok & (ctx.in_context | _matches(texts, r"\([0-9Aa]\)$"))
 
 
 # --- shapes without a public check ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -27,12 +28,15 @@ from export_gate.detectors import validators
 from export_gate.profile import NER_CANDIDATE, ColumnPlan, plan_column, type_family
 from export_gate.recognizers import (
     Recognizer,
-    build_analyzer,
     build_registry,
     detectors_digest,
     load_columns,
     load_recognizers,
+    shared_analyzer,
 )
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
 
 __all__ = ["ColumnPlan", "Detector", "DetectorSettings", "Hit"]
 
@@ -41,6 +45,9 @@ PRESIDIO_SAMPLE = 20
 #: Characters before a match searched for a context word ("护照号码：E12345678").
 CONTEXT_WINDOW = 20
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+#: A PERSON span counts when it is a full name (given and family name, capitalised): the small spaCy model
+#: also tags single capitalised words ("Shipped") as PERSON.
+FULL_NAME = re.compile(r"[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,17 @@ def _prepare(distinct: pa.Array) -> pa.Array:
     if pc.any(wide).as_py():
         strings = pc.replace_with_mask(strings, wide, pc.utf8_normalize(strings.filter(wide), "NFKC"))
     return strings
+
+
+def _extracted_ints(strings: pa.Array, regex: str) -> dict[str, np.ndarray]:
+    """The named groups of ``regex`` as integers per value; -1 where the value does not match."""
+    struct = pc.extract_regex(strings, regex)
+    matched = pc.is_valid(struct)
+    out = {}
+    for i in range(struct.type.num_fields):
+        group = pc.if_else(matched, pc.struct_field(struct, [i]), pa.scalar(None, pa.string()))
+        out[struct.type.field(i).name] = pc.fill_null(pc.cast(group, pa.int64()), -1).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -147,15 +165,20 @@ def _combine(found: list[_Found]) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
 
 class Detector:
     """The detectors of one scan. Cheap to re-create from its settings in a worker process (pickling sends
-    only the settings); spaCy is loaded the first time a plan needs NER."""
+    only the settings); Presidio and spaCy are loaded the first time a plan needs them (free text with NER)."""
 
-    def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:  # noqa: B008 - frozen
+    def __init__(self, settings: DetectorSettings = DetectorSettings()) -> None:
         self.settings = settings
         self.recognizers: tuple[Recognizer, ...] = load_recognizers()
-        self.registry = build_registry(self.recognizers)
         self.version = hashlib.sha256(f"{detectors_digest()}|{settings!r}".encode()).hexdigest()[:16]
         _, _, self._empty = load_columns()
         self._interned: dict[tuple[str, frozenset[str]], Hit] = {}
+
+    @cached_property
+    def registry(self) -> RecognizerRegistry:
+        """Our recognizers as a Presidio registry. Built on first use: importing Presidio imports spaCy
+        (seconds), which an export of structured columns never needs."""
+        return build_registry(self.recognizers)
 
     def __reduce__(self) -> tuple[type, tuple[DetectorSettings]]:
         return type(self), (self.settings,)
@@ -178,9 +201,9 @@ class Detector:
         return replace(plan, reason=f"{plan.reason}; sample: {', '.join(entities) or 'nothing found'}")
 
     @cached_property
-    def analyzer(self):  # noqa: ANN201 - presidio type imported lazily
+    def analyzer(self) -> AnalyzerEngine:
         """Presidio's AnalyzerEngine with our recognizers and spaCy NER (loads the spaCy model once)."""
-        return build_analyzer(build_registry(self.recognizers))
+        return shared_analyzer(self.recognizers)
 
     def _presidio_entities(self, sample: pa.Array) -> list[str]:
         texts = [t for t in pc.unique(pc.drop_null(sample.cast(pa.string()))).to_pylist() if t][:PRESIDIO_SAMPLE]
@@ -252,10 +275,8 @@ class Detector:
             ]
         else:
             pattern = r"^(?P<y>[0-9]{4})[-/.年]?(?P<m>[0-9]{1,2})[-/.月]?(?P<d>[0-9]{1,2})"
-            struct = pc.extract_regex(_prepare(distinct), pattern)
-            parts = [
-                pc.fill_null(pc.cast(struct.field(k), pa.int64()), 0).to_numpy(zero_copy_only=False) for k in "ymd"
-            ]
+            groups = _extracted_ints(_prepare(distinct), pattern)
+            parts = [groups[k] for k in "ymd"]
         year, month, day = parts
         real = validators._real_dates(year, month, day, as_of)
         minor = (year * 10000 + month * 100 + day) > validators.minor_cutoff(as_of)
@@ -270,10 +291,8 @@ class Detector:
     def _ages(self, plan: ColumnPlan, distinct: pa.Array) -> _Found:
         """Ages in years ("12", "12岁", 12.0) or months ("8个月": an infant); under 14 adds minor_under_14."""
         strings = _prepare(distinct)
-        years = pc.extract_regex(strings, r"^(?P<n>[0-9]{1,3})(?:\.0+)?\s*(?:岁|周岁|years?|yrs?|y)?$").field("n")
-        months = pc.extract_regex(strings, r"^(?P<n>[0-9]{1,3})\s*(?:个月|月|months?)$").field("n")
-        age = pc.fill_null(pc.cast(years, pa.int64()), -1).to_numpy(zero_copy_only=False)
-        infant = pc.is_valid(months).to_numpy(zero_copy_only=False)
+        age = _extracted_ints(strings, r"^(?P<n>[0-9]{1,3})(?:\.0+)?\s*(?:岁|周岁|years?|yrs?|y)?$")["n"]
+        infant = _extracted_ints(strings, r"^(?P<n>[0-9]{1,3})\s*(?:个月|月|months?)$")["n"] >= 0
         valid = ((age >= 0) & (age <= 130)) | infant
         return self._minor_hits(plan, valid, infant | ((age >= 0) & (age < 14)))
 
@@ -408,7 +427,8 @@ class Detector:
         texts = strings.take(pa.array(candidates)).to_pylist()
         person = []
         for p, (text, artifacts) in zip(candidates.tolist(), nlp_engine.process_batch(texts, "en"), strict=True):
-            if spacy_recognizer.analyze(text, ["PERSON"], artifacts):
+            spans = (text[r.start : r.end] for r in spacy_recognizer.analyze(text, ["PERSON"], artifacts))
+            if any(FULL_NAME.fullmatch(span) for span in spans):
                 person.append(p)
         hit = self._hit("PERSON", frozenset())
         return _Found.whole(np.array(person, dtype=np.int64), [hit] * len(person))

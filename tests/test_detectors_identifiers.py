@@ -1,0 +1,229 @@
+"""Identifier detectors: true positives in the forms real exports hold, and the look-alikes that must not match.
+Where python-stdnum or phonenumbers disagree with real data the test shows both opinions."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from detector_support import AS_OF, card, categories, entities, identifiers, resident_id, wrong_check
+from export_gate.detect import DetectorSettings
+from stdnum.cn import ric
+
+ADULT = resident_id("11010519491231002")  # Beijing Chaoyang, born 1949-12-31
+
+
+def _with_check_x() -> str:
+    for seq in range(1000):
+        number = resident_id(f"44030419880716{seq:03d}")
+        if number.endswith("X"):
+            return number
+    raise AssertionError("no sequence number gives check character X")
+
+
+# --- resident identity card ---------------------------------------------------------------------------------
+
+
+def test_resident_id_in_its_column_is_a_strong_identifier() -> None:
+    assert identifiers("id_card", [ADULT]) == [{f"CN_RESIDENT_ID:{ADULT}"}]
+
+
+def test_resident_id_with_lower_case_x_normalises_to_upper_case() -> None:
+    number = _with_check_x()
+    assert identifiers("id_card", [number.lower(), number]) == [{f"CN_RESIDENT_ID:{number}"}] * 2
+
+
+def test_resident_id_inside_free_text_and_full_width() -> None:
+    wide = ADULT.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    rows = identifiers("remark", [f"客户身份证号{ADULT}，已核验", f"证件：{wide}"])
+    assert rows == [{f"CN_RESIDENT_ID:{ADULT}"}] * 2
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        wrong_check(ADULT),  # an 18-digit batch number with a wrong check character
+        resident_id("11010520270101001"),  # born after the export date
+        resident_id("11010519900230001"),  # 30 February
+        resident_id("99010519900101001"),  # no such region
+        "2026061512000012345",  # a 19-digit order number
+        f"SN{ADULT}",  # an ID-shaped tail of a serial number
+        f"{ADULT}7",  # 19 digits: a valid ID followed by a digit is not an ID
+    ],
+)
+def test_resident_id_lookalikes_do_not_match(lookalike: str) -> None:
+    assert "CN_RESIDENT_ID" not in entities("batch_no", [lookalike])[0]
+
+
+def test_stdnum_rejects_a_county_created_after_birth_but_real_ids_have_it() -> None:
+    # 110112 (Tongzhou district) exists since 1997; people born earlier who registered there hold it.
+    number = resident_id("11011219500101001")
+    assert not ric.is_valid(number)
+    assert identifiers("id_card", [number]) == [{f"CN_RESIDENT_ID:{number}"}]
+
+
+def test_resident_id_gives_minor_under_14_relative_to_the_export_date() -> None:
+    turns_14_today = resident_id(f"110105{AS_OF.year - 14}{AS_OF:%m%d}001")
+    turns_14_tomorrow = resident_id(f"110105{AS_OF.year - 14}{AS_OF.month:02d}{AS_OF.day + 1:02d}001")
+    cats = categories("id_card", [ADULT, turns_14_today, turns_14_tomorrow])
+    assert cats == [set(), set(), {"minor_under_14"}]
+    later = AS_OF.replace(day=AS_OF.day + 1)
+    assert categories("id_card", [turns_14_tomorrow], as_of=later) == [set()]
+
+
+def test_identity_documents_are_sensitive_only_under_the_old_standard() -> None:
+    passport = "E12345678"
+    assert categories("id_card", [ADULT]) == [set()]
+    assert categories("passport_no", [passport]) == [set()]
+    old = DetectorSettings(identity_document_sensitive=True)
+    assert categories("id_card", [ADULT], settings=old) == [{"specific_identity"}]
+    assert categories("passport_no", [passport], settings=old) == [{"specific_identity"}]
+
+
+def test_a_gansu_id_passing_luhn_is_an_id_not_a_bank_card() -> None:
+    from stdnum import luhn
+
+    number = next(
+        n for n in (resident_id(f"62010219850101{s:03d}") for s in range(1000)) if n.isdigit() and luhn.is_valid(n)
+    )
+    assert entities("remark", [f"身份证 {number}"]) == [{"CN_RESIDENT_ID"}]
+
+
+# --- mainland mobile numbers --------------------------------------------------------------------------------
+
+MOBILE = "CN_MOBILE:+8613812345678"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "13812345678",
+        "+8613812345678",
+        "+86 138 1234 5678",
+        "86-138-1234-5678",
+        "0086 13812345678",
+        "(+86)13812345678",
+        "（+86）138-1234-5678",
+        "１３８１２３４５６７８",
+        "138 1234 5678",
+        "电话:138-1234-5678",
+    ],
+)
+def test_mobile_in_the_forms_people_write_it_is_one_identifier(written: str) -> None:
+    assert identifiers("remark", [written]) == [{MOBILE}]
+
+
+def test_mobile_held_in_an_integer_column() -> None:
+    assert identifiers("mobile", [13812345678, 8613812345678]) == [{MOBILE}, {MOBILE}]
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "1732838400000",  # a millisecond timestamp
+        "12345678901",  # 12x is no mobile block
+        "2026061513812345678",  # an order number containing a mobile-shaped run
+        "ORD13812345678",  # an order code
+        "10086",
+        "1381234567",  # 10 digits
+    ],
+)
+def test_mobile_lookalikes_do_not_match(lookalike: str) -> None:
+    assert "CN_MOBILE" not in entities("order_no", [lookalike])[0]
+
+
+@pytest.mark.parametrize("number", ["19212345678", "19612345678", "19712345678", "19012345678"])
+def test_new_19x_blocks_are_mobiles_everywhere(number: str) -> None:
+    assert phonenumbers.is_valid_number(phonenumbers.parse("+86" + number))
+    assert identifiers("remark", [f"tel {number}"]) == [{f"CN_MOBILE:+86{number}"}]
+
+
+@pytest.mark.parametrize("number", ["14912345678", "17491234567"])  # data-only SIM, maritime satellite
+def test_phonenumbers_rejects_real_blocks_so_a_phone_column_decides(number: str) -> None:
+    assert not phonenumbers.is_valid_number(phonenumbers.parse("+86" + number))
+    assert identifiers("contact_phone", [number]) == [{f"CN_MOBILE:+86{number}"}]
+    assert identifiers("remark", [f"编号 {number}"]) == [set()]
+
+
+# --- bank cards ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", [card("621700", 19), card("622848", 19), card("625908", 16), card("438088", 16),
+                                    card("52", 16), card("356", 16)])  # fmt: skip
+def test_bank_cards_pass_luhn_and_are_financial_accounts(number: str) -> None:
+    assert identifiers("remark", [f"卡号 {number}"]) == [{f"BANK_CARD:{number}"}]
+    assert categories("remark", [number]) == [{"financial_account"}]
+
+
+def test_bank_card_written_in_groups() -> None:
+    number = card("621700", 16)
+    grouped = " ".join(number[i : i + 4] for i in range(0, 16, 4))
+    assert identifiers("remark", [f"还款卡 {grouped} 尾号"]) == [{f"BANK_CARD:{number}"}]
+
+
+def _luhn_fail(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        _luhn_fail(card("438088", 16)),  # 16 digits failing Luhn
+        _luhn_fail(card("622848", 19)),  # UnionPay-shaped, failing Luhn, outside a card column
+        "1732838400000000",  # a microsecond timestamp
+        card("1", 16),  # passes Luhn, no card BIN
+    ],
+)
+def test_bank_card_lookalikes_do_not_match(lookalike: str) -> None:
+    assert "BANK_CARD" not in entities("trade_no", [lookalike])[0]
+
+
+def test_unionpay_failing_luhn_counts_in_a_card_column_only() -> None:
+    unionpay, visa = _luhn_fail(card("622848", 19)), _luhn_fail(card("438088", 16))
+    assert entities("card_no", [unionpay, visa]) == [{"BANK_CARD", "ACCOUNT_NUMBER"}, {"ACCOUNT_NUMBER"}]
+
+
+# --- passports, permits, HK and foreigner IDs ----------------------------------------------------------------
+
+
+def test_passport_needs_context() -> None:
+    values = ["E12345678", "EA1234567", "G12345678"]
+    assert identifiers("passport_no", values) == [{f"CN_PASSPORT:{v}"} for v in values]
+    assert entities("sku", values) == [set()] * 3
+    assert identifiers("remark", ["护照号码：E12345678", "型号 E12345678 现货"]) == [{"CN_PASSPORT:E12345678"}, set()]
+
+
+def test_travel_permits_need_context() -> None:
+    assert identifiers("港澳通行证号", ["C12345678", "H1234567801"]) == [
+        {"CN_TRAVEL_PERMIT:C12345678"},
+        {"CN_TRAVEL_PERMIT:H1234567801"},
+    ]
+    assert identifiers("remark", ["台胞证 12345678", "订单 12345678"]) == [{"CN_TRAVEL_PERMIT:12345678"}, set()]
+
+
+def test_hong_kong_identity_card_check_character() -> None:
+    assert identifiers("remark", ["HKID A123456(3)", "香港身份证 AB9876543"]) == [
+        {"HK_ID_CARD:A1234563"},
+        {"HK_ID_CARD:AB9876543"},
+    ]
+    assert entities("remark", ["HKID A123456(4)", "part A1234563"]) == [set(), set()]
+
+
+def test_foreigner_permanent_residence_id_2023() -> None:
+    number = resident_id("91115619900101001")
+    assert identifiers("remark", [f"永久居留身份证 {number}"]) == [{f"CN_FOREIGNER_PR_ID:{number}"}]
+    assert entities("remark", [wrong_check(number)]) == [set()]
+
+
+# --- e-mail and IP ------------------------------------------------------------------------------------------
+
+
+def test_email_is_normalised_to_lower_case() -> None:
+    rows = identifiers("remark", ["联系 Zhang.San@Example.COM 谢谢", "zhang.san@example.com"])
+    assert rows == [{"EMAIL_ADDRESS:zhang.san@example.com"}] * 2
+    assert entities("remark", ["user@localhost", "version 2.0@3.1"]) == [set(), set()]
+
+
+def test_ip_addresses_and_their_lookalikes() -> None:
+    values = ["login from 192.168.1.10", "ipv6 2001:db8::1", "v1.2.3.4.5", "at 12:30:45", "999.1.1.1"]
+    found = entities("remark", values)
+    assert found == [{"IP_ADDRESS"}, {"IP_ADDRESS"}, set(), set(), set()]
