@@ -418,3 +418,26 @@ def test_decision_is_plain_data_with_version_pinned_to_the_file(lists):
     assert data["rule"]["source"]["article"] == "Art. 8"
     assert "150,000" in data["message"] and "standard contract or certification" in data["message"]
     assert data["obligations"] and data["considered"]
+
+
+def test_considered_says_why_other_lists_did_not_apply(lists):
+    d = run(
+        lists,
+        counts(10),
+        handler=Handler("bj", zone="beijing-ftz"),
+        list_id="beijing-ftz-2024",
+        as_of=date(2024, 12, 1),
+    )
+    reasons = {c["list_id"]: c["reason"] for c in d.considered if not c["applies"]}
+    assert reasons["shanghai-ftz-2024"].startswith("not in force on 2024-12-01")
+    assert "may not use it" in reasons["tianjin-ftz-2024"]
+    assert "REGULATIONS.md §3.1" in next(c["reason"] for c in d.considered if c["list_id"] == "cn-national-2024")
+
+
+def test_lingang_handlers_use_the_shanghai_list_and_other_ftz_lists(lists):
+    lingang = Handler("lg", zone="shanghai-lingang")
+    assert (
+        run(lists, counts(10, 10), handler=lingang, list_id="shanghai-ftz-2024", scenario="pharmacovigilance").action
+        == "allow"
+    )
+    assert run(lists, counts(10), handler=lingang, list_id="hainan-ftp-2024", scenario="tourism").action == "allow"
