@@ -52,6 +52,7 @@ person = sa.Table(
     sa.Column("digest", sa.LargeBinary(16), primary_key=True),
     sa.Column("mask", sa.Integer, nullable=False),
     *(sa.Column(name, sa.Integer, nullable=False) for name in REF_COLUMNS),
+    sqlite_with_rowid=False,
 )
 alias = sa.Table(
     "ledger_alias",
@@ -59,6 +60,7 @@ alias = sa.Table(
     sa.Column("scope_id", sa.Integer, primary_key=True),
     sa.Column("digest", sa.LargeBinary(16), primary_key=True),
     sa.Column("person", sa.LargeBinary(16), nullable=False),
+    sqlite_with_rowid=False,
 )
 reservation = sa.Table(
     "ledger_reservation",
@@ -78,6 +80,7 @@ membership = sa.Table(
     sa.Column("reservation_id", sa.Integer, primary_key=True),
     sa.Column("person", sa.LargeBinary(16), primary_key=True),
     sa.Column("mask", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
 mask_total = sa.Table(
     "ledger_mask_total",
@@ -85,6 +88,7 @@ mask_total = sa.Table(
     sa.Column("scope_id", sa.Integer, primary_key=True),
     sa.Column("mask", sa.Integer, primary_key=True),
     sa.Column("subjects", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
 )
 history = sa.Table(
     "ledger_history",
@@ -248,6 +252,8 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        if table.name.startswith("eg_"):  # a temp table: autovacuum never analyses it, the planner must know
+            cursor.execute(f"ANALYZE {table.name}")
         return
     marks = ", ".join("?" * len(columns))
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(rows))

@@ -47,6 +47,7 @@ def _refs_of(mask: int) -> tuple[int, ...]:
     return tuple(1 if mask & bit else 0 for bit in _BITS)
 
 
+@functools.cache
 def _mask_of_refs(refs: tuple[int, ...]) -> int:
     return sum(bit for bit, count in zip(_BITS, refs, strict=True) if count > 0)
 
@@ -172,7 +173,7 @@ class LedgerTx:
                 identifiers.update(extra)
             known, refs = _lookup(self._conn, scope_id, identifiers)
         plan = _Plan(before=before, after=Counter(before))
-        for canonical, mask in subjects.masks.items():
+        for canonical, mask in sorted(subjects.masks.items()):  # digest order: the inserts below append in order
             identifiers = (canonical, *other_ids.get(canonical, ()))
             found = [known[identifier] for identifier in identifiers if identifier in known]
             person = min(found) if found else canonical  # several earlier people: keep them apart (count high)
@@ -353,26 +354,28 @@ def _write_histogram(conn: Connection, scope_id: int, histogram: Counter[int]) -
         conn.execute(sa.insert(db.mask_total), rows)
 
 
+#: Known people named by the identifiers in eg_incoming, directly or through an alias. CROSS JOIN fixes the join
+#: order in SQLite (which has no statistics on a fresh temp table): scan the export's digests, probe the keys.
+_LOOKUP_SQL = """
+SELECT i.digest, p.digest AS person, {refs} FROM eg_incoming AS i CROSS JOIN ledger_person AS p
+ WHERE p.scope_id = :scope AND p.digest = i.digest
+UNION ALL
+SELECT i.digest, p.digest AS person, {refs} FROM eg_incoming AS i CROSS JOIN ledger_alias AS a
+ CROSS JOIN ledger_person AS p
+ WHERE a.scope_id = :scope AND a.digest = i.digest AND p.scope_id = :scope AND p.digest = a.person
+""".format(refs=", ".join(f"p.{name}" for name in db.REF_COLUMNS))
+
+
 def _lookup(
     conn: Connection, scope_id: int, identifiers: set[bytes]
 ) -> tuple[dict[bytes, bytes], dict[bytes, tuple[int, ...]]]:
     """Which known person each identifier names (directly or through an alias), and those people's counts."""
-    person = db.person
-    ref_columns = [person.c[name] for name in db.REF_COLUMNS]
-    incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES), primary_key=True)
+    known: dict[bytes, bytes] = {}
+    refs: dict[bytes, tuple[int, ...]] = {}
+    incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES))  # no index: it is the outer loop
     with db.temp_table(conn, "eg_incoming", incoming_digest) as incoming:
         db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in sorted(identifiers)))
-        direct = sa.select(incoming.c.digest, person.c.digest.label("person"), *ref_columns).join(
-            person, sa.and_(person.c.scope_id == scope_id, person.c.digest == incoming.c.digest)
-        )
-        via_alias = (
-            sa.select(incoming.c.digest, person.c.digest.label("person"), *ref_columns)
-            .join(db.alias, sa.and_(db.alias.c.scope_id == scope_id, db.alias.c.digest == incoming.c.digest))
-            .join(person, sa.and_(person.c.scope_id == scope_id, person.c.digest == db.alias.c.person))
-        )
-        known: dict[bytes, bytes] = {}
-        refs: dict[bytes, tuple[int, ...]] = {}
-        for digest, found, *counts in conn.execute(sa.union_all(direct, via_alias)).tuples():
+        for digest, found, *counts in conn.execute(sa.text(_LOOKUP_SQL), {"scope": scope_id}).tuples():
             known[digest] = min(found, known.get(digest, found))
             refs[found] = tuple(counts)
     return known, refs
@@ -414,7 +417,7 @@ def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) ->
         db.bulk_insert(conn, db.person, person_columns, rows)
     if plan.updated:
         staged_columns = [
-            sa.Column("digest", sa.LargeBinary(DIGEST_BYTES), primary_key=True),
+            sa.Column("digest", sa.LargeBinary(DIGEST_BYTES)),
             sa.Column("mask", sa.Integer),
             *(sa.Column(name, sa.Integer) for name in db.REF_COLUMNS),
         ]
@@ -438,25 +441,27 @@ def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
     """Take a reservation's people out of the counts (set-based: one update over its members) and forget its
     members. Returns the new totals histogram of its scope."""
     person, member = db.person, db.membership
-    joined = sa.and_(
-        person.c.scope_id == row.scope_id, person.c.digest == member.c.person, member.c.reservation_id == row.id
+    # Materialised, so both databases walk the reservation's members and probe people by key (never the
+    # other way round: the year may hold ten million people).
+    members = (
+        sa.select(member.c.person, member.c.mask)
+        .where(member.c.reservation_id == row.id)
+        .cte("members")
+        .prefix_with("MATERIALIZED")
     )
+    joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
 
     def affected() -> Counter[int]:
-        query = sa.select(person.c.mask, sa.func.count()).where(joined).group_by(person.c.mask)
-        return Counter(dict(conn.execute(query).tuples().all()))
+        query = sa.select(person.c.mask, sa.func.count()).select_from(members).join(person, joined)
+        return Counter(dict(conn.execute(query.group_by(person.c.mask)).tuples().all()))
 
     def remaining(name: str, bit: int) -> sa.ColumnElement[int]:
-        return person.c[name] - sa.case((member.c.mask.op("&")(bit) != 0, 1), else_=0)
+        return person.c[name] - sa.case((members.c.mask.op("&")(bit) != 0, 1), else_=0)
 
+    bits = list(zip(db.REF_COLUMNS, _BITS, strict=True))
+    new_mask = sum((sa.case((remaining(name, bit) > 0, bit), else_=0) for name, bit in bits), sa.literal(0))
     old = affected()
-    values: dict[str, sa.ColumnElement[int]] = {
-        name: remaining(name, bit) for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)
-    }
-    new_mask = sum(
-        (sa.case((remaining(name, bit) > 0, bit), else_=0) for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)),
-        sa.literal(0),
-    )
+    values = {name: remaining(name, bit) for name, bit in bits}
     conn.execute(sa.update(person).where(joined).values(mask=new_mask, **values))
     histogram = _histogram(conn, row.scope_id)
     histogram.subtract(old)

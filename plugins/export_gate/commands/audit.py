@@ -1,16 +1,107 @@
-"""Placeholder for `export-gate audit` until its module lands (replaced by its owner)."""
+"""``export-gate audit list | show ID | verify | export``: read and check the hash-chained audit log."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from datetime import UTC, datetime
 
-from export_gate.errors import GateError
+from export_gate.commands.ledger import add_ledger_argument, format_table
+from export_gate.errors import EXIT_BLOCK, EXIT_OK, ConfigError
+from export_gate.ledger import Store
+
+_LIST_COLUMNS = ("id", "ts", "event", "action", "handler_id", "year", "dag_id", "task_id", "list_id", "scenario")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("audit", help="(not yet available)")
-    parser.set_defaults(func=_run)
+    parser = sub.add_parser("audit", help="list, show, verify and export the audit log")
+    actions = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="audit records, newest first")
+    _add_filters(listing)
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.add_argument("--format", choices=("table", "json"), default="table")
+    listing.set_defaults(func=_list)
+
+    show = actions.add_parser("show", help="one audit record as JSON")
+    show.add_argument("id", type=int)
+    add_ledger_argument(show)
+    show.set_defaults(func=_show)
+
+    verify = actions.add_parser("verify", help="check the hash chain; exit 1 naming the first broken record")
+    add_ledger_argument(verify)
+    verify.set_defaults(func=_verify)
+
+    export = actions.add_parser("export", help="write the records (all, or filtered) as CSV or JSON")
+    _add_filters(export)
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--output", metavar="FILE", help="file to write (default: standard output)")
+    export.set_defaults(func=_export)
 
 
-def _run(args: argparse.Namespace) -> int:
-    raise GateError("export-gate audit is not available yet")
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dag", dest="dag_id", metavar="DAG_ID")
+    parser.add_argument("--handler", dest="handler_id", metavar="H")
+    parser.add_argument("--list", dest="list_id", metavar="LIST_ID")
+    parser.add_argument("--scenario")
+    parser.add_argument("--action", choices=("allow", "annotate", "block"))
+    parser.add_argument("--event", choices=("gate", "confirm", "release"))
+    parser.add_argument("--since", type=_moment, metavar="TIME", help="ISO date or time (UTC unless it has an offset)")
+    parser.add_argument("--until", type=_moment, metavar="TIME", help="ISO date or time, exclusive")
+    add_ledger_argument(parser)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO date or time (e.g. 2026-01-31 or 2026-01-31T08:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _filters(args: argparse.Namespace) -> dict:
+    names = ("dag_id", "handler_id", "list_id", "scenario", "action", "event", "since", "until")
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _list(args: argparse.Namespace) -> int:
+    records, total = Store(args.ledger).audit.query(**_filters(args), limit=args.limit, offset=args.offset)
+    if args.format == "json":
+        print(json.dumps({"total": total, "records": records}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    rows = [["" if record.get(name) is None else record[name] for name in _LIST_COLUMNS] for record in records]
+    print(format_table(list(_LIST_COLUMNS), rows))
+    print(f"{len(records)} of {total} record(s)")
+    return EXIT_OK
+
+
+def _show(args: argparse.Namespace) -> int:
+    record = Store(args.ledger).audit.get(args.id)
+    if record is None:
+        raise ConfigError(f"no audit record {args.id}: list them with `export-gate audit list`")
+    print(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True))
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    result = Store(args.ledger).audit.verify()
+    if result.ok:
+        print(f"audit log intact: {result.reason}")
+        return EXIT_OK
+    print(f"audit log BROKEN at record {result.first_broken}: {result.reason}", file=sys.stderr)
+    return EXIT_BLOCK
+
+
+def _export(args: argparse.Namespace) -> int:
+    audit = Store(args.ledger).audit
+    if args.output is None:
+        audit.export(args.format, sys.stdout, **_filters(args))
+        return EXIT_OK
+    with open(args.output, "w", encoding="utf-8", newline="") as out:
+        written = audit.export(args.format, out, **_filters(args))
+    print(f"wrote {written} audit record(s) to {args.output}", file=sys.stderr)
+    return EXIT_OK

@@ -26,6 +26,8 @@ REF_COLUMNS = (
 
 
 def upgrade() -> None:
+    # Tables keyed by digest are clustered on their key in SQLite (WITHOUT ROWID): one B-tree instead of two,
+    # which halves the work of adding a million people.
     op.create_table(
         "ledger_scope",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -39,12 +41,14 @@ def upgrade() -> None:
         sa.Column("digest", sa.LargeBinary(16), primary_key=True),
         sa.Column("mask", sa.Integer, nullable=False),
         *(sa.Column(name, sa.Integer, nullable=False) for name in REF_COLUMNS),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ledger_alias",
         sa.Column("scope_id", sa.Integer, primary_key=True),
         sa.Column("digest", sa.LargeBinary(16), primary_key=True),
         sa.Column("person", sa.LargeBinary(16), nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ledger_reservation",
@@ -62,12 +66,14 @@ def upgrade() -> None:
         sa.Column("reservation_id", sa.Integer, primary_key=True),
         sa.Column("person", sa.LargeBinary(16), primary_key=True),
         sa.Column("mask", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ledger_mask_total",
         sa.Column("scope_id", sa.Integer, primary_key=True),
         sa.Column("mask", sa.Integer, primary_key=True),
         sa.Column("subjects", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "ledger_history",

@@ -1,0 +1,88 @@
+"""Ledger scale benchmark: preview + reserve of a 1-million-subject export on top of a 10-million-subject year.
+
+    .venv/bin/python benchmarks/bench_ledger.py                      # SQLite file in a temp dir
+    .venv/bin/python benchmarks/bench_ledger.py --postgres postgresql+psycopg://user@host/db   # also PostgreSQL
+    .venv/bin/python benchmarks/bench_ledger.py --base 2000000 --add 500000    # smaller run
+
+The year is filled through the same API (reservations of --chunk subjects each); then one export of --add
+subjects, --overlap of them already counted this year (a tenth sensitive), is previewed and reserved in one
+locked transaction, as the gate does. Prints seconds per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from export_gate.ledger import Store
+from export_gate.model import ExportSubjects, mask_of
+
+PERSONAL, MEDICAL = mask_of(()), mask_of(("medical_health",))
+KEY = b"benchmark-key-not-secret"
+
+
+def digests(count: int) -> list[bytes]:
+    """``count`` random 16-byte digests (what the scan's HMAC produces)."""
+    blob = os.urandom(16 * count)
+    return [blob[i : i + 16] for i in range(0, len(blob), 16)]
+
+
+def subjects(people: list[bytes]) -> ExportSubjects:
+    return ExportSubjects({d: MEDICAL if i % 10 == 0 else PERSONAL for i, d in enumerate(people)})
+
+
+def run(url: str, base: int, add: int, overlap: float, chunk: int) -> None:
+    store = Store(url, secret_key=KEY)
+    counted: list[bytes] = []  # people of the year that the measured export names again
+    started = time.perf_counter()
+    for start in range(0, base, chunk):
+        people = digests(min(chunk, base - start))
+        counted = counted or people[: int(add * overlap)]
+        with store.transaction("bench-handler", 2026) as tx:
+            tx.reserve(f"fill/{start}", subjects(people))
+    fill = time.perf_counter() - started
+    print(f"  fill {base:,} subjects in {(base + chunk - 1) // chunk} reservations: {fill:.1f} s")
+    export = subjects(counted + digests(add - len(counted)))
+    started = time.perf_counter()
+    with store.transaction("bench-handler", 2026) as tx:
+        before, after = tx.preview(export, reservation="bench/export")
+        previewed = time.perf_counter() - started
+        tx.reserve("bench/export", export)
+    total = time.perf_counter() - started
+    print(f"  preview {add:,} subjects ({overlap:.0%} already counted): {previewed:.1f} s")
+    print(f"  preview + reserve + commit: {total:.1f} s")
+    print(f"  year to date: {before.personal:,} -> {after.personal:,} personal, {after.sensitive:,} sensitive")
+    started = time.perf_counter()
+    with store.transaction("bench-handler", 2026) as tx:
+        tx.preview(export, reservation="bench/export")
+        tx.reserve("bench/export", export)
+    print(f"  retry of the same export (replaces its reservation): {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    store.release("bench/export")
+    print(f"  release it: {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    counts = store.counts("bench-handler", 2026)
+    print(f"  read year-to-date counts: {time.perf_counter() - started:.3f} s ({counts.personal:,} personal)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=int, default=10_000_000, help="subjects already in the year")
+    parser.add_argument("--add", type=int, default=1_000_000, help="subjects in the measured export")
+    parser.add_argument("--overlap", type=float, default=0.2, help="share of the export already counted")
+    parser.add_argument("--chunk", type=int, default=1_000_000, help="subjects per filling reservation")
+    parser.add_argument("--postgres", metavar="URL", help="also run against this (empty) PostgreSQL database")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"SQLite ({Path(tmp) / 'ledger.db'})")
+        run(f"sqlite:///{Path(tmp) / 'ledger.db'}", args.base, args.add, args.overlap, args.chunk)
+    if args.postgres:
+        print("PostgreSQL")
+        run(args.postgres, args.base, args.add, args.overlap, args.chunk)
+
+
+if __name__ == "__main__":
+    main()
