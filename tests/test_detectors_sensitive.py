@@ -1,0 +1,158 @@
+"""Sensitive categories (PIPL Art. 28 / GB/T 45574-2025), names, addresses and coordinates: true positives and
+look-alikes, with the column context that decides many of them."""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+import pytest
+from detector_support import AS_OF, categories, entities
+from export_gate.detect import DetectorSettings
+
+MEDICAL = {"medical_health"}
+
+# --- medical_health -----------------------------------------------------------------------------------------
+
+
+def test_disease_symptom_and_drug_terms_in_chinese_and_english() -> None:
+    values = [
+        "患者2型糖尿病史十年",
+        "近三天咳嗽，伴胸闷",
+        "每日服用二甲双胍",
+        "Known case of hypertension, on metformin.",
+        "Complains of headache and nausea.",
+    ]
+    assert categories("remark", values) == [MEDICAL] * len(values)
+
+
+def test_health_statements_in_free_text() -> None:
+    values = ["去年确诊某罕见病，已住院治疗", "She was diagnosed with a rare condition.", "He is allergic to nuts."]
+    assert categories("narrative", values) == [MEDICAL] * 3
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    ["手机发热严重，屏幕闪烁", "Brush stroke painting class", "Metal fatigue test report", "季度销售报告"],
+)
+def test_medical_lookalikes(lookalike: str) -> None:
+    assert categories("remark", [lookalike]) == [set()]
+
+
+def test_icd10_codes_need_a_diagnosis_column_or_keyword() -> None:
+    assert entities("icd10", ["E11.9", "I10", "无"]) == [
+        {"ICD10_CODE", "HEALTH_RECORD"},
+        {"ICD10_CODE", "HEALTH_RECORD"},
+        set(),
+    ]
+    assert entities("product_code", ["E11.9", "A12"]) == [set(), set()]
+    assert entities("remark", ["出院诊断编码 J18.9", "货架 J18.9"]) == [{"ICD10_CODE", "HEALTH_STATEMENT"}, set()]
+
+
+def test_any_value_of_a_diagnosis_column_is_health_information_except_none() -> None:
+    assert categories("诊断", ["某罕见病", "无", "-", None]) == [MEDICAL, set(), set(), set()]
+    assert categories("adverse_event", ["rash after dose 2"]) == [MEDICAL]
+
+
+# --- religion, biometrics, specific identity, financial accounts ---------------------------------------------
+
+
+def test_religious_belief_from_terms_and_columns() -> None:
+    assert categories("remark", ["本人信仰基督教", "He is a practising Buddhist"]) == [{"religious_belief"}] * 2
+    assert categories("religion", ["天主教", "无"]) == [{"religious_belief"}, set()]
+
+
+@pytest.mark.parametrize("lookalike", ["Christian Dior handbag", "Islamabad office", "清真餐厅订座"])
+def test_religion_lookalikes(lookalike: str) -> None:
+    assert categories("remark", [lookalike]) == [set()]
+
+
+def test_biometric_columns_any_type() -> None:
+    assert categories("face_image", [b"\x89PNG...", None], dtype=pa.binary()) == [{"biometric"}, set()]
+    assert categories("fingerprint_template", ["AAECAwQF"]) == [{"biometric"}]
+    assert categories("surface_area", ["AAECAwQF"]) == [set()]
+
+
+def test_specific_identity_from_terms_and_columns() -> None:
+    assert categories("remark", ["持有残疾证，二级"]) == [{"specific_identity"}]
+    assert categories("disability_level", ["二级", "无"]) == [{"specific_identity"}, set()]
+
+
+def test_account_numbers_by_column_context() -> None:
+    assert categories("bank_account", ["6222021234567", "abc"]) == [{"financial_account"}, set()]
+    assert categories("account_manager", ["李经理"]) == [set()]
+
+
+# --- minor_under_14 -----------------------------------------------------------------------------------------
+
+
+def _years_before(years: int, days: int = 0) -> datetime.date:
+    return AS_OF.replace(year=AS_OF.year - years) + datetime.timedelta(days=days)
+
+
+def test_birth_date_column_any_type_relative_to_as_of() -> None:
+    dates = [_years_before(14), _years_before(14, days=1), _years_before(40)]
+    minor = {"minor_under_14"}
+    assert categories("birth_date", dates, dtype=pa.date32()) == [set(), minor, set()]
+    assert categories("出生日期", [f"{d:%Y年%m月%d日}" for d in dates]) == [set(), minor, set()]
+    assert categories("dob", [int(f"{d:%Y%m%d}") for d in dates]) == [set(), minor, set()]
+    stamps = [datetime.datetime.combine(d, datetime.time(8)) for d in dates]
+    assert categories("birthday", stamps, dtype=pa.timestamp("s")) == [set(), minor, set()]
+    assert entities("birth_date", ["2099-01-01", "not a date"]) == [set(), set()]
+
+
+def test_age_column() -> None:
+    assert categories("age", [13, 14, 40, None]) == [{"minor_under_14"}, set(), set(), set()]
+    assert categories("年龄", ["8个月", "13岁", "35"]) == [{"minor_under_14"}, {"minor_under_14"}, set()]
+
+
+def test_as_of_moves_a_child_out_of_minor() -> None:
+    birthday = _years_before(13)
+    assert categories("birth_date", [birthday], dtype=pa.date32()) == [{"minor_under_14"}]
+    next_year = AS_OF.replace(year=AS_OF.year + 1)
+    assert categories("birth_date", [birthday], dtype=pa.date32(), as_of=next_year) == [set()]
+
+
+# --- location -----------------------------------------------------------------------------------------------
+
+
+def test_precise_coordinates_are_location_tracking() -> None:
+    assert categories("lat", [31.230416, 31.23, None]) == [{"location_tracking"}, set(), set()]
+    assert categories("remark", ["定位 31.230416,121.473701", "价格 12.50, 13.25"]) == [{"location_tracking"}, set()]
+    assert categories("gps", ["31.230,121.473"]) == [{"location_tracking"}]
+
+
+def test_chinese_street_addresses_are_personal_not_sensitive() -> None:
+    rows = entities("remark", ["寄到广东省深圳市南山区科技园路1号", "总部在北京市朝阳区"])
+    assert rows == [{"CN_ADDRESS"}, set()]
+    assert entities("home_address", ["朝阳区建国路88号"]) == [{"CN_ADDRESS"}]
+    assert categories("home_address", ["朝阳区建国路88号"]) == [set()]
+
+
+# --- names --------------------------------------------------------------------------------------------------
+
+
+def test_names_in_a_name_column() -> None:
+    values = ["张伟", "欧阳娜娜", "阿卜杜·热合曼", "John Smith", "无", "12345"]
+    assert entities("patient_name", values) == [{"PERSON"}] * 4 + [set(), set()]
+    assert entities("reporter.name", ["李娜"]) == [{"PERSON"}]
+
+
+@pytest.mark.parametrize("column", ["drug.name", "product_name", "file_name", "company_name"])
+def test_other_names_are_not_people(column: str) -> None:
+    assert "PERSON" not in entities(column, ["阿司匹林肠溶片"])[0]
+
+
+def test_chinese_names_in_free_text_by_cue() -> None:
+    rows = entities("remark", ["患者张伟，男，45岁", "联系人：欧阳娜娜", "王小明先生来电", "张江路店"])
+    assert rows == [{"PERSON"}, {"PERSON"}, {"PERSON"}, set()]
+
+
+def test_english_names_by_spacy_ner_only_in_free_text() -> None:
+    values = [
+        "Reporter Mary Johnson called about the case yesterday.",
+        "Shipped via New York warehouse on Monday morning, all good.",
+    ]
+    assert ["PERSON" in found for found in entities("narrative", values)] == [True, False]
+    no_ner = entities("narrative", values, settings=DetectorSettings(ner=False))
+    assert ["PERSON" in found for found in no_ner] == [False, False]
