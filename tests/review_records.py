@@ -5,6 +5,7 @@ records write them through the real Store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from export_gate.model import CATEGORIES
@@ -116,3 +117,42 @@ def error_record(**extra: Any) -> dict[str, Any]:
     }
     record.update(extra)
     return record
+
+
+def run_real_gates(ledger_url: str, folder: Path, *, dag_id: str = "pv_case_export_shanghai") -> dict[str, int]:
+    """Fill the audit log and the ledger through the real gate (Presidio, policy, ledger) with a few small
+    exports: allowed, annotated, blocked, one carrying the canary ID number and phone, and one that fails
+    closed. Returns the audit id of each, by name."""
+    from datetime import UTC, datetime
+
+    from export_gate.gate import GateRequest, RunIdentity, run_gate
+    from export_gate.handler import Handler, parse_filing
+    from export_gate.sources import PathSource
+    from gate_data import canary, people, write
+
+    files = {
+        "allowed": write(people(40), folder / "personal.parquet"),
+        "annotated": write(people(30, start=100, diagnosis=True), folder / "sensitive-a.parquet"),
+        "blocked": write(people(25, start=200, diagnosis=True), folder / "sensitive-b.parquet"),
+        "canary": write(canary(), folder / "canary.parquet"),
+        "failed": folder / "missing.parquet",
+    }
+    contract = parse_filing("standard_contract=SC-2026-001@2026-01-02")
+    ids = {}
+    for i, (name, path) in enumerate(files.items()):
+        outcome = run_gate(
+            GateRequest(
+                source=PathSource((str(path),)),
+                list_id="cn-national-2024",
+                handler=Handler("acme-pharma-sh"),
+                as_of=datetime(2026, 3, 1 + i, 9, 0, tzinfo=UTC),
+                subject_keys=() if name == "canary" else ("customer_id",),
+                filings=(contract,) if name == "annotated" else (),
+                ledger_url=ledger_url,
+                secret_key=b"review-test-secret-key-0123456789",
+                reservation=f"{dag_id}/run-{i}/gate",
+                run=RunIdentity(dag_id, f"scheduled__2026-03-0{1 + i}T09:00:00+00:00", "gate", 1),
+            )
+        )
+        ids[name] = outcome.audit_id
+    return ids
