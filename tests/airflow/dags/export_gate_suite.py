@@ -17,7 +17,8 @@ from export_gate.operator import ExportGateOperator
 
 DATA = Path(os.environ.get("EXPORT_GATE_TEST_DATA", "/nonexistent"))
 NATIONAL = "cn-national-2024"
-ALLOWED_ASSET = Asset(name="overseas_customers", uri="file:///overseas/customers")
+ALLOWED_ASSET = Asset(name="gate_allowed_decision", uri="file:///overseas/customers-gate")
+EXPORTED_ASSET = Asset(name="overseas_customers", uri="file:///overseas/customers")
 CANARY_ASSET = Asset(name="overseas_canary", uri="file:///overseas/canary")
 
 
@@ -65,7 +66,7 @@ with DAG(
     allowed = ExportGateOperator(
         task_id="gate_allowed", source=load_customers(), handler_id="h-allowed", outlets=[ALLOWED_ASSET], **common
     )
-    allowed >> ship.override(task_id="ship_allowed")("allowed")
+    allowed >> ship.override(task_id="ship_allowed", outlets=[EXPORTED_ASSET])("allowed")
 
     # blocked: sensitive information without a standard contract on file; retries must not be used
     blocked = ExportGateOperator(

@@ -1,0 +1,212 @@
+"""ExportGateOperator through a real Airflow (dag.test() on a migrated SQLite metadata database) and a real
+ledger: blocked, allowed, annotated, retry, re-run, release, fail closed, canary, OpenLineage.
+
+All DAG runs happen once, in one process (see run_dags.py), and the tests read what they left behind: task
+instance states, XCom and asset events in Airflow's database, the ledger and the audit log, the task logs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from airflow_env import HERE, AirflowEnv
+from export_gate.ledger import Store
+from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
+
+pytestmark = pytest.mark.airflow
+
+RUN_AFTER = "2025-06-01T08:00:00+00:00"
+NEXT_DAY = "2025-06-02T08:00:00+00:00"
+YEAR = 2025
+PEOPLE = 40
+
+
+@dataclass(frozen=True)
+class Runs:
+    env: AirflowEnv
+    log: str
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.env.home / "airflow.db")
+
+    def ti(self, task_id: str, dag_id: str = "export_gate_suite") -> tuple[str, int]:
+        """(state, try_number) of the task in the last run of the DAG."""
+        with self.db() as conn:
+            return conn.execute(
+                "SELECT state, try_number FROM task_instance WHERE dag_id = ? AND task_id = ? "
+                "ORDER BY start_date DESC LIMIT 1",
+                (dag_id, task_id),
+            ).fetchone()
+
+    def xcom(self, task_id: str) -> dict:
+        with self.db() as conn:
+            (value,) = conn.execute(
+                "SELECT value FROM xcom WHERE dag_id = 'export_gate_suite' AND task_id = ? AND key = 'return_value'",
+                (task_id,),
+            ).fetchone()
+        return json.loads(value)
+
+    def asset_extras(self, uri: str) -> list[dict]:
+        with self.db() as conn:
+            rows = conn.execute(
+                "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri = ?", (uri,)
+            ).fetchall()
+        return [json.loads(extra) for (extra,) in rows]
+
+    def store(self) -> Store:
+        return Store(self.env.ledger_url)
+
+    def gate_records(self, task_id: str, dag_id: str = "export_gate_suite") -> list[dict]:
+        records, _ = self.store().audit.query(dag_id=dag_id, event="gate", limit=100)
+        return sorted((r for r in records if r["task_id"] == task_id), key=lambda r: r["id"])
+
+    def shipped(self, name: str) -> bool:
+        return (self.env.data / "overseas" / f"{name}.done").exists()
+
+
+@pytest.fixture(scope="module")
+def runs(airflow_env: AirflowEnv) -> Runs:
+    data = airflow_env.data
+    write(people(PEOPLE), data / "personal.parquet")
+    write(people(PEOPLE, diagnosis=True), data / "sensitive.parquet")
+    write(canary(), data / "canary.parquet")
+    specs = [
+        f"export_gate_suite@{RUN_AFTER}",
+        f"export_gate_rerun@{RUN_AFTER}",
+        f"export_gate_rerun@{RUN_AFTER}",  # the same DAG run again
+        f"export_gate_rerun@{NEXT_DAY}",  # a new run exporting the same people
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "run_dags.py"), *specs],
+        env=airflow_env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
+    (airflow_env.home / "run_dags.log").write_text(proc.stdout)
+    assert proc.returncode == 0, proc.stdout[-5000:]
+    assert proc.stdout.count("RUN export_gate_") == len(specs), proc.stdout[-5000:]
+    return Runs(airflow_env, proc.stdout)
+
+
+def test_blocked_gate_fails_once_without_retry_and_the_export_does_not_run(runs):
+    assert runs.ti("gate_blocked") == ("failed", 1)  # retries=2, yet never retried
+    assert runs.ti("ship_blocked")[0] == "upstream_failed"
+    assert not runs.shipped("blocked")
+    (record,) = runs.gate_records("gate_blocked")
+    assert (record["action"], record["mechanism"]) == ("block", "standard_contract_or_certification")
+    assert record["counts"]["export"]["sensitive"] == PEOPLE
+    assert "Export blocked by Export Gate (list cn-national-2024)" in runs.log
+    assert runs.store().counts("h-blocked", YEAR).personal == 0
+
+
+def test_allowed_export_runs_and_the_decision_is_in_xcom_and_asset_events(runs):
+    assert runs.ti("gate_allowed") == ("success", 1)
+    assert runs.ti("ship_allowed") == ("success", 1)
+    assert runs.shipped("allowed")
+    decision = runs.xcom("gate_allowed")
+    assert decision["action"] == "allow"
+    assert decision["rule"]["id"] == "personal-under-100k-exempt"
+    assert decision["counts"]["export"]["personal"] == PEOPLE
+    assert decision["margins"] and decision["obligations"]
+    assert decision["reservation"].endswith("/gate_allowed")
+    for uri in ("file:///overseas/customers-gate", "file:///overseas/customers"):  # the gate's and the export's
+        (extra,) = runs.asset_extras(uri)
+        assert extra["export_gate"]["action"] == "allow"
+        assert extra["export_gate"]["audit_id"] == decision["audit_id"]
+    assert runs.store().reservation_counts("h-allowed", YEAR)["confirmed"] == 1
+
+
+def test_annotated_export_names_the_filing_it_relied_on(runs):
+    assert runs.ti("ship_annotated") == ("success", 1)
+    decision = runs.xcom("gate_annotated")
+    assert (decision["action"], decision["mechanism"]) == ("annotate", "standard_contract_or_certification")
+    assert [f["reference"] for f in decision["filings_used"]] == ["SC-2025-001"]
+    assert runs.store().counts("h-annotated", YEAR).sensitive == PEOPLE
+
+
+def test_a_retried_gate_counts_nobody_twice(runs):
+    assert runs.ti("gate_retry") == ("success", 2)
+    assert [r["try_number"] for r in runs.gate_records("gate_retry")] == [1, 2]
+    assert runs.store().counts("h-retry", YEAR).personal == PEOPLE
+    assert runs.store().reservation_counts("h-retry", YEAR) == {"pending": 0, "confirmed": 1, "released": 0}
+
+
+def test_a_failed_export_releases_its_reservation(runs):
+    assert runs.ti("gate_release") == ("success", 1)
+    assert runs.ti("ship_fails")[0] == "failed"
+    assert runs.store().counts("h-release", YEAR).personal == 0
+    assert runs.store().reservation_counts("h-release", YEAR)["released"] == 1
+    releases, _ = runs.store().audit.query(event="release", limit=10)
+    assert [r["reservation"].rsplit("/", 1)[-1] for r in releases] == ["gate_release"]
+
+
+def test_a_rerun_of_the_same_dag_run_and_a_new_run_count_nobody_twice(runs):
+    records = runs.gate_records("gate", dag_id="export_gate_rerun")
+    assert len(records) == 3
+    assert records[0]["reservation"] == records[1]["reservation"] != records[2]["reservation"]
+    assert [r["counts"]["ytd_after"]["personal"] for r in records] == [PEOPLE] * 3
+    assert runs.store().counts("h-rerun", YEAR).personal == PEOPLE
+    assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
+
+
+@pytest.mark.parametrize(("name", "error"), [("missing_source", "InputError"), ("unknown_list", "ListError")])
+def test_fail_closed_blocks_the_export_with_an_audit_record(runs, name, error):
+    assert runs.ti(f"gate_{name}") == ("failed", 1)
+    assert runs.ti(f"ship_{name}")[0] == "upstream_failed"
+    assert not runs.shipped(name)
+    (record,) = runs.gate_records(f"gate_{name}")
+    assert record["action"] == "block"
+    assert error in record["error"]
+
+
+def test_ledger_database_down_blocks_and_says_the_audit_record_is_missing(runs):
+    assert runs.ti("gate_db_down") == ("failed", 1)
+    assert runs.ti("ship_db_down")[0] == "upstream_failed"
+    assert "EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD" in runs.log
+    assert runs.gate_records("gate_db_down") == []
+
+
+def test_the_audit_chain_of_all_runs_verifies(runs):
+    result = runs.store().audit.verify()
+    assert result.ok, result.reason
+
+
+def test_planted_canary_never_leaves_the_scanner(runs):
+    (record,) = runs.gate_records("gate_canary")
+    found = record["report"]["columns"]["id_number"]["entities"]
+    assert sum(found.values()) >= 1, "the canary ID was not even detected: the check below would prove nothing"
+    places = {
+        "task logs": runs.log.encode(),
+        "Airflow database (XCom, asset events, rendered fields)": _file_bytes(runs.env.home / "airflow.db"),
+        "ledger and audit database": _file_bytes(runs.env.gate_home / "ledger.db"),
+        "OpenLineage events": _file_bytes(runs.env.home.parent / "lineage.jsonl"),
+    }
+    places.update({f"log file {p}": p.read_bytes() for p in (runs.env.home / "logs").rglob("*") if p.is_file()})
+    places.update({f"report {p.name}": p.read_bytes() for p in (runs.env.gate_home / "reports").glob("*.html")})
+    for value in (CANARY_ID, CANARY_ID.lower(), CANARY_PHONE, CANARY_PHONE[3:]):
+        for place, content in places.items():
+            assert value.encode() not in content, f"canary {value[:4]}... found in {place}"
+
+
+def test_openlineage_run_facet_carries_the_decision(runs):
+    events = [json.loads(line) for line in (runs.env.home.parent / "lineage.jsonl").read_text().splitlines()]
+    facets = [
+        e["run"]["facets"]["exportGate"]
+        for e in events
+        if e["job"]["name"].endswith(".gate_allowed") and "exportGate" in e["run"]["facets"]
+    ]
+    assert facets and facets[-1]["action"] == "allow"
+    assert facets[-1]["ruleId"] == "personal-under-100k-exempt"
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A SQLite file with its write-ahead log, if any."""
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
