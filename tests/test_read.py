@@ -190,3 +190,9 @@ def test_reading_is_streamed_not_loaded(tmp_path: Path) -> None:
     assert sum(sizes) == 200_000 and max(sizes) <= 10_000 and len(sizes) >= 20
     rows = np.concatenate([b.columns[0].values.to_numpy(zero_copy_only=False) for b in read_batches([str(path)])])
     assert rows[-1] == "199999"
+
+
+def test_jsonl_dates_stay_text_and_may_turn_into_free_text(tmp_path: Path) -> None:
+    path = tmp_path / "dates.jsonl"
+    path.write_text('{"birth": "2015-03-01"}\n' * 3 + '{"birth": "unknown"}\n', encoding="utf-8")
+    assert _columns(list(read_batches([str(path)]))) == {"birth": ["2015-03-01"] * 3 + ["unknown"]}

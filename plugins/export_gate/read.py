@@ -295,12 +295,11 @@ def _csv(handle: Any, context: _Context, encoding: str | None, batch_rows: int) 
 
 
 def _jsonl(handle: Any, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    """The schema is taken from the first lines with null-only fields read as text: pyarrow's streaming reader
-    otherwise fails when a field is null in the first block and a string later."""
+    """The schema is taken from the first lines (see _as_text); fields first seen later are inferred."""
     head = _read_head(handle)
     schema = pa_json.read_json(io.BytesIO(head)).schema
     check_depth(schema, source=context.source, limits=context.limits)
-    explicit = pa.schema([field.with_type(_nulls_as_text(field.type)) for field in schema])
+    explicit = pa.schema([field.with_type(_as_text(field.type)) for field in schema])
     context.columns = tuple(explicit.names)
     yield from pa_json.open_json(
         handle,
@@ -312,13 +311,15 @@ def _jsonl(handle: Any, context: _Context, encoding: str | None, batch_rows: int
 _READERS = {"parquet": _parquet, "csv": _csv, "jsonl": _jsonl}
 
 
-def _nulls_as_text(kind: pa.DataType) -> pa.DataType:
-    if pa.types.is_null(kind):
+def _as_text(kind: pa.DataType) -> pa.DataType:
+    """Fields pyarrow would guess as null or timestamp are read as text: a null-only start then text, or a
+    date-looking start then free text, would otherwise fail mid-file; and dates stay as the export wrote them."""
+    if pa.types.is_null(kind) or pa.types.is_timestamp(kind):
         return pa.string()
     if pa.types.is_struct(kind):
-        return pa.struct([field.with_type(_nulls_as_text(field.type)) for field in kind])
+        return pa.struct([field.with_type(_as_text(field.type)) for field in kind])
     if pa.types.is_list(kind):
-        return pa.list_(kind.value_field.with_type(_nulls_as_text(kind.value_type)))
+        return pa.list_(kind.value_field.with_type(_as_text(kind.value_type)))
     return kind
 
 
