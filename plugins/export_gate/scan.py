@@ -19,6 +19,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
@@ -30,7 +31,7 @@ import pyarrow as pa
 from export_gate import read
 from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
 from export_gate.digest import SubjectHasher
-from export_gate.errors import InputError
+from export_gate.errors import GateError, InputError
 from export_gate.model import ExportSubjects, mask_of
 from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
 from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
@@ -250,6 +251,10 @@ def _partials(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+    except BrokenProcessPool as exc:
+        raise GateError(
+            "a scan worker process died (out of memory or killed); rerun with fewer workers or more memory"
+        ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

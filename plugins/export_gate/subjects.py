@@ -139,7 +139,7 @@ def by_key(
         for row in np.flatnonzero(masks).tolist():
             value = values[row]
             if _is_blank(value):
-                digest = row_subject(row, key)
+                digest = row_subject(row, f"{ROW_KIND}:{key}")
             else:
                 text = str(value).strip()
                 digest = digests.get(text)
