@@ -151,6 +151,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     """Detect every cell of one batch and turn the findings into a partial result."""
     n = batch.num_rows
     keys = job.subject_keys
+    key_values = _key_values(batch, keys)  # before detecting: a missing key column fails at once
     tally = Tally(rows=n)
     role_masks = {key: np.zeros(n, dtype=np.uint16) for key in keys}
     row_masks = np.zeros(n, dtype=np.uint16)
@@ -184,7 +185,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         return job.hasher.digest(kind, f"{batch.source}#{batch.row_offset + row}")
 
     if keys:
-        subjects = by_key(role_masks, _key_values(batch, keys), row_subject, job.hasher)
+        subjects = by_key(role_masks, key_values, row_subject, job.hasher)
     else:
         subjects = inferred(row_masks, id_rows, id_digests, row_subject)
     return Partial(tally, subjects)
