@@ -1,9 +1,10 @@
-"""A throwaway PostgreSQL server for the tests (pytest plugin: ``pytest_plugins = ["pg"]`` in a test module).
+"""Ledger databases for the tests (pytest plugin: ``pytest_plugins = ["pg"]`` in a test module): a throwaway
+PostgreSQL server, a fresh database on it per test, and ``ledger_url`` that runs a test on SQLite and PostgreSQL.
 
-Started once per test session (per xdist worker) from Debian's postgresql package in a temporary directory on a
-free loopback port, stopped at the end. initdb refuses to run as root, so as root the server runs as the
-``postgres`` OS user. If the server cannot start, every PostgreSQL test fails with the reason: a ledger that is
-only tested on SQLite is not tested for production.
+The server is started once per test session (per xdist worker) from Debian's postgresql package in a temporary
+directory on a free loopback port, and stopped at the end. initdb refuses to run as root, so as root the server
+runs as the ``postgres`` OS user. If the server cannot start, every PostgreSQL test fails with the reason: a
+ledger that is only tested on SQLite is not tested for production.
 """
 
 from __future__ import annotations
@@ -90,3 +91,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """A fresh, empty database on the session's server."""
     return postgres_server.database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty ledger database: a SQLite file, then a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("postgres_url"))

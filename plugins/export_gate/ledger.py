@@ -38,6 +38,7 @@ PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
 _ACTIVE = (PENDING, CONFIRMED)
 #: Mask bits in the order of db.REF_COLUMNS.
 _BITS: tuple[int, ...] = (PERSONAL_BIT, *(CATEGORY_BITS[name] for name in CATEGORIES))
+_ALL_BITS = sum(_BITS)
 _KEY_CHECK = "key_check"
 
 
@@ -69,11 +70,11 @@ def counts_from_histogram(histogram: Mapping[int, int]) -> Counts:
 
 def _check_digests(subjects: ExportSubjects) -> None:
     """Only keyed digests may reach the database: a raw phone number passed by mistake is refused, not stored."""
-    for digest in (*subjects.masks, *subjects.aliases, *subjects.aliases.values()):
-        if not isinstance(digest, bytes) or len(digest) != DIGEST_BYTES:
+    for digests in (subjects.masks.keys(), subjects.aliases.keys(), subjects.aliases.values()):
+        if set(map(type, digests)) - {bytes} or set(map(len, digests)) - {DIGEST_BYTES}:
             raise LedgerError(
                 f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "
-                f"got a {type(digest).__name__} of length {len(digest)}; it never stores raw identifiers"
+                "got something else; it never stores raw identifiers"
             )
 
 
@@ -82,9 +83,9 @@ class _Plan:
     """What adding one export does to a scope, computed before anything is written (preview), applied by reserve."""
 
     before: Counter[int]
-    after: Counter[int]
+    after: Counter[int] = field(default_factory=Counter)
     members: dict[bytes, int] = field(default_factory=dict)  # person -> this export's mask
-    new: dict[bytes, tuple[int, ...]] = field(default_factory=dict)  # new person -> reference counts
+    new: dict[bytes, int] = field(default_factory=dict)  # new person -> mask
     updated: dict[bytes, tuple[int, ...]] = field(default_factory=dict)  # known person -> new reference counts
     aliases: dict[bytes, bytes] = field(default_factory=dict)  # identifier not yet known -> person
 
@@ -103,14 +104,7 @@ class LedgerTx:
         """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of ``reservation``
         (a retry replaces them), so a retried export is judged exactly like its first try."""
         _check_digests(subjects)
-        earlier = self._earlier(reservation)
-        if earlier is None:
-            plan = self._plan(subjects)
-        else:
-            with self._conn.begin_nested() as savepoint:  # what the ledger would be without the earlier try
-                _remove_members(self._conn, earlier)
-                plan = self._plan(subjects)
-                savepoint.rollback()
+        plan = self._plan(subjects, self._earlier(reservation))
         self._cached = (subjects, reservation, plan)
         return counts_from_histogram(plan.before), counts_from_histogram(plan.after)
 
@@ -123,19 +117,18 @@ class LedgerTx:
         _check_digests(subjects)
         self._store.check_key(self._conn)
         earlier = self._earlier(reservation)
-        if earlier is not None:
-            _remove_members(self._conn, earlier)
-        cached = self._cached
+        cached, self._cached = self._cached, None
         if cached is not None and cached[0] is subjects and cached[1] == reservation:
             plan = cached[2]  # same lock, same state: what preview computed is what we write
         else:
-            plan = self._plan(subjects)
-        self._cached = None
+            plan = self._plan(subjects, earlier)
         scope_id = _scope_id(self._conn, self.handler_id, self.year, create=True)
         assert scope_id is not None
-        reservation_id = _save_reservation(
-            self._conn, scope_id, reservation, status, subjects, meta, earlier.id if earlier is not None else None
-        )
+        if earlier is not None and earlier.scope_id != scope_id:  # last year's try of this key: take it back
+            _log_history(self._conn, earlier.scope_id, reservation, "release", _remove_members(self._conn, earlier))
+        elif earlier is not None:  # this year's: the plan already counts its people without it
+            self._conn.execute(sa.delete(db.membership).where(db.membership.c.reservation_id == earlier.id))
+        reservation_id = _save_reservation(self._conn, scope_id, reservation, status, subjects, meta)
         _apply(self._conn, scope_id, reservation_id, plan)
         _log_history(self._conn, scope_id, reservation, "reserve", plan.after)
 
@@ -158,35 +151,48 @@ class LedgerTx:
             )
         return row
 
-    def _plan(self, subjects: ExportSubjects) -> _Plan:
+    def _plan(self, subjects: ExportSubjects, earlier: sa.Row | None) -> _Plan:
+        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None)."""
         scope_id = _scope_id(self._conn, self.handler_id, self.year)
-        before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
+        plan = _Plan(before=_histogram(self._conn, scope_id) if scope_id is not None else Counter())
+        refs: dict[bytes, tuple[int, ...]] = {}
+        if earlier is not None and earlier.scope_id == scope_id:
+            refs = _without(self._conn, earlier, plan.before)
+            plan.updated.update(refs)  # its people are written back even if this export does not name them
         other_ids: dict[bytes, list[bytes]] = defaultdict(list)
         for identifier, canonical in subjects.aliases.items():
             if canonical in subjects.masks and identifier != canonical:
                 other_ids[canonical].append(identifier)
         known: dict[bytes, bytes] = {}
-        refs: dict[bytes, tuple[int, ...]] = {}
         if scope_id is not None:
             identifiers = set(subjects.masks)
             for extra in other_ids.values():
                 identifiers.update(extra)
-            known, refs = _lookup(self._conn, scope_id, identifiers)
-        plan = _Plan(before=before, after=Counter(before))
-        for canonical, mask in sorted(subjects.masks.items()):  # digest order: the inserts below append in order
-            identifiers = (canonical, *other_ids.get(canonical, ()))
-            found = [known[identifier] for identifier in identifiers if identifier in known]
-            person = min(found) if found else canonical  # several earlier people: keep them apart (count high)
-            plan.members[person] = plan.members.get(person, 0) | mask
-            for identifier in identifiers:
-                if identifier != person and identifier not in known:
-                    plan.aliases[identifier] = person
-        for person, mask in plan.members.items():
+            known, found = _lookup(self._conn, scope_id, identifiers)
+            for person, counts in found.items():
+                refs.setdefault(person, counts)
+        members = plan.members
+        for canonical, mask in sorted(subjects.masks.items()):  # digest order: the inserts below go in order
+            if canonical not in other_ids:  # the common case, kept fast for a million people
+                person = known.get(canonical, canonical)
+            else:
+                identifiers = (canonical, *other_ids[canonical])
+                found_people = [known[identifier] for identifier in identifiers if identifier in known]
+                person = min(found_people) if found_people else canonical  # several: keep apart (count high)
+                for identifier in identifiers:
+                    if identifier != person and identifier not in known:
+                        plan.aliases[identifier] = person
+            members[person] = members.get(person, 0) | mask
+        plan.after = Counter(plan.before)
+        for person, mask in members.items():
             old = refs.get(person)
-            added = _refs_of(mask)
-            new = added if old is None else tuple(a + b for a, b in zip(old, added, strict=True))
-            (plan.new if old is None else plan.updated)[person] = new
-            old_mask, new_mask = (0 if old is None else _mask_of_refs(old)), _mask_of_refs(new)
+            if old is None:
+                plan.new[person] = mask
+                plan.after[mask & _ALL_BITS] += 1
+                continue
+            new = tuple(a + b for a, b in zip(old, _refs_of(mask), strict=True))
+            plan.updated[person] = new
+            old_mask, new_mask = _mask_of_refs(old), _mask_of_refs(new)
             if old_mask != new_mask:
                 plan.after[old_mask] -= 1
                 plan.after[new_mask] += 1
@@ -263,7 +269,7 @@ class Store:
                 .where(db.scope.c.handler_id == handler_id, db.scope.c.year == year)
                 .group_by(db.reservation.c.status)
             )
-            return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.tuples().all())}
+            return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.all())}
 
     def check_key(self, conn: Connection) -> None:
         """Refuse to record without a key, or with another key than the ledger's first one."""
@@ -344,7 +350,7 @@ def _histogram(conn: Connection, scope_id: int) -> Counter[int]:
     rows = conn.execute(
         sa.select(db.mask_total.c.mask, db.mask_total.c.subjects).where(db.mask_total.c.scope_id == scope_id)
     )
-    return Counter(dict(rows.tuples().all()))
+    return Counter(dict(rows.all()))
 
 
 def _write_histogram(conn: Connection, scope_id: int, histogram: Counter[int]) -> None:
@@ -375,7 +381,7 @@ def _lookup(
     incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES))  # no index: it is the outer loop
     with db.temp_table(conn, "eg_incoming", incoming_digest) as incoming:
         db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in sorted(identifiers)))
-        for digest, found, *counts in conn.execute(sa.text(_LOOKUP_SQL), {"scope": scope_id}).tuples():
+        for digest, found, *counts in conn.execute(sa.text(_LOOKUP_SQL), {"scope": scope_id}):
             known[digest] = min(found, known.get(digest, found))
             refs[found] = tuple(counts)
     return known, refs
@@ -388,7 +394,6 @@ def _save_reservation(
     status: str,
     subjects: ExportSubjects,
     meta: dict | None,
-    replaces: int | None,
 ) -> int:
     now = db.utc_now()
     values = {
@@ -396,14 +401,11 @@ def _save_reservation(
         "status": status,
         "created_at": now,
         "updated_at": now,
-        "export_counts": json.dumps(subjects.counts().to_dict(), sort_keys=True),
+        "export_counts": json.dumps(counts_from_histogram(Counter(subjects.masks.values())).to_dict(), sort_keys=True),
         "meta": json.dumps({"identified_by": subjects.identified_by, **(meta or {})}, sort_keys=True, default=str),
     }
-    if replaces is not None:
-        conn.execute(sa.update(db.reservation).where(db.reservation.c.id == replaces).values(values))
-        return replaces
     existing = conn.execute(sa.select(db.reservation.c.id).where(db.reservation.c.key == key)).scalar()
-    if existing is not None:  # a released reservation reused by a new run of the gate
+    if existing is not None:  # a retry, or a new run of the gate after a release: the key's row is reused
         conn.execute(sa.update(db.reservation).where(db.reservation.c.id == existing).values(values))
         return existing
     return conn.execute(sa.insert(db.reservation).values(key=key, **values).returning(db.reservation.c.id)).scalar_one()
@@ -413,7 +415,7 @@ def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) ->
     """Write a plan: new people, updated counts of known people, new aliases, the members, the totals."""
     person_columns = ["scope_id", "digest", "mask", *db.REF_COLUMNS]
     if plan.new:
-        rows = ((scope_id, d, _mask_of_refs(refs), *refs) for d, refs in sorted(plan.new.items()))
+        rows = ((scope_id, d, _mask_of_refs(_refs_of(m)), *_refs_of(m)) for d, m in sorted(plan.new.items()))
         db.bulk_insert(conn, db.person, person_columns, rows)
     if plan.updated:
         staged_columns = [
@@ -437,23 +439,43 @@ def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) ->
     _write_histogram(conn, scope_id, plan.after)
 
 
+def _members_cte(reservation_id: int) -> sa.CTE:
+    """A reservation's members, materialised so both databases walk them and probe people by key (never the
+    other way round: the year may hold ten million people)."""
+    member = db.membership
+    query = sa.select(member.c.person, member.c.mask).where(member.c.reservation_id == reservation_id)
+    return query.cte("members").prefix_with("MATERIALIZED")
+
+
+def _without(conn: Connection, row: sa.Row, histogram: Counter[int]) -> dict[bytes, tuple[int, ...]]:
+    """The reference counts of a reservation's people as if it did not exist; ``histogram`` is adjusted."""
+    members, person = _members_cte(row.id), db.person
+    query = (
+        sa.select(members.c.person, members.c.mask, *(person.c[name] for name in db.REF_COLUMNS))
+        .select_from(members)
+        .join(person, sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person))
+    )
+    refs: dict[bytes, tuple[int, ...]] = {}
+    for digest, mask, *counts in conn.execute(query):
+        remaining = tuple(a - b for a, b in zip(counts, _refs_of(mask), strict=True))
+        refs[digest] = remaining
+        old_mask, new_mask = _mask_of_refs(tuple(counts)), _mask_of_refs(remaining)
+        if old_mask != new_mask:
+            histogram[old_mask] -= 1
+            histogram[new_mask] += 1
+    histogram.pop(0, None)
+    return refs
+
+
 def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
     """Take a reservation's people out of the counts (set-based: one update over its members) and forget its
     members. Returns the new totals histogram of its scope."""
-    person, member = db.person, db.membership
-    # Materialised, so both databases walk the reservation's members and probe people by key (never the
-    # other way round: the year may hold ten million people).
-    members = (
-        sa.select(member.c.person, member.c.mask)
-        .where(member.c.reservation_id == row.id)
-        .cte("members")
-        .prefix_with("MATERIALIZED")
-    )
+    person, member, members = db.person, db.membership, _members_cte(row.id)
     joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
 
     def affected() -> Counter[int]:
         query = sa.select(person.c.mask, sa.func.count()).select_from(members).join(person, joined)
-        return Counter(dict(conn.execute(query.group_by(person.c.mask)).tuples().all()))
+        return Counter(dict(conn.execute(query.group_by(person.c.mask)).all()))
 
     def remaining(name: str, bit: int) -> sa.ColumnElement[int]:
         return person.c[name] - sa.case((members.c.mask.op("&")(bit) != 0, 1), else_=0)
