@@ -54,7 +54,7 @@ EMAIL = "EMAIL_ADDRESS"
 PERSON = "PERSON"
 ADDRESS = "CN_ADDRESS"
 BANK_CARD = "BANK_CARD"
-BIRTH_DATE = "DATE_OF_BIRTH"
+BIRTH_DATE = "BIRTH_DATE"
 AGE = "AGE"
 ICD10 = "ICD10_CODE"
 MEDICAL = "MEDICAL_TERM"
@@ -143,6 +143,8 @@ class GroundTruth:
     labels: dict[str, dict[str, np.ndarray]] | None = None
 
     def counts(self, mode: str = "subject_keys", *, identity_document_sensitive: bool = False) -> Counts:
+        if not self.subjects:
+            raise ValueError("this sample was generated with subjects=False: no subject counts")
         setting = "identity_document_sensitive" if identity_document_sensitive else "default"
         return self.subjects[setting][mode]
 
@@ -178,10 +180,13 @@ def generate(
     encoding: str = "utf-8",
     as_of: date | None = None,
     truth_path: str | Path | None = None,
+    subjects: bool = True,
 ) -> GroundTruth:
     """Write ``rows`` rows of a ``kind`` export into ``files`` files in ``out_dir``; return the ground truth.
 
     ``encoding`` applies to CSV (e.g. ``gbk``). ``truth_path`` also writes the truth as JSON there.
+    Counting subjects needs memory in proportion to the distinct people (about 100 bytes each); a scale run
+    that only needs the data passes ``subjects=False`` and generates in flat memory (cell counts are kept).
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -194,7 +199,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     spec = _SPECS[kind]
     context = _Context(kind, rows, seed, as_of, spec.pools(rows))
-    builder = _TruthBuilder(keep_labels=rows <= LABEL_ROWS_LIMIT)
+    builder = _TruthBuilder(keep_labels=rows <= LABEL_ROWS_LIMIT, count_subjects=subjects)
     names, sizes = [], []
     for index in range(files):
         size = rows // files + (index < rows % files)
@@ -386,14 +391,15 @@ def _resident_id(id17: np.ndarray, *, lower_x: np.ndarray, wrong: bool = False) 
     return _join(_text(id17), pa.array(check))
 
 
+_LUHN_DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
+
+
 def _luhn_digit(payload: np.ndarray, width: int) -> np.ndarray:
     """The Luhn check digit for ``width``-digit payloads (the digit appended after them)."""
     digits = _digits(payload, width)
-    doubled = np.zeros(width, dtype=bool)
-    doubled[width - 1 :: -2] = True  # the payload's last digit is doubled once the check digit follows it
-    values = np.where(doubled, digits * 2, digits)
-    values = np.where(values > 9, values - 9, values)
-    return (10 - values.sum(axis=1) % 10) % 10
+    doubled = digits[:, width - 1 :: -2]  # the payload's last digit is doubled once the check digit follows it
+    total = _LUHN_DOUBLED[doubled].sum(axis=1) + digits[:, width - 2 :: -2].sum(axis=1)
+    return (10 - total % 10) % 10
 
 
 def _bank_cards(gid: np.ndarray, seed: int) -> pa.Array:
@@ -778,7 +784,7 @@ class _OrMap:
     def add(self, keys: np.ndarray, masks: np.ndarray) -> None:
         self._pending.append((keys, masks))
         self._size += len(keys)
-        if self._size > 4 * len(self.keys) + 1_000_000:
+        if self._size > max(1_000_000, len(self.keys)):
             self.compact()
 
     def compact(self) -> tuple[np.ndarray, np.ndarray]:
@@ -811,6 +817,7 @@ def _components(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @dataclass
 class _TruthBuilder:
     keep_labels: bool
+    count_subjects: bool
     keyed: _OrMap = field(default_factory=_OrMap)
     persons: _OrMap = field(default_factory=_OrMap)
     nodes: _OrMap = field(default_factory=_OrMap)
@@ -827,6 +834,10 @@ class _TruthBuilder:
                 counted[entity] = counted.get(entity, 0) + int(present.sum())
                 if self.keep_labels:
                     self.labels.setdefault(column, {}).setdefault(entity, []).append(present)
+        if self.count_subjects:
+            self._add_subjects(chunk)
+
+    def _add_subjects(self, chunk: _Chunk) -> None:
         row_mask = np.zeros(len(chunk.masks[0]), np.int64)
         for role, (keys, persons, masks) in enumerate(zip(chunk.keys, chunk.persons, chunk.masks, strict=True)):
             found = masks != 0
@@ -848,16 +859,17 @@ class _TruthBuilder:
         self.loose.append(row_mask[~has_any & (row_mask != 0)])
 
     def finish(self, **meta: object) -> GroundTruth:
-        keyed = np.concatenate([self.keyed.compact()[1], *self.loose_keyed])
-        masks = {
-            "subject_keys": keyed,
-            "strong_identifiers": self._inferred(),
-            "persons": self.persons.compact()[1],
-        }
-        subjects = {
-            "default": {mode: _counts(m & ~_ID_DOCUMENT) for mode, m in masks.items()},
-            "identity_document_sensitive": {mode: _counts(_documents_sensitive(m)) for mode, m in masks.items()},
-        }
+        subjects: dict[str, dict[str, Counts]] = {}
+        if self.count_subjects:
+            masks = {
+                "subject_keys": np.concatenate([self.keyed.compact()[1], *self.loose_keyed]),
+                "strong_identifiers": self._inferred(),
+                "persons": self.persons.compact()[1],
+            }
+            subjects = {
+                "default": {mode: _counts(m & ~_ID_DOCUMENT) for mode, m in masks.items()},
+                "identity_document_sensitive": {mode: _counts(_documents_sensitive(m)) for mode, m in masks.items()},
+            }
         labels = None
         if self.keep_labels:
             labels = {c: {e: np.concatenate(parts) for e, parts in ents.items()} for c, ents in self.labels.items()}
