@@ -5,10 +5,16 @@ records write them through the real Store."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from export_gate.gate import GateRequest, RunIdentity, run_gate
+from export_gate.handler import Handler, parse_filing
 from export_gate.model import CATEGORIES
+from export_gate.sources import PathSource
+from gate_data import canary, people, write
 
 
 def counts(personal: int, sensitive: int, **categories: int) -> dict[str, Any]:
@@ -123,13 +129,6 @@ def run_real_gates(ledger_url: str, folder: Path, *, dag_id: str = "pv_case_expo
     """Fill the audit log and the ledger through the real gate (Presidio, policy, ledger) with a few small
     exports: allowed, annotated, blocked, one carrying the canary ID number and phone, and one that fails
     closed. Returns the audit id of each, by name."""
-    from datetime import UTC, datetime
-
-    from export_gate.gate import GateRequest, RunIdentity, run_gate
-    from export_gate.handler import Handler, parse_filing
-    from export_gate.sources import PathSource
-    from gate_data import canary, people, write
-
     files = {
         "allowed": write(people(40), folder / "personal.parquet"),
         "annotated": write(people(30, start=100, diagnosis=True), folder / "sensitive-a.parquet"),
@@ -139,20 +138,28 @@ def run_real_gates(ledger_url: str, folder: Path, *, dag_id: str = "pv_case_expo
     }
     contract = parse_filing("standard_contract=SC-2026-001@2026-01-02")
     ids = {}
-    for i, (name, path) in enumerate(files.items()):
-        outcome = run_gate(
-            GateRequest(
-                source=PathSource((str(path),)),
-                list_id="cn-national-2024",
-                handler=Handler("acme-pharma-sh"),
-                as_of=datetime(2026, 3, 1 + i, 9, 0, tzinfo=UTC),
-                subject_keys=() if name == "canary" else ("customer_id",),
-                filings=(contract,) if name == "annotated" else (),
-                ledger_url=ledger_url,
-                secret_key=b"review-test-secret-key-0123456789",
-                reservation=f"{dag_id}/run-{i}/gate",
-                run=RunIdentity(dag_id, f"scheduled__2026-03-0{1 + i}T09:00:00+00:00", "gate", 1),
-            )
-        )
-        ids[name] = outcome.audit_id
+    with pytest.MonkeyPatch.context() as env:
+        # the gate writes its report files under EXPORT_GATE_HOME: keep them in this folder, whatever the scope
+        env.setenv("EXPORT_GATE_HOME", str(folder / "export-gate-home"))
+        for i, (name, path) in enumerate(files.items()):
+            ids[name] = _gate(name, path, i, ledger_url, dag_id, contract)
     return ids
+
+
+def _gate(name: str, path: Path, i: int, ledger_url: str, dag_id: str, contract: Any) -> int:
+    """One real gate run, on the i-th day of March 2026, as task ``gate`` of a run of ``dag_id``."""
+    outcome = run_gate(
+        GateRequest(
+            source=PathSource((str(path),)),
+            list_id="cn-national-2024",
+            handler=Handler("acme-pharma-sh"),
+            as_of=datetime(2026, 3, 1 + i, 9, 0, tzinfo=UTC),
+            subject_keys=() if name == "canary" else ("customer_id",),
+            filings=(contract,) if name == "annotated" else (),
+            ledger_url=ledger_url,
+            secret_key=b"review-test-secret-key-0123456789",
+            reservation=f"{dag_id}/run-{i}/gate",
+            run=RunIdentity(dag_id, f"scheduled__2026-03-0{1 + i}T09:00:00+00:00", "gate", 1),
+        )
+    )
+    return outcome.audit_id

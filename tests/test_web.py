@@ -291,7 +291,7 @@ def test_real_gate_records_show_and_no_raw_value_reaches_any_page(airflow_auth, 
     annotated = client.get(f"/records/{ids['annotated']}").text
     assert "sensitive-under-10k-contract" in annotated
     assert "SC-2026-001" in annotated
-    assert "people identified by" in annotated
+    assert "people told apart by the subject key column(s) customer_id" in annotated
 
 
 def test_handler_timeline_charts_the_cumulative_people_against_thresholds(airflow_auth, gated):

@@ -57,7 +57,13 @@ def axis_max(values: list[int], thresholds: list[int]) -> int:
     above = sorted(t for t in thresholds if t >= top)
     if above:
         top = above[0]
-    return int(top * 1.08) + 1
+    return _round_up(int(top * 1.08) + 1)
+
+
+def _round_up(n: int) -> int:
+    """Up to two significant digits (10,801 -> 11,000), so the axis label reads as a round number."""
+    step = 10 ** max(len(str(n)) - 2, 0)
+    return -(-n // step) * step
 
 
 def threshold_bars(rows: list[BarRow], *, title: str) -> str:
@@ -147,9 +153,10 @@ def timeline(points: list[TimelinePoint], thresholds: list[tuple[str, int]], *, 
         f'<text x="{left}" y="{bottom + 16}">{ordered[0].at:%Y-%m-%d}</text>'
         f'<text x="{left + plot_w}" y="{bottom + 16}" text-anchor="end">{ordered[-1].at:%Y-%m-%d}</text>'
     )
+    beyond = []  # thresholds above the scale are named under the chart instead of drawn
     for label, limit in sorted(set(thresholds), key=lambda t: t[1]):
         if limit > scale_max:
-            parts.append(f'<text x="{left + plot_w + 8}" y="{top + 4}">{escape(label)} {_fmt(limit)} (above)</text>')
+            beyond.append(f"{label} {_fmt(limit)}")
             continue
         parts.append(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{py(limit):.1f}" y2="{py(limit):.1f}" '
@@ -170,6 +177,11 @@ def timeline(points: list[TimelinePoint], thresholds: list[tuple[str, int]], *, 
             f"<title>{attr}: {_fmt(getattr(ordered[-1], attr))} people so far</title></path>"
         )
     parts.append(_legend(left, bottom + 40, [(PERSONAL_STROKE, "personal"), (SENSITIVE_STROKE, "sensitive")], False))
+    if beyond:
+        parts.append(
+            f'<text x="{left + plot_w}" y="{bottom + 40}" text-anchor="end" fill="{AXIS_STROKE}">'
+            f"further thresholds: {escape(', '.join(beyond))}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 

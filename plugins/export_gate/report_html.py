@@ -101,6 +101,17 @@ def _margins(decision: dict) -> list[dict[str, Any]]:
     ]
 
 
+def identified_text(identified_by: object) -> str:
+    """How people were told apart, in words (principle 3: the report says it, because counts without a
+    subject key are conservative upper bounds)."""
+    text = str(identified_by or "")
+    if text.startswith("subject_keys:"):
+        return "the subject key column(s) " + ", ".join(text.removeprefix("subject_keys:").split(","))
+    if text == "strong_identifiers":
+        return "strong identifiers (ID numbers, passports, mobiles, e-mails, bank cards; counted high when unsure)"
+    return text or "—"
+
+
 def _scanned(record: dict) -> dict[str, Any] | None:
     """What the scan looked at, from the scan report in the record: rows, cells, how people were identified,
     and per column the categories found (column names and counts only; masked examples are never shown)."""
@@ -120,7 +131,7 @@ def _scanned(record: dict) -> dict[str, Any] | None:
     return {
         "rows": report.get("rows"),
         "cells": report.get("cells"),
-        "identified_by": (report.get("subjects") or {}).get("identified_by"),
+        "identified_by": identified_text((report.get("subjects") or {}).get("identified_by")),
         "standard": (report.get("settings") or {}).get("standard"),
         "columns": columns,
     }

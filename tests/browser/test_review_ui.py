@@ -1,0 +1,145 @@
+"""A reviewer in a real browser against a real api-server: sign in to Airflow, open the Export Gate page from
+the Airflow UI, filter, open a decision and see its chart, open the report, download the CSV; and the
+doors stay shut for a visitor without a session and a user without permission. Screenshots go to
+test-artifacts/browser/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from gate_data import CANARY_ID, CANARY_PHONE
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, server, username: str) -> None:
+    """Through Airflow's own sign-in page (the SimpleAuthManager form), as a person would, coming back to the
+    Export Gate page (the ``next`` the login page honours)."""
+    page.goto(f"{server.url}/auth/login?next={quote(server.url + '/export-gate/', safe='')}")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(server.passwords[username])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server.url}/export-gate/", timeout=60_000)
+
+
+@pytest.fixture(scope="module")
+def reviewer_session(browser, server) -> dict:
+    """The reviewer signs in once; each test gets a fresh browser context with that session."""
+    context = browser.new_context()
+    sign_in(context.new_page(), server, "reviewer")
+    state = context.storage_state()
+    context.close()
+    return state
+
+
+@pytest.fixture
+def reviewer(browser, reviewer_session) -> Iterator[object]:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 950}, accept_downloads=True, storage_state=reviewer_session
+    )
+    yield context.new_page()
+    context.close()
+
+
+def test_without_a_session_the_page_asks_to_sign_in(browser, server, artifacts):
+    context = browser.new_context()
+    page = context.new_page()
+    response = page.goto(f"{server.url}/export-gate/")
+    assert response.status == 401
+    assert page.get_by_role("heading", name="Please sign in").is_visible()
+    assert page.locator("table").count() == 0
+    page.screenshot(path=artifacts / "01-no-session.png")
+    context.close()
+
+
+def test_a_user_without_permission_is_refused(browser, server, artifacts):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server.url}/auth/login?next={quote(server.url + '/export-gate/', safe='')}")
+    page.get_by_label("Username").fill("nobody")
+    page.get_by_label("Password").fill(server.passwords["nobody"])
+    with page.expect_response(lambda r: r.url.endswith("/export-gate/")) as answer:
+        page.get_by_role("button", name="Sign in").click()
+    assert answer.value.status == 403
+    assert page.get_by_role("heading", name="No access").is_visible()
+    page.screenshot(path=artifacts / "02-no-permission.png")
+    context.close()
+
+
+def test_the_page_opens_from_the_airflow_menu(reviewer, server, artifacts):
+    reviewer.goto(f"{server.url}/plugin/export_gate")
+    frame = reviewer.frame_locator("iframe")
+    frame.get_by_role("heading", name="Export decisions").wait_for(timeout=30_000)
+    assert frame.locator("table.records tbody tr").count() == len(server.audit_ids)
+    reviewer.screenshot(path=artifacts / "03-in-airflow-ui.png")
+
+
+def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server, artifacts):
+    page, ids = reviewer, server.audit_ids
+    page.goto(f"{server.url}/export-gate/")
+    rows = page.locator("table.records tbody tr")
+    assert rows.count() == len(ids)
+
+    # filter: the decision select applies at once; the blocked export and the failed gate remain
+    page.select_option("select[name=action]", "block")
+    page.wait_for_url(re.compile(r"action=block"))
+    assert sorted(int(t) for t in rows.locator("td:first-child").all_inner_texts()) == sorted(
+        [ids["blocked"], ids["failed"]]
+    )
+    page.fill("input[name=since]", "2000-01-01")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url(re.compile(r"since=2000-01-01"))
+    assert rows.count() == 2
+    page.screenshot(path=artifacts / "04-filtered.png", full_page=True)
+
+    # download the filtered records as CSV
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV").click()
+    saved = artifacts / "filtered.csv"
+    download_info.value.save_as(saved)
+    records = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    assert sorted(int(r["id"]) for r in records) == sorted([ids["blocked"], ids["failed"]])
+    assert {r["action"] for r in records} == {"block"}
+
+    # open the blocked decision: the rule, the counts chart with its thresholds, the task link
+    page.get_by_role("link", name=str(ids["blocked"]), exact=True).click()
+    page.wait_for_url(re.compile(rf"/records/{ids['blocked']}$"))
+    chart = page.locator("svg.chart")
+    assert chart.is_visible()
+    assert chart.locator("line").count() >= 3  # the personal and sensitive thresholds
+    assert page.get_by_text("sensitive-under-10k-contract").first.is_visible()
+    assert "intact" in page.locator(".chain").inner_text()
+    task_link = page.locator("a.task-link")
+    assert "/dags/pv_case_export_shanghai/runs/" in task_link.get_attribute("href")
+    page.screenshot(path=artifacts / "05-decision.png", full_page=True)
+
+    # its self-contained report
+    page.get_by_role("link", name="Report", exact=True).click()
+    page.wait_for_url(re.compile(r"/report$"))
+    assert page.locator("svg.chart").is_visible()
+    page.screenshot(path=artifacts / "06-report.png", full_page=True)
+
+
+def test_handler_timeline_shows_how_close_the_thresholds_are(reviewer, server, artifacts):
+    page = reviewer
+    page.goto(f"{server.url}/export-gate/handlers")
+    page.get_by_role("link", name="acme-pharma-sh").first.click()
+    page.wait_for_url(re.compile(r"/handlers/acme-pharma-sh/2026$"))
+    assert page.locator("svg.chart path").count() == 2
+    assert page.get_by_text("people left before 10,000").is_visible()
+    page.screenshot(path=artifacts / "07-handler-timeline.png", full_page=True)
+
+
+def test_no_raw_value_on_any_page_the_reviewer_sees(reviewer, server):
+    page, ids = reviewer, server.audit_ids
+    paths = ["/export-gate/", "/export-gate/handlers/acme-pharma-sh/2026"]
+    paths += [f"/export-gate/records/{ids['canary']}", f"/export-gate/records/{ids['canary']}/report"]
+    for path in paths:
+        page.goto(f"{server.url}{path}")
+        text = page.content()
+        assert CANARY_ID not in text and CANARY_PHONE not in text, path
