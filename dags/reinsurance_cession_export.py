@@ -48,6 +48,7 @@ with DAG(
         scenario="reinsurance",
         handler_id="shanghai-insurance-co",
         zone="shanghai-ftz",
+        subject_keys=["insured_no"],
         filings=["standard_contract=SH-SC-2025-0117@2025-01-15"],
     )
     gate >> send_to_reinsurer(cessions)
