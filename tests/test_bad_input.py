@@ -184,3 +184,13 @@ def test_a_bad_file_in_a_folder_is_named(tmp_path: Path) -> None:
     pq.write_table(pa.table({"id": ["1"]}), tmp_path / "a.parquet")
     (tmp_path / "b.csv").write_bytes(b"")
     assert _error([str(tmp_path)]).startswith(f"{tmp_path / 'b.csv'}: the file is empty")
+
+
+def test_oversized_cell_in_a_dictionary_column_and_inside_a_list() -> None:
+    large = "z" * 2_000_000
+    categorical = pa.table({"note": pa.array(["a", large, "a"]).dictionary_encode()})
+    with pytest.raises(InputError, match=r"^<table>: column 'note' row 2 holds a text cell of 2,000,000 bytes"):
+        list(table_batches(categorical))
+    nested = pa.table({"items": [["a"], ["b", large]]})
+    with pytest.raises(InputError, match=r"^<table>: column 'items\[\]' row 2 holds a text cell"):
+        list(table_batches(nested))

@@ -131,29 +131,30 @@ def _list_values(array: pa.Array, rows: np.ndarray | None) -> tuple[pa.Array, np
 
 
 def _check_cell_sizes(leaf: LeafColumn, source: str, row_offset: int, limits: ReadLimits) -> None:
-    kind = leaf.values.type
-    if pa.types.is_dictionary(kind):
-        kind = kind.value_type
-        values = leaf.values.dictionary_decode()
-    else:
-        values = leaf.values
+    """InputError naming the column and row of the first cell over the size limit (one vectorised pass)."""
+    values = leaf.values
+    kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
     if any(test(kind) for test in _TEXT_TYPES):
         limit, what = limits.max_text_cell_bytes, "text"
     elif any(test(kind) for test in _BINARY_TYPES):
         limit, what = limits.max_binary_cell_bytes, "binary"
     else:
         return
-    if len(values) == 0:
+    distinct = values.dictionary if pa.types.is_dictionary(values.type) else values
+    if not len(distinct) or (pc.max(pc.binary_length(distinct)).as_py() or 0) <= limit:
         return
-    lengths = pc.binary_length(values)
-    largest = pc.max(lengths).as_py()
-    if largest is None or largest <= limit:
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)
+    over = np.flatnonzero(np.nan_to_num(lengths.astype(np.float64)) > limit)
+    if not len(over):  # only an unused dictionary entry is too large
         return
-    index = int(np.argmax(lengths.to_numpy(zero_copy_only=False) > limit))
+    index = int(over[0])
     row = int(leaf.rows[index]) if leaf.rows is not None else index
     raise InputError(
-        f"{source}: column {_head(leaf.name)} row {row_offset + row + 1} holds a {what} cell of {largest:,} bytes, "
-        f"more than the {limit:,} the gate scans; trim or split that column, or raise ReadLimits"
+        f"{source}: column {_head(leaf.name)} row {row_offset + row + 1} holds a {what} cell of "
+        f"{int(lengths[index]):,} bytes, more than the {limit:,} the gate scans; trim or split that column, "
+        "or raise ReadLimits"
     )
 
 

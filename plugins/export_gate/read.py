@@ -5,6 +5,11 @@ Files (Parquet, CSV, JSON Lines) on any fsspec filesystem, or a pandas/Arrow tab
 Every way a file can be unreadable becomes an InputError with one line naming the file (and the column or
 line where known) and what to do; the gate then fails closed. Messages never quote a cell: pyarrow's own
 messages for CSV and JSON can hold raw values, so they are translated, not passed on.
+
+CSV columns are all read as text (identifiers keep leading zeros and a trailing X); JSON Lines fields that
+look like dates stay text. Binary columns (Parquet, Arrow) are passed on unchanged: the detectors decode
+them as UTF-8 where they decode and judge biometric templates by the column name. What the reader refuses
+(cells over 1 MiB of text, more than 4,096 leaf columns, nesting deeper than 32) is set by ReadLimits.
 """
 
 from __future__ import annotations
