@@ -196,3 +196,22 @@ def test_jsonl_dates_stay_text_and_may_turn_into_free_text(tmp_path: Path) -> No
     path = tmp_path / "dates.jsonl"
     path.write_text('{"birth": "2015-03-01"}\n' * 3 + '{"birth": "unknown"}\n', encoding="utf-8")
     assert _columns(list(read_batches([str(path)]))) == {"birth": ["2015-03-01"] * 3 + ["unknown"]}
+
+
+def test_parquet_and_glob_through_an_fsspec_url() -> None:
+    fs = fsspec.filesystem("memory")
+    for part in range(2):
+        buffer = pa.BufferOutputStream()
+        pq.write_table(pa.table({"id": [f"{part}-{i}" for i in range(3)], "tags": [["a"], [], ["b", "c"]]}), buffer)
+        fs.pipe(f"/export-gate-glob/part-{part}.parquet", buffer.getvalue().to_pybytes())
+    fs.pipe("/export-gate-glob/notes.csv", b"x\n1\n")
+    try:
+        batches = list(read_batches(["memory://export-gate-glob/*.parquet"]))
+        assert [b.source for b in batches] == [
+            "memory:///export-gate-glob/part-0.parquet",
+            "memory:///export-gate-glob/part-1.parquet",
+        ]
+        assert _columns(batches)["id"] == ["0-0", "0-1", "0-2", "1-0", "1-1", "1-2"]
+        assert batches[1].columns[1].name == "tags[]" and batches[1].columns[1].rows.tolist() == [0, 2, 2]
+    finally:
+        fs.rm("/export-gate-glob", recursive=True)
