@@ -24,6 +24,10 @@ def resident_id(first17: str) -> str:
     return first17 + ric.calc_check_digit(first17 + "0")
 
 
+#: A valid resident ID of an adult: Beijing Chaoyang, born 1949-12-31.
+ADULT_ID = resident_id("11010519491231002")
+
+
 def wrong_check(number: str) -> str:
     """The same 18 characters with a wrong check character."""
     right = number[-1]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from detector_support import AS_OF, card, categories, entities, identifiers, resident_id, wrong_check
+from detector_support import ADULT_ID, AS_OF, card, categories, entities, identifiers, resident_id, wrong_check
 from export_gate.detect import DetectorSettings
 from stdnum.cn import ric
 
-ADULT = resident_id("11010519491231002")  # Beijing Chaoyang, born 1949-12-31
+ADULT = ADULT_ID
 
 
 def _with_check_x() -> str:

@@ -12,11 +12,12 @@ Plain Presidio analyses one string at a time (~250 cells/s here). This module ru
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import hashlib
 import re
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -42,6 +43,10 @@ __all__ = ["ColumnPlan", "Detector", "DetectorSettings", "Hit"]
 
 #: Sample values of a free-text column run through the full Presidio analyzer when planning.
 PRESIDIO_SAMPLE = 20
+#: Presidio results below this score are shapes without validation or context (a bare 8-digit "permit").
+PRESIDIO_MIN_SCORE = 0.35
+#: Characters of each sample value looked at when planning.
+PROFILE_CHARS = 4096
 #: Characters before a match searched for a context word ("护照号码：E12345678").
 CONTEXT_WINDOW = 20
 _NO_ROWS = np.zeros(0, dtype=np.int64)
@@ -83,8 +88,21 @@ class _Found:
         return cls(pos.astype(np.int64), hits, minus, minus, np.zeros(len(pos), dtype=np.int64))
 
 
+#: Below this many values a cached google-re2 object is cheaper than pyarrow compiling the regex per call.
+SMALL = 256
+
+
+@cache
+def _re2(regex: str) -> re2._Regexp:
+    return re2.compile(regex)
+
+
 def _match(strings: pa.Array, regex: str) -> np.ndarray:
-    return pc.match_substring_regex(strings, regex).to_numpy(zero_copy_only=False)
+    """Which values contain a match of ``regex`` (RE2 either way: linear time)."""
+    if len(strings) < SMALL:
+        compiled = _re2(regex)
+        return np.array([v is not None and compiled.search(v) is not None for v in strings.to_pylist()], dtype=bool)
+    return pc.fill_null(pc.match_substring_regex(strings, regex), False).to_numpy(zero_copy_only=False)
 
 
 def _prepare(distinct: pa.Array) -> pa.Array:
@@ -98,6 +116,11 @@ def _prepare(distinct: pa.Array) -> pa.Array:
     if pc.any(wide).as_py():
         strings = pc.replace_with_mask(strings, wide, pc.utf8_normalize(strings.filter(wide), "NFKC"))
     return strings
+
+
+@cache
+def _context_words(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
 
 
 def _extracted_ints(strings: pa.Array, regex: str) -> dict[str, np.ndarray]:
@@ -133,13 +156,20 @@ def _rows(indices: np.ndarray, pos: np.ndarray, tuples: list[tuple[Hit, ...]]) -
 
 
 def _resolve(group: list[tuple[int, int, int, Hit]]) -> tuple[Hit, ...]:
-    """The hits of one value: overlapping matches keep the highest priority; duplicates collapse."""
-    kept: list[tuple[int, int, int, Hit]] = []
-    for start, end, priority, hit in sorted(group, key=lambda m: (-m[2], m[0])):
-        if start >= 0 and any(s >= 0 and start < e and s < end for s, e, _, _ in kept):
-            continue
-        kept.append((start, end, priority, hit))
-    return tuple(dict.fromkeys(hit for _, _, _, hit in kept))
+    """The hits of one value: overlapping matches keep the highest priority; duplicates collapse. Kept spans
+    never overlap, so a bisect over their starts finds a clash in log time (a cell may hold 10^5 matches)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    kept: list[Hit] = []
+    for start, end, _, hit in sorted(group, key=lambda m: (-m[2], m[0])):
+        if start >= 0:
+            i = bisect.bisect_right(starts, start)
+            if (i > 0 and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+                continue
+            starts.insert(i, start)
+            ends.insert(i, end)
+        kept.append(hit)
+    return tuple(dict.fromkeys(kept))
 
 
 def _combine(found: list[_Found]) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
@@ -190,6 +220,10 @@ class Detector:
         held (entity names only). Free-text samples run through Presidio with spaCy NER."""
         if isinstance(sample, pa.ChunkedArray):
             sample = sample.combine_chunks()
+        if pa.types.is_dictionary(sample.type):
+            sample = sample.dictionary_decode()
+        if type_family(sample.type) == "string":  # the plan needs the shape of values, not all of a 10 MB cell
+            sample = pc.utf8_slice_codeunits(sample, 0, PROFILE_CHARS)
         plan = plan_column(column, dtype, sample, self.recognizers, self.settings.ner)
         if plan.kind == "skip" or len(sample) == 0:
             return plan
@@ -207,7 +241,13 @@ class Detector:
 
     def _presidio_entities(self, sample: pa.Array) -> list[str]:
         texts = [t for t in pc.unique(pc.drop_null(sample.cast(pa.string()))).to_pylist() if t][:PRESIDIO_SAMPLE]
-        return sorted({r.entity_type for text in texts for r in self.analyzer.analyze(text, language="en")})
+        return sorted(
+            {
+                r.entity_type
+                for text in texts
+                for r in self.analyzer.analyze(text, language="en", score_threshold=PRESIDIO_MIN_SCORE)
+            }
+        )
 
     # --- detection ---------------------------------------------------------------------------------------
 
@@ -377,21 +417,22 @@ class Detector:
     def _inner_matches(
         rec: Recognizer, in_column: bool, regex: str, pos: np.ndarray, values: pa.Array
     ) -> tuple[pa.Array, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        compiled = re2.compile(regex)
+        compiled = _re2(regex)
         border = re.compile(rec.bounded) if rec.bounded else None
+        words = _context_words(rec.context_words)
         texts: list[str] = []
         owner, starts, ends, flags = [], [], [], []
         for p, value in zip(pos.tolist(), values.to_pylist(), strict=True):
-            for m in compiled.finditer(value):
+            # RE2 matches bytes 3x faster than str; for ASCII text byte and character offsets agree.
+            for m in compiled.finditer(value.encode() if value.isascii() else value):
                 s, e = m.span()
                 if border and ((s > 0 and border.match(value[s - 1])) or (e < len(value) and border.match(value[e]))):
                     continue
-                before = value[max(0, s - CONTEXT_WINDOW) : s].lower()
                 texts.append(value[s:e])
                 owner.append(p)
                 starts.append(s)
                 ends.append(e)
-                flags.append(in_column or any(w in before for w in rec.context_words))
+                flags.append(in_column or (words is not None and words.search(value, max(0, s - CONTEXT_WINDOW), s)))
         return (
             pa.array(texts, pa.string()),
             np.array(owner, dtype=np.int64),

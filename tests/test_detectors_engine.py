@@ -1,0 +1,183 @@
+"""The detection engine: full coverage, the shape of its answer, input types, planning, Presidio agreement,
+worker re-creation and linear-time matching on hostile input."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from detector_support import ADULT_ID, AS_OF, detector, resident_id
+from export_gate.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings
+from export_gate.profile import column_key
+
+MOBILE = "13812345678"
+
+
+def test_every_cell_is_checked_not_only_the_sample() -> None:
+    values = pa.array(["N/A"] * 50_000 + [f"call {MOBILE}"])
+    found = detector()
+    plan = found.plan("remark", values.type, values.slice(0, 1000))
+    rows, hits = found.detect(plan, values, AS_OF)
+    assert rows.tolist() == [50_000]
+    assert hits[0][0].identifier == f"CN_MOBILE:+86{MOBILE}"
+
+
+def test_rows_are_ascending_int64_and_equal_values_share_one_tuple() -> None:
+    values = pa.array([MOBILE, None, "nothing", f"+86 {MOBILE[:3]} {MOBILE[3:7]} {MOBILE[7:]}", MOBILE, ADULT_ID])
+    found = detector()
+    rows, hits = found.detect(found.plan("phone", values.type, values), values, AS_OF)
+    assert rows.dtype == np.int64
+    assert rows.tolist() == [0, 3, 4, 5]
+    assert hits[0] is hits[2]  # the same value: analysed once
+    assert hits[0] == hits[1]  # the same number written another way: equal hits, one identifier
+    assert hits[3][0].entity == "CN_RESIDENT_ID"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: pa.array(v),
+        lambda v: pa.array(v, pa.large_string()),
+        lambda v: pa.array(v).dictionary_encode(),
+        lambda v: pa.chunked_array([pa.array(v[:2]), pa.array(v[2:])]),
+    ],
+    ids=["string", "large_string", "dictionary", "chunked"],
+)
+def test_arrow_layouts_give_the_same_answer(make: Callable[[list], pa.Array]) -> None:
+    values = [MOBILE, "x", None, ADULT_ID, MOBILE]
+    found = detector()
+    array = make(values)
+    rows, hits = found.detect(found.plan("remark", array.type, array), array, AS_OF)
+    assert rows.tolist() == [0, 3, 4]
+    assert [h[0].entity for h in hits] == ["CN_MOBILE", "CN_RESIDENT_ID", "CN_MOBILE"]
+
+
+def test_all_null_and_empty_columns() -> None:
+    found = detector()
+    for values in (pa.array([None, None], pa.string()), pa.array([], pa.string())):
+        rows, hits = found.detect(found.plan("remark", values.type, values), values, AS_OF)
+        assert (rows.tolist(), hits) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("column", "dtype", "kind"),
+    [
+        ("amount", pa.float64(), "skip"),
+        ("is_vip", pa.bool_(), "skip"),
+        ("created_at", pa.timestamp("s"), "skip"),
+        ("customer_no", pa.int64(), "structured"),
+        ("lng", pa.float64(), "coordinate"),
+        ("birth_date", pa.date32(), "birth_date"),
+        ("patientName", pa.string(), "person_name"),
+    ],
+)
+def test_plan_kind_from_name_and_type(column: str, dtype: pa.DataType, kind: str) -> None:
+    assert detector().plan(column, dtype, pa.array([], dtype)).kind == kind
+
+
+def test_free_text_plan_uses_ner_only_for_english_text_and_reason_has_no_values() -> None:
+    found = detector()
+    english = pa.array([f"Reporter Mary Johnson phoned from {MOBILE} about the case."] * 3)
+    chinese = pa.array([f"患者自述近三天头痛，联系电话{MOBILE}，已就诊。"] * 3)
+    short = pa.array(["A1", "B2"])
+    plans = [found.plan(c, a.type, a) for c, a in (("narrative", english), ("narrative", chinese), ("code", short))]
+    assert [(p.kind, p.ner) for p in plans] == [("free_text", True), ("free_text", False), ("structured", False)]
+    assert all(MOBILE not in p.reason and "Mary" not in p.reason for p in plans)
+    assert "CN_MOBILE" in plans[0].reason and "PERSON" in plans[0].reason
+
+
+def test_presidio_is_loaded_only_when_a_plan_needs_ner() -> None:
+    fresh = Detector()
+    values = pa.array([MOBILE, ADULT_ID])
+    fresh.detect(fresh.plan("phone", values.type, values), values, AS_OF)
+    assert "analyzer" not in fresh.__dict__ and "registry" not in fresh.__dict__
+
+
+def test_presidio_with_our_yaml_registry_agrees_with_the_vectorised_scan() -> None:
+    found = detector()
+    texts = [f"身份证 {ADULT_ID}", f"手机 {MOBILE}", "邮箱 zhang.san@example.com", "确诊糖尿病", "no personal data"]
+    presidio = [
+        {r.entity_type for r in found.analyzer.analyze(t, language="en", score_threshold=PRESIDIO_MIN_SCORE)}
+        - {"PERSON"}
+        for t in texts
+    ]
+    array = pa.array(texts)
+    plan = found.plan("remark", array.type, array)
+    rows, hits = found.detect(plan, array, AS_OF)
+    ours: list[set[str]] = [set() for _ in texts]
+    for row, found_hits in zip(rows.tolist(), hits, strict=True):
+        ours[row] = {h.entity for h in found_hits}
+    assert presidio == ours
+    assert ours[:4] == [{"CN_RESIDENT_ID"}, {"CN_MOBILE"}, {"EMAIL_ADDRESS"}, {"MEDICAL_TERM", "HEALTH_STATEMENT"}]
+
+
+def test_detector_pickles_as_its_settings_and_version_is_stable() -> None:
+    settings = DetectorSettings(identity_document_sensitive=True)
+    original = Detector(settings)
+    copy = pickle.loads(pickle.dumps(original))
+    assert copy.settings == settings and copy.version == original.version
+    assert Detector(settings).version == original.version
+    assert Detector().version != original.version
+
+
+def test_column_keys() -> None:
+    assert column_key("items[].phone") == "items_phone"
+    assert column_key("patient.name") == "patient_name"
+    assert column_key("a.b.reporterName") == "b_reporter_name"
+    assert column_key("患者 姓名") == "患者_姓名"
+
+
+def test_context_words_match_whole_name_tokens() -> None:
+    found = detector()
+    data_sim = "14912345678"  # a real block phonenumbers rejects: only a phone column's context accepts it
+    values = pa.array([data_sim])
+    for column, expected in (("contact_tel", [0]), ("hotel_code", [])):
+        rows, _ = found.detect(found.plan(column, values.type, values), values, AS_OF)
+        assert rows.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "1" * 1_000_000,
+        "1-" * 500_000,
+        ("13812345678 " * 10 + "x") * 8_000,
+        "(" * 300_000 + "+86" + ")" * 300_000,
+        "a@" * 500_000,
+    ],
+    ids=["digits", "digit-dash", "many-mobiles", "brackets", "at-signs"],
+)
+def test_hostile_megabyte_cells_are_scanned_in_linear_time(cell: str) -> None:
+    found = detector()
+    values = pa.array([cell, ADULT_ID])
+    plan = found.plan("remark", values.type, values)
+    started = time.perf_counter()
+    rows, _ = found.detect(plan, values, AS_OF)
+    assert time.perf_counter() - started < 10
+    assert 1 in rows.tolist()
+
+
+def test_resident_ids_in_bulk_match_the_reference_library() -> None:
+    from stdnum.cn import ric
+
+    rng = np.random.default_rng(7)
+    candidates = [
+        resident_id(f"{region}{year}{month:02d}{day:02d}{seq:03d}")
+        for region, year, month, day, seq in zip(
+            rng.choice(["110105", "110101", "310104"], 2000),  # no year limits in stdnum
+            rng.integers(1930, 2024, 2000),
+            rng.integers(1, 13, 2000),
+            rng.integers(1, 29, 2000),
+            rng.integers(0, 1000, 2000),
+            strict=True,
+        )
+    ]
+    candidates += [c[:-1] + "0" for c in candidates[:500]]  # many now carry a wrong check character
+    values = pa.array(candidates)
+    found = detector()
+    rows, _ = found.detect(found.plan("id_card", values.type, values), values, AS_OF)
+    assert rows.tolist() == [i for i, c in enumerate(candidates) if ric.is_valid(c)]
