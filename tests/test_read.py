@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 from pathlib import Path
 
 import fsspec
@@ -215,3 +217,33 @@ def test_parquet_and_glob_through_an_fsspec_url() -> None:
         assert batches[1].columns[1].name == "tags[]" and batches[1].columns[1].rows.tolist() == [0, 2, 2]
     finally:
         fs.rm("/export-gate-glob", recursive=True)
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".jsonl.gz"])
+def test_compressed_text_exports(tmp_path: Path, suffix: str) -> None:
+    rows = [("0012345", "张三"), ("11010519491231002x", "李四")] * 5000
+    if ".csv" in suffix:
+        text = "id,name\n" + "".join(f"{i},{n}\n" for i, n in rows)
+    else:
+        text = "".join(f'{{"id": "{i}", "name": "{n}"}}\n' for i, n in rows)
+    compress = gzip.compress if suffix.endswith(".gz") else bz2.compress
+    (tmp_path / f"export{suffix}").write_bytes(compress(text.encode("gb18030" if ".csv" in suffix else "utf-8")))
+    assert [Path(p).name for p in resolve([str(tmp_path)])] == [f"export{suffix}"]
+    columns = _columns(list(read_batches([str(tmp_path)])))
+    assert columns == {"id": [i for i, _ in rows], "name": [n for _, n in rows]}
+
+
+def test_compressed_csv_through_fsspec_and_a_ragged_line_in_it() -> None:
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/export-gate-gz/a.csv.gz", gzip.compress(b"a,b\n1,2\n3\n"))
+    try:
+        with pytest.raises(InputError, match=r"a\.csv\.gz: line 3 has 1 fields but the header has 2"):
+            list(read_batches(["memory://export-gate-gz/a.csv.gz"]))
+    finally:
+        fs.rm("/export-gate-gz", recursive=True)
+
+
+def test_compressed_parquet_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "x.parquet.gz").write_bytes(b"\x1f\x8b")
+    with pytest.raises(InputError, match=r"x\.parquet\.gz: a compressed Parquet file"):
+        list(read_batches([str(tmp_path / "x.parquet.gz")]))

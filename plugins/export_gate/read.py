@@ -6,10 +6,11 @@ Every way a file can be unreadable becomes an InputError with one line naming th
 line where known) and what to do; the gate then fails closed. Messages never quote a cell: pyarrow's own
 messages for CSV and JSON can hold raw values, so they are translated, not passed on.
 
-CSV columns are all read as text (identifiers keep leading zeros and a trailing X); JSON Lines fields that
-look like dates stay text. Binary columns (Parquet, Arrow) are passed on unchanged: the detectors decode
-them as UTF-8 where they decode and judge biometric templates by the column name. What the reader refuses
-(cells over 1 MiB of text, more than 4,096 leaf columns, nesting deeper than 32) is set by ReadLimits.
+CSV and JSON Lines may be compressed (``.csv.gz``, ``.jsonl.bz2``, ``.ndjson.zst``). CSV columns are all read
+as text (identifiers keep leading zeros and a trailing X); JSON Lines fields that look like dates stay text.
+Binary columns (Parquet, Arrow) are passed on unchanged: the detectors decode them as UTF-8 where they decode
+and judge biometric templates by the column name. What the reader refuses (cells over 1 MiB of text, more
+than 4,096 leaf columns, nesting deeper than 32) is set by ReadLimits.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import hashlib
 import io
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import charset_normalizer
@@ -38,6 +40,7 @@ from export_gate.errors import InputError
 from export_gate.flatten import LeafColumn, ReadLimits, check_depth, flatten
 
 __all__ = [
+    "COMPRESSIONS",
     "DEFAULT_LIMITS",
     "FORMATS",
     "Batch",
@@ -64,6 +67,8 @@ _SNIFF_BYTES = 1 << 16
 #: pyarrow parses CSV and JSON in blocks of this size; a single line must fit in one block.
 _BLOCK_BYTES = 16 << 20
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz"}
+#: Compressed CSV / JSON Lines (``export.csv.gz``) are read through these codecs (Arrow's names).
+COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 #: The limits used unless the caller passes its own.
 DEFAULT_LIMITS = ReadLimits()
 
@@ -203,8 +208,16 @@ def _hidden(relative: str) -> bool:
 
 
 def _suffix_format(name: str) -> str | None:
-    lowered = name.lower()
+    lowered = _without_compression(name.lower())[0]
     return next((kind for suffix, kind in FORMATS.items() if lowered.endswith(suffix)), None)
+
+
+def _without_compression(name: str) -> tuple[str, str | None]:
+    """The name without a compression suffix, and the codec that suffix names (None when uncompressed)."""
+    for suffix, codec in COMPRESSIONS.items():
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)], codec
+    return name, None
 
 
 def _format_of(source: str, fmt: str | None) -> str:
@@ -228,15 +241,17 @@ def _read_source(source: str, kind: str, encoding: str | None, batch_rows: int, 
         raise InputError(f"{source}: cannot be read ({_os_reason(exc)}); check the path and permissions") from exc
     if not size:
         raise InputError(f"{source}: the file is empty (0 bytes); re-export it or leave it out")
-    context = _Context(source, kind, limits)
+    codec = _without_compression(source)[1]
+    if codec and kind == "parquet":
+        raise InputError(f"{source}: a compressed Parquet file; Parquet compresses inside, so decompress it first")
+    context = _Context(source, kind, limits, codec)
     offset = 0
     try:
-        with _open(fs, path) as handle:
-            for record_batch in _READERS[kind](handle, context, encoding, batch_rows):
-                for piece in _pieces(record_batch, batch_rows):
-                    columns = flatten(piece, source=source, row_offset=offset, limits=limits)
-                    yield Batch(source, offset, columns, piece.num_rows)
-                    offset += piece.num_rows
+        for record_batch in _READERS[kind](partial(_open, fs, path, codec), context, encoding, batch_rows):
+            for piece in _pieces(record_batch, batch_rows):
+                columns = flatten(piece, source=source, row_offset=offset, limits=limits)
+                yield Batch(source, offset, columns, piece.num_rows)
+                offset += piece.num_rows
     except InputError:
         raise
     except (pa.ArrowException, OSError, UnicodeError, ValueError, IndexError) as exc:
@@ -250,67 +265,73 @@ class _Context:
     source: str
     kind: str
     limits: ReadLimits
+    codec: str | None = None
     encoding: str = "utf-8"
     columns: tuple[str, ...] = ()
 
 
-def _open(fs: fsspec.AbstractFileSystem, path: str) -> AbstractContextManager[Any]:
-    """Local files through Arrow's native IO (fastest), anything else through fsspec."""
+_Opener = Callable[[], AbstractContextManager[Any]]
+
+
+def _open(fs: fsspec.AbstractFileSystem, path: str, codec: str | None) -> AbstractContextManager[Any]:
+    """Local files through Arrow's native IO (fastest), anything else through fsspec; decompressed on the fly."""
     if isinstance(fs, LocalFileSystem):
-        return pa.OSFile(path, "rb")
-    return fs.open(path, "rb")
+        return pa.input_stream(path, compression=codec) if codec else pa.OSFile(path, "rb")
+    return fs.open(path, "rb", compression=codec)
 
 
-def _read_head(handle: Any) -> bytes:
-    """The start of a text file, cut after its last complete line, and the handle rewound."""
-    head = handle.read(_HEAD_BYTES)
-    handle.seek(0)
+def _read_head(opener: _Opener) -> bytes:
+    """The start of a text file, cut after its last complete line (a stream of its own: compressed streams
+    cannot seek back)."""
+    with opener() as handle:
+        head = handle.read(_HEAD_BYTES)
     if len(head) == _HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n") + 1]
     return head
 
 
-def _parquet(handle: Any, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    with pq.ParquetFile(handle) as parquet:
+def _parquet(opener: _Opener, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    with opener() as handle, pq.ParquetFile(handle) as parquet:
         context.columns = tuple(parquet.schema_arrow.names)
         check_depth(parquet.schema_arrow, source=context.source, limits=context.limits)
         yield from parquet.iter_batches(batch_size=batch_rows)
 
 
-def _csv(handle: Any, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _csv(opener: _Opener, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Every column as text, so identifiers keep leading zeros and a trailing X."""
-    head = _read_head(handle)
+    head = _read_head(opener)
     context.encoding = _normalise_encoding(encoding) if encoding else _detect_encoding(head, context.source)
     try:
         header = next(csv.reader(io.StringIO(head.decode(context.encoding))), [])
     except UnicodeDecodeError as exc:
         raise _wrong_encoding(context) from exc
     context.columns = tuple(name.lstrip("\ufeff") if i == 0 else name for i, name in enumerate(header))
-    reader = pa_csv.open_csv(
-        handle,
-        read_options=pa_csv.ReadOptions(
-            block_size=_BLOCK_BYTES, encoding="utf8" if context.encoding == "utf-8" else context.encoding
-        ),
-        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-        convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(context.columns, pa.string()), strings_can_be_null=True
-        ),
-    )
-    yield from reader
+    with opener() as handle:
+        yield from pa_csv.open_csv(
+            handle,
+            read_options=pa_csv.ReadOptions(
+                block_size=_BLOCK_BYTES, encoding="utf8" if context.encoding == "utf-8" else context.encoding
+            ),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(context.columns, pa.string()), strings_can_be_null=True
+            ),
+        )
 
 
-def _jsonl(handle: Any, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _jsonl(opener: _Opener, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """The schema is taken from the first lines (see _as_text); fields first seen later are inferred."""
-    head = _read_head(handle)
+    head = _read_head(opener)
     schema = pa_json.read_json(io.BytesIO(head)).schema
     check_depth(schema, source=context.source, limits=context.limits)
     explicit = pa.schema([field.with_type(_as_text(field.type)) for field in schema])
     context.columns = tuple(explicit.names)
-    yield from pa_json.open_json(
-        handle,
-        read_options=pa_json.ReadOptions(block_size=_BLOCK_BYTES),
-        parse_options=pa_json.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer"),
-    )
+    with opener() as handle:
+        yield from pa_json.open_json(
+            handle,
+            read_options=pa_json.ReadOptions(block_size=_BLOCK_BYTES),
+            parse_options=pa_json.ParseOptions(explicit_schema=explicit, unexpected_field_behavior="infer"),
+        )
 
 
 _READERS = {"parquet": _parquet, "csv": _csv, "jsonl": _jsonl}
@@ -432,7 +453,8 @@ def _ragged_line(fs: fsspec.AbstractFileSystem, path: str, context: _Context) ->
     Only runs after pyarrow rejected the file (its message quotes the row, so it cannot be shown): one
     streaming pass with the csv module, linear in the file size.
     """
-    with fs.open(path, "rt", encoding=context.encoding, errors="replace", newline="") as text:
+    options = {"encoding": context.encoding, "errors": "replace", "newline": "", "compression": context.codec}
+    with fs.open(path, "rt", **options) as text:
         reader = csv.reader(text)
         start = 1
         for number, record in enumerate(reader):
