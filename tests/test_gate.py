@@ -7,6 +7,7 @@ import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from export_gate.gate import GateRequest, RunIdentity, finish_reservation, run_gate
 from export_gate.handler import Handler, parse_filing
@@ -94,6 +95,14 @@ def test_a_table_source_is_scanned_like_a_file(files):
     outcome = run_gate(request(TableSource(people(40), name="upstream"), reservation=None, audit=False))
     assert outcome.action == "allow"
     assert outcome.decision.counts["export"]["personal"] == 40
+
+
+def test_an_export_without_personal_information_is_allowed_and_reserves_nothing():
+    products = pd.DataFrame({"sku": ["A-100", "B-200", "C-300"], "quantity": [3, 1, 7]})
+    outcome = run_gate(request(TableSource(products, name="products"), subject_keys=()))
+    assert (outcome.action, outcome.reservation) == ("allow", None)
+    assert outcome.decision.counts["export"]["personal"] == 0
+    assert Store().reservation_counts("acme", 2025)["pending"] == 0
 
 
 @pytest.mark.parametrize(

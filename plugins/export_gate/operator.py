@@ -292,7 +292,9 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
     for gate in context["task"].upstream_list:
         if not isinstance(gate, ExportGateOperator):
             continue
-        reservation = reservation_key(ti.dag_id, ti.run_id, gate.task_id)
+        reservation = (ti.xcom_pull(task_ids=gate.task_id) or {}).get("reservation")
+        if not reservation:  # the gate reserved nothing (no person in the export)
+            continue
         try:
             finish_reservation(
                 reservation,

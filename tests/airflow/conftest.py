@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from airflow_env import HERE, LEDGER_DOWN, SECRET, VENV_BIN, AirflowEnv
+from airflow_env import ALT_SECRET, HERE, LEDGER_DOWN, SECRET, VENV_BIN, AirflowEnv
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,11 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
             {"type": "file", "log_file_path": str(root / "lineage.jsonl"), "append": True}
         ),
         AIRFLOW_CONN_EXPORT_GATE_LEDGER_DOWN=json.dumps({"conn_type": "generic", "extra": {"url": LEDGER_DOWN}}),
+        AIRFLOW_CONN_EXPORT_GATE_LEDGER_ALT=json.dumps(
+            {"conn_type": "sqlite", "host": str(gate_home / "alt-ledger.db")}
+        ),
+        AIRFLOW_CONN_EXPORT_GATE_SECRET_ALT=json.dumps({"conn_type": "generic", "password": ALT_SECRET}),
+        AIRFLOW_CONN_EXPORT_GATE_TEST_DB=json.dumps({"conn_type": "sqlite", "host": str(data / "customers.db")}),
         EXPORT_GATE_HOME=str(gate_home),
         EXPORT_GATE_SECRET_KEY=SECRET,
         EXPORT_GATE_TEST_DATA=str(data),

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from airflow_env import HERE, AirflowEnv
+from airflow_env import ALT_SECRET, HERE, SECRET, AirflowEnv
+from export_gate.errors import LedgerError
 from export_gate.ledger import Store
+from export_gate.model import ExportSubjects
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
 
 pytestmark = pytest.mark.airflow
@@ -76,6 +78,8 @@ def runs(airflow_env: AirflowEnv) -> Runs:
     write(people(PEOPLE), data / "personal.parquet")
     write(people(PEOPLE, diagnosis=True), data / "sensitive.parquet")
     write(canary(), data / "canary.parquet")
+    with sqlite3.connect(data / "customers.db") as conn:
+        people(PEOPLE, start=500).to_sql("customers", conn, index=False)
     specs = [
         f"export_gate_suite@{RUN_AFTER}",
         f"export_gate_rerun@{RUN_AFTER}",
@@ -172,6 +176,38 @@ def test_ledger_database_down_blocks_and_says_the_audit_record_is_missing(runs):
     assert runs.ti("ship_db_down")[0] == "upstream_failed"
     assert "EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD" in runs.log
     assert runs.gate_records("gate_db_down") == []
+
+
+def test_sql_source_is_streamed_in_chunks_through_the_connection_hook(runs):
+    assert runs.ti("ship_sql") == ("success", 1)
+    (record,) = runs.gate_records("gate_sql")
+    assert record["source"]["uris"] == ["sql:export_gate_test_db"]
+    assert record["report"]["rows"] == PEOPLE  # three chunks of 15, 15 and 10 rows
+    assert runs.store().counts("h-sql", YEAR).personal == PEOPLE
+
+
+@pytest.mark.parametrize("name", ["asset", "object_storage"])
+def test_asset_uri_and_object_storage_path_sources(runs, name):
+    assert runs.ti(f"ship_{name}") == ("success", 1)
+    (record,) = runs.gate_records(f"gate_{name}")
+    assert record["source"]["uris"] == [str(runs.env.data / "personal.parquet")]
+    assert runs.store().counts(f"h-{name}", YEAR).personal == PEOPLE
+
+
+def test_secret_key_and_ledger_come_from_airflow_connections(runs):
+    """The gate with secret_conn_id/ledger_conn_id recorded in the connection's ledger, with the connection's
+    key: that ledger accepts the connection's key and refuses the environment's."""
+    assert runs.ti("ship_connections") == ("success", 1)
+    assert runs.gate_records("gate_connections") == []
+    assert runs.store().counts("h-connections", YEAR).personal == 0
+    alt_url = f"sqlite:///{runs.env.alt_ledger}"
+    assert Store(alt_url).counts("h-connections", YEAR).personal == PEOPLE
+    probe = ExportSubjects({bytes(16): 1})
+    with Store(alt_url, secret_key=ALT_SECRET.encode()).transaction("probe", YEAR) as tx:
+        tx.reserve("probe/ok", probe)
+    refused = Store(alt_url, secret_key=SECRET.encode())
+    with pytest.raises(LedgerError, match="different secret key"), refused.transaction("probe", YEAR) as tx:
+        tx.reserve("probe/refused", probe)
 
 
 def test_the_audit_chain_of_all_runs_verifies(runs):

@@ -11,7 +11,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import DAG, Asset, ObjectStoragePath, task
 from airflow.sdk.exceptions import AirflowException
 from export_gate.operator import ExportGateOperator
 
@@ -105,6 +105,25 @@ with DAG(
         list_id=NATIONAL,
     )
     canary >> ship.override(task_id="ship_canary")("canary")
+
+    # other sources: a SQL query streamed in chunks through a connection's common-sql hook, an Asset's URI, an
+    # ObjectStoragePath; and the secret key and ledger from Airflow connections instead of the environment
+    for name, overrides in {
+        "sql": {
+            "sql": "SELECT * FROM customers ORDER BY customer_id",
+            "conn_id": "export_gate_test_db",
+            "chunk_rows": 15,
+        },
+        "asset": {"source": Asset(name="outgoing_customers", uri=f"file://{DATA / 'personal.parquet'}")},
+        "object_storage": {"source": ObjectStoragePath(f"file://{DATA / 'personal.parquet'}")},
+        "connections": {
+            "source": str(DATA / "personal.parquet"),
+            "secret_conn_id": "export_gate_secret_alt",
+            "ledger_conn_id": "export_gate_ledger_alt",
+        },
+    }.items():
+        gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", **{**common, **overrides})
+        gate >> ship.override(task_id=f"ship_{name}")(name)
 
     # fail closed: an unreadable source, an unknown list, a ledger database that is down
     for name, overrides in {
