@@ -45,7 +45,7 @@ from stdnum.cn import ric
 from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, SENSITIVE_MASK, Counts
 
 KINDS = ("crm", "ae_cases", "insurance")
-FORMATS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
+FORMATS = ("parquet", "csv", "jsonl")
 
 # Entity labels of the ground truth (per column: which cells hold which entity).
 RESIDENT_ID = "CN_RESIDENT_ID"
@@ -931,11 +931,8 @@ class _Writer:
         self.path, self.fmt, self.encoding = path, fmt, encoding
         self._parquet: pq.ParquetWriter | None = None
         self._handle: io.BufferedWriter | None = None
-        self._header = True
 
     def __enter__(self) -> _Writer:
-        if self.fmt != "parquet":
-            self._handle = self.path.open("wb")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -950,17 +947,17 @@ class _Writer:
                 self._parquet = pq.ParquetWriter(self.path, table.schema, use_dictionary=_LOW_CARDINALITY)
             self._parquet.write_table(table)
             return
-        assert self._handle is not None
+        first = self._handle is None
+        if self._handle is None:
+            self._handle = self.path.open("wb")
         if self.fmt == "csv":
             buffer = io.BytesIO()
-            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=self._header))
-            self._header = False
+            pa_csv.write_csv(table, buffer, pa_csv.WriteOptions(include_header=first))
             data = buffer.getvalue()
-            self._handle.write(
-                data if self.encoding.lower() in ("utf-8", "utf8") else data.decode().encode(self.encoding)
-            )
+            utf8 = self.encoding.lower().replace("-", "") == "utf8"
+            self._handle.write(data if utf8 else data.decode().encode(self.encoding))
         else:
-            import pandas as pd
+            import pandas as pd  # only JSON Lines needs pandas (pyarrow writes no JSON); it is slow to import
 
             frame = table.to_pandas(types_mapper=pd.ArrowDtype)
             self._handle.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode())
