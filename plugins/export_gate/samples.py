@@ -198,7 +198,7 @@ def generate(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec = _SPECS[kind]
-    context = _Context(kind, rows, seed, as_of, spec.pools(rows))
+    context = _Context(seed, as_of, spec.pools(rows))
     builder = _TruthBuilder(keep_labels=rows <= LABEL_ROWS_LIMIT, count_subjects=subjects)
     names, sizes = [], []
     for index in range(files):
@@ -225,8 +225,8 @@ def generate(
 
 @dataclass(frozen=True)
 class _Context:
-    kind: str
-    rows: int
+    """What every chunk of one sample shares: the seed, the export date and the sizes of the people pools."""
+
     seed: int
     as_of: date
     pools: tuple[int, ...]
