@@ -77,29 +77,25 @@ class _Findings:
     so counting cells and masks is array work."""
 
     def __init__(self, hits: Sequence[tuple[Hit, ...]], hasher: SubjectHasher, with_identifiers: bool) -> None:
-        index: dict[int, int] = {}
-        codes = np.empty(len(hits), dtype=np.int64)
-        self.first: list[int] = []
-        self.tuples: list[tuple[Hit, ...]] = []
+        # Group rows by hit-tuple identity in numpy; Python only touches each distinct tuple once.
+        ids = np.fromiter(map(id, hits), dtype=np.int64, count=len(hits))
+        _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+        self.codes = codes.reshape(-1)
+        self.first: list[int] = first.tolist()
+        self.tuples: list[tuple[Hit, ...]] = [hits[i] for i in self.first]
         shapes: dict[tuple, int] = {}
-        shape_of: list[int] = []
-        self.identifiers: list[list[bytes]] = []
-        for i, found in enumerate(hits):
-            code = index.get(id(found))
-            if code is None:
-                code = index[id(found)] = len(self.tuples)
-                self.tuples.append(found)
-                self.first.append(i)
-                shape = tuple((hit.entity, hit.categories) for hit in found)
-                shape_of.append(shapes.setdefault(shape, len(shapes)))
-                if with_identifiers:
-                    self.identifiers.append(
-                        [hasher.digest(hit.entity, hit.identifier) for hit in found if hit.identifier]
-                    )
-            codes[i] = code
-        self.codes = codes
+        shape_of = [
+            shapes.setdefault(tuple((hit.entity, hit.categories) for hit in found), len(shapes))
+            for found in self.tuples
+        ]
+        digest = hasher.digest
+        self.identifiers: list[list[bytes]] = (
+            [[digest(hit.entity, hit.identifier) for hit in found if hit.identifier] for found in self.tuples]
+            if with_identifiers
+            else []
+        )
         self.shapes = list(shapes)
-        shape_codes = np.asarray(shape_of, dtype=np.int64)[codes]
+        shape_codes = np.asarray(shape_of, dtype=np.int64)[self.codes]
         self.shape_cells = np.bincount(shape_codes, minlength=len(self.shapes)).tolist()
         shape_masks = [mask_of(frozenset().union(*(cats for _, cats in shape))) for shape in self.shapes]
         self.masks = np.asarray(shape_masks, dtype=np.uint16)[shape_codes]
