@@ -160,9 +160,8 @@ def test_an_exception_inside_the_transaction_leaves_the_ledger_unchanged(ledger_
     assert totals(store) == (20, 0)
 
 
-def _killed_mid_transaction(url: str, key: str) -> None:
+def _killed_mid_transaction(url: str) -> None:
     """A gate process that dies (no cleanup at all) after writing, before commit."""
-    os.environ[SECRET_KEY_ENV] = key
     store = Store(url)
     with store.transaction("acme", YEAR) as tx:
         tx.reserve("killed", people(range(1000), "medical_health"))
@@ -173,8 +172,8 @@ def _killed_mid_transaction(url: str, key: str) -> None:
 def test_a_killed_process_leaves_the_ledger_unchanged_and_unlocked(ledger_url: str) -> None:
     store = Store(ledger_url)
     reserve(store, "kept", people(range(10)))
-    child = multiprocessing.get_context("spawn").Process(
-        target=_killed_mid_transaction, args=(ledger_url, os.environ[SECRET_KEY_ENV])
+    child = multiprocessing.get_context("fork").Process(
+        target=_killed_mid_transaction, args=(ledger_url,)
     )
     child.start()
     child.join(60)
@@ -185,9 +184,8 @@ def test_a_killed_process_leaves_the_ledger_unchanged_and_unlocked(ledger_url: s
     assert totals(store) == (20, 0)
 
 
-def _gate_worker(url: str, key: str, worker: int, rounds: int) -> int:
+def _gate_worker(url: str, worker: int, rounds: int) -> int:
     """A gate process: each round reserves 30 people, 10 of them shared with every other worker."""
-    os.environ[SECRET_KEY_ENV] = key
     store = Store(url)
     for n in range(rounds):
         start = 1000 + (worker * rounds + n) * 20
@@ -195,9 +193,8 @@ def _gate_worker(url: str, key: str, worker: int, rounds: int) -> int:
     return worker
 
 
-def _threshold_worker(url: str, key: str, worker: int, limit: int) -> bool:
+def _threshold_worker(url: str, worker: int, limit: int) -> bool:
     """A gate that allows its export only if the year-to-date total stays within ``limit``."""
-    os.environ[SECRET_KEY_ENV] = key
     store = Store(url)
     export = people(range(worker * 300, worker * 300 + 300))
     with store.transaction("acme", YEAR) as tx:
@@ -211,9 +208,8 @@ def _threshold_worker(url: str, key: str, worker: int, limit: int) -> bool:
 def test_concurrent_writer_processes_never_lose_an_update(ledger_url: str) -> None:
     Store(ledger_url)  # migrate once; the workers open it concurrently
     workers, rounds = 4, 5
-    key = os.environ[SECRET_KEY_ENV]
-    with multiprocessing.get_context("spawn").Pool(workers) as pool:
-        done = pool.starmap(_gate_worker, [(ledger_url, key, w, rounds) for w in range(workers)])
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        done = pool.starmap(_gate_worker, [(ledger_url, w, rounds) for w in range(workers)])
     assert sorted(done) == list(range(workers))
     expected = 10 + workers * rounds * 20
     assert totals(Store(ledger_url)) == (expected, expected)
@@ -222,9 +218,8 @@ def test_concurrent_writer_processes_never_lose_an_update(ledger_url: str) -> No
 def test_two_gates_at_once_cannot_both_pass_a_threshold(ledger_url: str) -> None:
     """Four gates of 300 new people each against a limit of 1,000: exactly three fit, whatever the order."""
     Store(ledger_url)
-    key = os.environ[SECRET_KEY_ENV]
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        allowed = pool.starmap(_threshold_worker, [(ledger_url, key, w, 1000) for w in range(4)])
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        allowed = pool.starmap(_threshold_worker, [(ledger_url, w, 1000) for w in range(4)])
     assert sorted(allowed) == [False, True, True, True]
     assert totals(Store(ledger_url)) == (900, 0)
 

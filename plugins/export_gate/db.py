@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -166,9 +167,28 @@ def safe_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-@functools.cache
+_ENGINES: dict[str, Engine] = {}
+
+
 def make_engine(url: str) -> Engine:
     """One engine per URL and process (engines hold pools; processes must not share them)."""
+    if url not in _ENGINES:
+        _ENGINES[url] = _create_engine(url)
+    return _ENGINES[url]
+
+
+def _forget_engines_in_child() -> None:
+    """A forked process (Airflow's LocalExecutor, multiprocessing) must not use its parent's pooled connections:
+    drop them without closing (closing would end the parent's sessions) and start afresh."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+os.register_at_fork(after_in_child=_forget_engines_in_child)
+
+
+def _create_engine(url: str) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:
