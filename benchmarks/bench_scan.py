@@ -11,8 +11,8 @@ count), then in one run prints:
 * the floor: reading the same files with pyarrow plus one RE2 regex pass over each string column
   (``pyarrow.compute.match_substring_regex``, which runs RE2 in C++), cells/s, and ours/floor; also the same
   pass with the google-re2 Python binding cell by cell, for reference;
-* peak memory of the scan: the high-water mark of the summed RSS of this process and its worker processes,
-  sampled every 50 ms while the scan runs.
+* peak memory of the scan: the high-water mark of the summed PSS (and summed RSS) of this process and its
+  worker processes, sampled every 100 ms while the scan runs.
 
 Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows.
 """
@@ -46,40 +46,57 @@ def _generate(kind: str, rows: int, out_dir: str, files: int, fmt: str) -> None:
     generate(kind, rows, out_dir, seed=0, fmt=fmt, files=files, as_of=AS_OF)
 
 
-def _tree_rss(pid: int) -> int:
-    """Summed resident memory (bytes) of ``pid`` and all its descendants, from /proc."""
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, stack = 0, [pid]
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
-        total += rss.get(current, 0)
+        found.append(current)
         stack.extend(children.get(current, []))
-    return total
+    return found
+
+
+def _memory(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) in bytes of one process. RSS counts pages shared with forked workers in every process;
+    PSS splits them, so the PSS of a process tree adds up to the memory it really holds."""
+    values = {"Rss:": 0, "Pss:": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
+            for line in handle:
+                name, *rest = line.split()
+                if name in values:
+                    values[name] = int(rest[0]) * 1024
+    except OSError:
+        pass
+    return values["Rss:"], values["Pss:"]
 
 
 class PeakMemory:
-    """Samples the RSS of this process tree in a thread; ``peak`` is the high-water mark in bytes."""
+    """Samples the memory of this process tree in a thread: high-water marks of summed RSS and summed PSS."""
 
-    def __init__(self, interval: float = 0.05) -> None:
-        self.peak = 0
+    def __init__(self, interval: float = 0.1) -> None:
+        self.rss = self.pss = 0
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        per_process = [_memory(pid) for pid in _tree(os.getpid())]
+        self.rss = max(self.rss, sum(rss for rss, _ in per_process))
+        self.pss = max(self.pss, sum(pss for _, pss in per_process))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss(os.getpid()))
+            self._sample()
             self._stop.wait(self._interval)
 
     def __enter__(self) -> PeakMemory:
@@ -89,7 +106,7 @@ class PeakMemory:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, _tree_rss(os.getpid()))
+        self._sample()
 
 
 def _timed(func: Callable[[], object]) -> tuple[object, float]:
@@ -201,7 +218,10 @@ def main() -> None:
             f"          CPU {cpu:.1f} s in all processes = {report['cells'] / cpu:,.0f} cells per CPU-second "
             f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
-        print(f"peak memory (scan, all processes): {memory.peak / 2**20:,.0f} MiB")
+        print(
+            f"peak memory (scan, all processes): {memory.pss / 2**20:,.0f} MiB PSS "
+            f"({memory.rss / 2**20:,.0f} MiB summed RSS, which counts pages shared with forked workers twice)"
+        )
 
         floor, floor_cells = floor_cells_per_second(files, python_re2=False)
         print(f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s ({floor_cells:,} cells)")
