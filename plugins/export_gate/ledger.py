@@ -163,16 +163,16 @@ class LedgerTx:
         for identifier, canonical in subjects.aliases.items():
             if canonical in subjects.masks and identifier != canonical:
                 other_ids[canonical].append(identifier)
+        ordered = sorted(subjects.masks.items())  # digest order: lookups and inserts walk the keys in order
         known: dict[bytes, bytes] = {}
         if scope_id is not None:
-            identifiers = set(subjects.masks)
-            for extra in other_ids.values():
-                identifiers.update(extra)
+            identifiers = [canonical for canonical, _ in ordered]
+            identifiers += sorted({other for extra in other_ids.values() for other in extra} - subjects.masks.keys())
             known, found = _lookup(self._conn, scope_id, identifiers)
             for person, counts in found.items():
                 refs.setdefault(person, counts)
         members = plan.members
-        for canonical, mask in sorted(subjects.masks.items()):  # digest order: the inserts below go in order
+        for canonical, mask in ordered:
             if canonical not in other_ids:  # the common case, kept fast for a million people
                 person = known.get(canonical, canonical)
             else:
@@ -373,14 +373,14 @@ SELECT i.digest, p.digest AS person, {refs} FROM eg_incoming AS i CROSS JOIN led
 
 
 def _lookup(
-    conn: Connection, scope_id: int, identifiers: set[bytes]
+    conn: Connection, scope_id: int, identifiers: list[bytes]
 ) -> tuple[dict[bytes, bytes], dict[bytes, tuple[int, ...]]]:
     """Which known person each identifier names (directly or through an alias), and those people's counts."""
     known: dict[bytes, bytes] = {}
     refs: dict[bytes, tuple[int, ...]] = {}
     incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES))  # no index: it is the outer loop
     with db.temp_table(conn, "eg_incoming", incoming_digest) as incoming:
-        db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in sorted(identifiers)))
+        db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in identifiers))
         for digest, found, *counts in conn.execute(sa.text(_LOOKUP_SQL), {"scope": scope_id}):
             known[digest] = min(found, known.get(digest, found))
             refs[found] = tuple(counts)
@@ -415,7 +415,8 @@ def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) ->
     """Write a plan: new people, updated counts of known people, new aliases, the members, the totals."""
     person_columns = ["scope_id", "digest", "mask", *db.REF_COLUMNS]
     if plan.new:
-        rows = ((scope_id, d, _mask_of_refs(_refs_of(m)), *_refs_of(m)) for d, m in sorted(plan.new.items()))
+        tails = {m: (_mask_of_refs(_refs_of(m)), *_refs_of(m)) for m in set(plan.new.values())}
+        rows = ((scope_id, d, *tails[m]) for d, m in sorted(plan.new.items()))
         db.bulk_insert(conn, db.person, person_columns, rows)
     if plan.updated:
         staged_columns = [
