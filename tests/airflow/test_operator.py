@@ -111,6 +111,15 @@ def test_blocked_gate_fails_once_without_retry_and_the_export_does_not_run(runs)
     assert runs.store().counts("h-blocked", YEAR).personal == 0
 
 
+def test_on_block_skip_skips_the_gate_and_its_export(runs):
+    assert runs.ti("gate_skip") == ("skipped", 1)
+    assert runs.ti("ship_skip")[0] == "skipped"
+    assert not runs.shipped("skip")
+    (record,) = runs.gate_records("gate_skip")
+    assert record["action"] == "block"
+    assert record["source"]["uris"] == [f"{runs.env.data}/sensitive.parquet"]  # rendered from the template
+
+
 def test_allowed_export_runs_and_the_decision_is_in_xcom_and_asset_events(runs):
     assert runs.ti("gate_allowed") == ("success", 1)
     assert runs.ti("ship_allowed") == ("success", 1)

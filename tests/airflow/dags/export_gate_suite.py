@@ -44,6 +44,7 @@ with DAG(
     start_date=datetime(2025, 1, 1),
     catchup=False,
     default_args={"retry_delay": timedelta(seconds=0)},
+    params={"data": str(DATA)},
 ) as dag:
 
     @task
@@ -73,6 +74,16 @@ with DAG(
         task_id="gate_blocked", source=str(DATA / "sensitive.parquet"), handler_id="h-blocked", retries=2, **common
     )
     blocked >> ship.override(task_id="ship_blocked")("blocked")
+
+    # on_block="skip": the same block skips the gate and its export instead of failing; the source is templated
+    skipping = ExportGateOperator(
+        task_id="gate_skip",
+        source="{{ params.data }}/sensitive.parquet",
+        handler_id="h-skip",
+        on_block="skip",
+        **common,
+    )
+    skipping >> ship.override(task_id="ship_skip")("skip")
 
     # annotated: the same data with the standard contract on file
     annotated = ExportGateOperator(
