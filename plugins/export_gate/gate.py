@@ -24,6 +24,8 @@ from export_gate.sources import ExportSource
 log = logging.getLogger(__name__)
 
 ALLOW, ANNOTATE, BLOCK = "allow", "annotate", "block"
+#: The parts of a decision that travel with the task (XCom, asset extras, lineage).
+DECISION_SUMMARY_KEYS = ("mechanism", "rule", "counts", "margins", "warnings", "obligations", "filings_used")
 
 
 @dataclass(frozen=True)
@@ -86,16 +88,10 @@ class GateOutcome:
     def summary(self) -> dict:
         """The JSON-ready decision for XCom, asset extras and lineage: counts, rule, obligations, margins; no
         raw values (the scan report is not included; it is in the audit record)."""
-        decision = self.decision.to_dict() if self.decision is not None else None
+        decision = self.decision.to_dict() if self.decision is not None else {}
         return {
             "action": self.action,
-            "mechanism": decision and decision.get("mechanism"),
-            "rule": decision and decision.get("rule"),
-            "counts": decision and decision.get("counts"),
-            "margins": decision and decision.get("margins"),
-            "warnings": decision and decision.get("warnings"),
-            "obligations": decision and decision.get("obligations"),
-            "filings_used": decision and decision.get("filings_used"),
+            **{key: decision.get(key) for key in DECISION_SUMMARY_KEYS},
             "list": self.record.get("list"),
             "scenario": self.record.get("scenario"),
             "handler_id": self.record.get("handler_id"),
@@ -122,6 +118,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
         scan = _scan(request)
         record["report"] = scan.report
         record["detector_version"] = scan.report.get("detector_version")
+        record["source"]["fingerprint"] = scan.report.get("source_fingerprint")
         stage = "ledger"
         return _decide_and_record(request, scan, record)
     except BaseException as exc:
@@ -221,7 +218,6 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
     """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction."""
     from export_gate.ledger import Store
 
-    record["source"]["fingerprint"] = scan.report.get("source_fingerprint")
     store = Store(request.ledger_url, secret_key=request.secret_key)
     export = scan.subjects.counts()
     with store.transaction(request.handler.id, record["year"]) as tx:
