@@ -15,7 +15,7 @@ from export_gate.model import CATEGORIES, Counts
 #: Masked examples kept per column when asked for; more would only repeat the pattern.
 EXAMPLES_PER_COLUMN = 3
 #: Cells longer than this are free text: only identifiers found inside them are shown, masked.
-MAX_EXAMPLE_CELL = 40
+MAX_EXAMPLE_CELL = 20
 
 STANDARD_SENTENCES = {
     False: "An identity document number alone counts as personal, not sensitive, information "
