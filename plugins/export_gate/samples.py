@@ -891,15 +891,12 @@ class _TruthBuilder:
     def _inferred(self) -> np.ndarray:
         """Masks of the people found by linking rows through shared identifiers (union-find over identifiers)."""
         node_keys, node_masks = self.nodes.compact()
-        edges = np.concatenate([e for e in self.edges if len(e)] or [np.empty((0, 2), np.int64)])
-        index = np.searchsorted(node_keys, edges) if len(edges) else edges
-        universe = node_keys
-        if len(edges) and not np.isin(edges, node_keys).all():
-            universe = np.unique(np.concatenate([node_keys, edges.ravel()]))
-            index = np.searchsorted(universe, edges)
-        roots = _components(len(universe), index[:, 0], index[:, 1]) if len(edges) else np.arange(len(universe))
+        edges = np.concatenate([np.empty((0, 2), np.int64), *self.edges])
+        universe, inverse = np.unique(np.concatenate([node_keys, edges.ravel()]), return_inverse=True)
+        ends = inverse[len(node_keys) :].reshape(-1, 2)
+        roots = _components(len(universe), ends[:, 0], ends[:, 1])
         masks = np.zeros(len(universe), np.int64)
-        np.bitwise_or.at(masks, np.searchsorted(universe, node_keys), node_masks)
+        masks[inverse[: len(node_keys)]] = node_masks  # node keys are distinct
         _, component_masks = _or_by_key(roots, masks)
         return np.concatenate([component_masks[component_masks != 0], *self.loose])
 
