@@ -43,8 +43,15 @@ __all__ = ["ColumnPlan", "Detector", "DetectorSettings", "Hit"]
 
 #: Sample values of a free-text column run through the full Presidio analyzer when planning.
 PRESIDIO_SAMPLE = 20
+#: Every identifier pattern (recognizers with a span: IDs, phones, cards, documents, e-mail, IP, coordinates,
+#: ICD-10) needs one of these shapes: 4 digits in a row (phone and card groups included), '@', a decimal point
+#: between digits, a hex colon, or a letter and two digits. One cheap RE2 pass over all values with it spares
+#: the per-recognizer passes on everything else (a union of the full patterns blows up RE2's DFA).
+IDENTIFIER_SHAPE = r"[0-9]{4}|@|[0-9]\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f:]|[A-Z][0-9]{2}"
 #: Presidio results below this score are shapes without validation or context (a bare 8-digit "permit").
 PRESIDIO_MIN_SCORE = 0.35
+#: Texts per spaCy batch.
+NER_BATCH = 256
 #: Characters of each sample value looked at when planning.
 PROFILE_CHARS = 4096
 #: Characters before a match searched for a context word ("护照号码：E12345678").
@@ -180,13 +187,18 @@ def _combine(found: list[_Found]) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
     pos = np.concatenate([f.pos for f in found])
     hits = [h for f in found for h in f.hits]
     start, end, priority = (np.concatenate([getattr(f, a) for f in found]) for a in ("start", "end", "priority"))
+    if len(pos) < 2 or bool(np.all(pos[1:] > pos[:-1])):  # one finding per value, in order: nothing to resolve
+        return pos, [(hit,) for hit in hits]
     order = np.argsort(pos, kind="stable")
     pos = pos[order]
     unique, first, counts = np.unique(pos, return_index=True, return_counts=True)
+    ordered = [hits[i] for i in order.tolist()]
+    if len(unique) == len(pos):
+        return unique, [(hit,) for hit in ordered]
     tuples: list[tuple[Hit, ...]] = []
     for i, n in zip(first.tolist(), counts.tolist(), strict=True):
         if n == 1:
-            tuples.append((hits[order[i]],))
+            tuples.append((ordered[i],))
         else:
             members = order[i : i + n]
             tuples.append(_resolve([(int(start[m]), int(end[m]), int(priority[m]), hits[m]) for m in members]))
@@ -345,32 +357,56 @@ class Detector:
     # --- pattern recognizers -----------------------------------------------------------------------------
 
     def _patterns(self, plan: ColumnPlan, strings: pa.Array, as_of: datetime.date) -> list[_Found]:
-        """All recognizers of recognizers.yaml over the distinct values; see the module docstring."""
+        """All recognizers of recognizers.yaml over the distinct values; see the module docstring.
+
+        Recognizers run highest priority first, and a value that *is* a valid identifier (whole cell) is
+        claimed: nothing of lower priority can win inside it, so no later pass looks at it again. A column of
+        resident IDs thus costs the prefilter, the ID pass and its validation, not one pass per recognizer.
+        """
         regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
-        candidates = np.flatnonzero(_match(strings, "|".join(f"(?:{r})" for r in regexes.values())))
-        if len(candidates) == 0:
-            return []
+        candidates = np.flatnonzero(_match(strings, IDENTIFIER_SHAPE))
         values = strings.take(pa.array(candidates))
+        claimed = np.zeros(len(values), dtype=bool)
         found = []
-        for rec in self.recognizers:
-            inside = np.flatnonzero(_match(values, regexes[rec.name]))
+        for rec in (r for r in self.recognizers if not r.span_free):
+            open_ = np.flatnonzero(~claimed)
+            if len(open_) == 0:
+                break
+            subset = values if len(open_) == len(values) else values.take(pa.array(open_))
+            inside = open_[_match(subset, self._bounded(rec, regexes[rec.name]))]
             if len(inside) == 0:
                 continue
-            if rec.span_free:
-                hit = self._hit(rec.entity, self._categories(rec))
-                found.append(_Found.whole(candidates[inside], [hit] * len(inside)))
-                continue
-            found.append(
-                self._validated(
-                    rec,
-                    rec.name in plan.context,
-                    regexes[rec.name],
-                    candidates[inside],
-                    values.take(pa.array(inside)),
-                    as_of,
-                )
+            hits, whole_valid = self._validated(
+                rec,
+                rec.name in plan.context,
+                regexes[rec.name],
+                candidates[inside],
+                values.take(pa.array(inside)),
+                as_of,
             )
+            found.append(hits)
+            claimed[inside[whole_valid]] = True
+        terms = [r for r in self.recognizers if r.span_free]
+        unclaimed = np.ones(len(strings), dtype=bool)
+        unclaimed[candidates[claimed]] = False
+        open_ = np.flatnonzero(unclaimed & ~_match(strings, r"^[0-9 +()./:-]*$"))  # terms need letters or CJK
+        subset = strings.take(pa.array(open_))
+        open_ = open_[_match(subset, "|".join(f"(?:{regexes[r.name]})" for r in terms))]
+        subset = strings.take(pa.array(open_))
+        for rec in terms:
+            inside = open_[_match(subset, regexes[rec.name])]
+            hit = self._hit(rec.entity, self._categories(rec))
+            found.append(_Found.whole(inside, [hit] * len(inside)))
         return found
+
+    @staticmethod
+    def _bounded(rec: Recognizer, regex: str) -> str:
+        """``regex`` with the recognizer's forbidden neighbours outside it, for the candidate mask: an 8-digit
+        run inside every 18-digit ID then never reaches the Python loop."""
+        if not rec.bounded:
+            return regex
+        free = "[^" + rec.bounded[1:]
+        return f"(?:^|{free})(?:{regex})(?:{free}|$)"
 
     @staticmethod
     def _regex(rec: Recognizer, in_context: bool) -> str:
@@ -384,9 +420,10 @@ class Detector:
 
     def _validated(
         self, rec: Recognizer, in_column: bool, regex: str, pos: np.ndarray, values: pa.Array, as_of: datetime.date
-    ) -> _Found:
+    ) -> tuple[_Found, np.ndarray]:
         """Matches of one recognizer in candidate values, validated in bulk: whole-cell matches straight from
-        Arrow, matches inside text extracted with RE2 (linear time) and checked for boundaries and context."""
+        Arrow, matches inside text extracted with RE2 (linear time) and checked for boundaries and context.
+        Also returns which values are, as a whole, a valid match (a mask over ``values``)."""
         whole = _match(values, f"^(?:{regex})$")
         texts = [values.filter(whole)]
         owner = [pos[whole]]
@@ -405,13 +442,16 @@ class Detector:
             if len(where):
                 ok[where] = check(text.take(pa.array(where)), validators.Context(flag, as_of))
         keep = np.flatnonzero(ok)
-        return _Found(
+        whole_valid = np.zeros(len(values), dtype=bool)
+        whole_valid[np.flatnonzero(whole)] = ok[: len(owner[0])]
+        found = _Found(
             owner_all[keep],
             self._match_hits(rec, text.take(pa.array(keep)), as_of),
             start[keep],
             end[keep],
             np.full(len(keep), rec.priority, dtype=np.int64),
         )
+        return found, whole_valid
 
     @staticmethod
     def _inner_matches(
@@ -459,17 +499,20 @@ class Detector:
     # --- names by NER ------------------------------------------------------------------------------------
 
     def _names_by_ner(self, strings: pa.Array) -> _Found:
-        """PERSON from Presidio's spaCy recognizer, only on values with two capitalised words in a row."""
+        """PERSON from the spaCy model Presidio loaded, only on values with two capitalised words in a row.
+
+        Only the NER pipe (and the tok2vec it reads) runs: Presidio's full NLP artifacts (tagger, parser,
+        lemmas for its context words) cost four times as much and add nothing to finding a name."""
         candidates = np.flatnonzero(_match(strings, NER_CANDIDATE))
         if len(candidates) == 0:
             return _Found.whole(_NO_ROWS, [])
-        nlp_engine = self.analyzer.nlp_engine
-        spacy_recognizer = next(r for r in self.analyzer.registry.recognizers if r.name == "SpacyRecognizer")
+        nlp = self.analyzer.nlp_engine.nlp["en"]
         texts = strings.take(pa.array(candidates)).to_pylist()
-        person = []
-        for p, (text, artifacts) in zip(candidates.tolist(), nlp_engine.process_batch(texts, "en"), strict=True):
-            spans = (text[r.start : r.end] for r in spacy_recognizer.analyze(text, ["PERSON"], artifacts))
-            if any(FULL_NAME.fullmatch(span) for span in spans):
-                person.append(p)
+        skip = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
+        person = [
+            p
+            for p, doc in zip(candidates.tolist(), nlp.pipe(texts, batch_size=NER_BATCH, disable=skip), strict=True)
+            if any(ent.label_ == "PERSON" and FULL_NAME.fullmatch(ent.text) for ent in doc.ents)
+        ]
         hit = self._hit("PERSON", frozenset())
         return _Found.whole(np.array(person, dtype=np.int64), [hit] * len(person))
