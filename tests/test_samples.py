@@ -294,3 +294,28 @@ def test_unknown_kind_or_format_is_refused(tmp_path: Path) -> None:
         generate("hr", 10, tmp_path)
     with pytest.raises(ValueError, match="unknown sample format"):
         generate("crm", 10, tmp_path, fmt="xlsx")
+
+
+def test_nested_sample_holds_the_same_people_under_leaf_names(tmp_path: Path) -> None:
+    nested = generate("crm", 1500, tmp_path / "nested", seed=4, files=2, as_of=AS_OF, nested=True)
+    flat = generate("crm", 1500, tmp_path / "flat", seed=4, files=2, as_of=AS_OF)
+    assert nested.subjects == flat.subjects
+    assert nested.labels is not None and flat.labels is not None
+    assert nested.labels["客户.姓名"]["PERSON"].tolist() == flat.labels["姓名"]["PERSON"].tolist()
+    assert nested.column_categories == {"客户.身份证号": ["minor_under_14"], "出生日期": ["minor_under_14"]}
+    rows_with: dict[str, set[int]] = {}
+    for batch in read_batches([str(tmp_path / "nested")]):
+        for leaf in batch.columns:
+            present = leaf.values.is_valid().to_numpy(zero_copy_only=False)
+            rows = leaf.rows if leaf.rows is not None else range(batch.num_rows)
+            rows_with.setdefault(leaf.name, set()).update(
+                batch.row_offset + int(r) + sum(nested.file_rows[: nested.files.index(Path(batch.source).name)])
+                for r, ok in zip(rows, present, strict=True)
+                if ok
+            )
+    contact_rows = nested.labels["联系方式[].值"]["CN_MOBILE"] | nested.labels["联系方式[].值"]["EMAIL_ADDRESS"]
+    assert rows_with["联系方式[].值"] == set(contact_rows.nonzero()[0].tolist())
+    assert rows_with["地址{}"] == set(nested.labels["地址{}"]["CN_ADDRESS"].nonzero()[0].tolist())
+    assert rows_with["客户.身份证号"] == set(nested.labels["客户.身份证号"]["CN_RESIDENT_ID"].nonzero()[0].tolist())
+    with pytest.raises(ValueError, match="nested samples are crm exports in Parquet"):
+        generate("crm", 10, tmp_path / "x", fmt="csv", nested=True)

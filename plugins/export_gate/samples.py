@@ -181,12 +181,16 @@ def generate(
     as_of: date | None = None,
     truth_path: str | Path | None = None,
     subjects: bool = True,
+    nested: bool = False,
 ) -> GroundTruth:
     """Write ``rows`` rows of a ``kind`` export into ``files`` files in ``out_dir``; return the ground truth.
 
     ``encoding`` applies to CSV (e.g. ``gbk``). ``truth_path`` also writes the truth as JSON there.
     Counting subjects needs memory in proportion to the distinct people (about 100 bytes each); a scale run
     that only needs the data passes ``subjects=False`` and generates in flat memory (cell counts are kept).
+    ``nested=True`` (crm, Parquet) writes the same customers with nested columns: a struct ``客户`` (姓名,
+    身份证号), a list of structs ``联系方式`` (类型, 值: mobile and e-mail) and a map ``地址`` (家庭 -> address);
+    the truth is labelled by leaf name (``客户.姓名``, ``联系方式[].值``, ``地址{}``) and counts the same people.
     """
     if kind not in KINDS:
         raise ValueError(f"unknown sample kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -194,11 +198,13 @@ def generate(
         raise ValueError(f"unknown sample format {fmt!r}; use parquet, csv or jsonl")
     if not 0 < rows < _ROLE_OFFSET or not 0 < files <= rows:
         raise ValueError(f"rows must be 1..{_ROLE_OFFSET - 1} and files 1..rows")
+    if nested and (kind, fmt) != ("crm", "parquet"):
+        raise ValueError("nested samples are crm exports in Parquet")
     as_of = as_of or date.today()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec = _SPECS[kind]
-    context = _Context(seed, as_of, spec.pools(rows))
+    context = _Context(seed, as_of, spec.pools(rows), nested)
     builder = _TruthBuilder(keep_labels=rows <= LABEL_ROWS_LIMIT, count_subjects=subjects)
     names, sizes = [], []
     for index in range(files):
@@ -213,7 +219,13 @@ def generate(
         names.append(path.name)
         sizes.append(size)
     truth = builder.finish(
-        kind=kind, files=names, file_rows=sizes, as_of=as_of, seed=seed, keys=spec.keys, categories=spec.categories
+        kind=kind,
+        files=names,
+        file_rows=sizes,
+        as_of=as_of,
+        seed=seed,
+        keys=spec.keys,
+        categories={(_NESTED_NAMES.get(c, c) if nested else c): cats for c, cats in spec.categories.items()},
     )
     if truth_path is not None:
         truth.write(truth_path)
@@ -230,6 +242,7 @@ class _Context:
     seed: int
     as_of: date
     pools: tuple[int, ...]
+    nested: bool = False
 
 
 def _hash(values: np.ndarray, salt: int, seed: int) -> np.ndarray:
@@ -586,7 +599,52 @@ def _crm(context: _Context, rng: np.random.Generator, n: int) -> tuple[pa.Table,
         _node(2, pid, has_email),
         _node(3, people.id17, has_id),
     ]
+    if context.nested:
+        table, labels = _nest_crm(table, labels)
     return table, _Chunk(labels, [np.where(anonymous, -1, customer)], [pid], [mask], identifiers)
+
+
+#: Where the flat crm columns go in the nested crm sample.
+_NESTED_NAMES = {
+    "姓名": "客户.姓名",
+    "身份证号": "客户.身份证号",
+    "手机号": "联系方式[].值",
+    "邮箱": "联系方式[].值",
+    "地址": "地址{}",
+}
+
+
+def _nest_crm(
+    table: pa.Table, labels: dict[str, dict[str, np.ndarray]]
+) -> tuple[pa.Table, dict[str, dict[str, np.ndarray]]]:
+    """The same rows with a struct, a list of structs and a map in place of the flat contact columns."""
+    column = {name: table.column(name).combine_chunks() for name in ("姓名", "身份证号", "手机号", "邮箱", "地址")}
+    customer = pa.StructArray.from_arrays(
+        [column["姓名"], column["身份证号"]], names=["姓名", "身份证号"], mask=pc.is_null(column["姓名"])
+    )
+    phone, mail = labels["手机号"][MOBILE], labels["邮箱"][EMAIL]
+    starts = np.concatenate([[0], np.cumsum(phone.astype(np.int32) + mail)]).astype(np.int32)
+    order = np.argsort(np.concatenate([starts[:-1][phone], starts[:-1][mail] + phone[mail]]), kind="stable")
+    kinds = pa.array(["手机"] * int(phone.sum()) + ["邮箱"] * int(mail.sum()))
+    values = pa.concat_arrays([column["手机号"].filter(pa.array(phone)), column["邮箱"].filter(pa.array(mail))])
+    entries = pa.StructArray.from_arrays([kinds.take(order), values.take(order)], names=["类型", "值"])
+    home = labels["地址"][ADDRESS]
+    address_starts = pa.array(np.concatenate([[0], np.cumsum(home)]).astype(np.int32))
+    addresses = column["地址"].filter(pa.array(home))
+    flat = [name for name in table.column_names if name not in column and name != "客户编号"]
+    nested = pa.table(
+        {
+            "客户编号": table.column("客户编号"),
+            "客户": customer,
+            "联系方式": pa.ListArray.from_arrays(pa.array(starts), entries),
+            "地址": pa.MapArray.from_arrays(address_starts, pa.array(["家庭"] * len(addresses)), addresses),
+            **{name: table.column(name) for name in flat},
+        }
+    )
+    relabelled: dict[str, dict[str, np.ndarray]] = {}
+    for name, entities in labels.items():
+        relabelled.setdefault(_NESTED_NAMES.get(name, name), {}).update(entities)
+    return nested, relabelled
 
 
 def _ae_cases(context: _Context, rng: np.random.Generator, n: int) -> tuple[pa.Table, _Chunk]:
