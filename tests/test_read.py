@@ -247,3 +247,22 @@ def test_compressed_parquet_is_refused(tmp_path: Path) -> None:
     (tmp_path / "x.parquet.gz").write_bytes(b"\x1f\x8b")
     with pytest.raises(InputError, match=r"x\.parquet\.gz: a compressed Parquet file"):
         list(read_batches([str(tmp_path / "x.parquet.gz")]))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("姓名\n王芳\n", "gbk"),
+        ("姓名,手机\n张三,13812345678\n", "gb18030"),
+        ("备注\n患者出现皮疹\n", "gbk"),
+        ("姓名\n陳大文\n", "big5"),
+        ("name\ncafé crème\n", "cp1252"),
+    ],
+)
+def test_short_files_in_legacy_encodings_are_detected(tmp_path: Path, text: str, encoding: str) -> None:
+    """charset-normalizer alone reads the first three as Korean cp949 or UTF-16: a silent misread would hide
+    the names from the detectors, so detection is limited to the encodings Chinese systems write."""
+    path = tmp_path / "short.csv"
+    path.write_bytes(text.encode(encoding))
+    header, value = text.strip().split("\n")
+    assert _columns(list(read_batches([str(path)])))[header.split(",")[0]] == [value.split(",")[0]]

@@ -67,6 +67,9 @@ _SNIFF_BYTES = 1 << 16
 #: pyarrow parses CSV and JSON in blocks of this size; a single line must fit in one block.
 _BLOCK_BYTES = 16 << 20
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz"}
+#: The encodings a CSV from a Chinese system comes in. Letting charset-normalizer choose among all it knows
+#: misreads short GBK files (a header and a few names come back as Korean cp949, or as UTF-16).
+_CANDIDATE_ENCODINGS = ("utf_8", "gb18030", "big5", "utf_16", "utf_32", "cp1252")
 #: Compressed CSV / JSON Lines (``export.csv.gz``) are read through these codecs (Arrow's names).
 COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd"}
 #: The limits used unless the caller passes its own.
@@ -363,7 +366,7 @@ def _detect_encoding(head: bytes, source: str) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    guess = charset_normalizer.from_bytes(head[:_SNIFF_BYTES]).best()
+    guess = charset_normalizer.from_bytes(head[:_SNIFF_BYTES], cp_isolation=list(_CANDIDATE_ENCODINGS)).best()
     if guess is None:
         raise InputError(
             f"{source}: the text encoding cannot be recognised; name it (e.g. --encoding gb18030) or re-export as UTF-8"
