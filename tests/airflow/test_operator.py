@@ -170,7 +170,10 @@ def test_a_rerun_of_the_same_dag_run_and_a_new_run_count_nobody_twice(runs):
     assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
 
 
-@pytest.mark.parametrize(("name", "error"), [("missing_source", "InputError"), ("unknown_list", "ListError")])
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("missing_source", "InputError"), ("unknown_list", "ListError"), ("timeout", "timeout during scan")],
+)
 def test_fail_closed_blocks_the_export_with_an_audit_record(runs, name, error):
     assert runs.ti(f"gate_{name}") == ("failed", 1)
     assert runs.ti(f"ship_{name}")[0] == "upstream_failed"

@@ -20,6 +20,8 @@ NATIONAL = "cn-national-2024"
 ALLOWED_ASSET = Asset(name="gate_allowed_decision", uri="file:///overseas/customers-gate")
 EXPORTED_ASSET = Asset(name="overseas_customers", uri="file:///overseas/customers")
 CANARY_ASSET = Asset(name="overseas_canary", uri="file:///overseas/canary")
+#: A query that never ends: the task's execution_timeout has to stop the gate.
+ENDLESS = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT 'C' || i AS customer_id FROM n"
 
 
 class FlakyGate(ExportGateOperator):
@@ -136,11 +138,12 @@ with DAG(
         gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", **{**common, **overrides})
         gate >> ship.override(task_id=f"ship_{name}")(name)
 
-    # fail closed: an unreadable source, an unknown list, a ledger database that is down
+    # fail closed: an unreadable source, an unknown list, a ledger database that is down, a timeout
     for name, overrides in {
         "missing_source": {"source": str(DATA / "no-such-file.parquet")},
         "unknown_list": {"source": str(DATA / "personal.parquet"), "list_id": "no-such-list"},
         "db_down": {"source": str(DATA / "personal.parquet"), "ledger_conn_id": "export_gate_ledger_down"},
+        "timeout": {"sql": ENDLESS, "conn_id": "export_gate_test_db", "execution_timeout": timedelta(seconds=5)},
     }.items():
         gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", retries=2, **{**common, **overrides})
         gate >> ship.override(task_id=f"ship_{name}")(name)
