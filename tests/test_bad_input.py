@@ -194,3 +194,11 @@ def test_oversized_cell_in_a_dictionary_column_and_inside_a_list() -> None:
     nested = pa.table({"items": [["a"], ["b", large]]})
     with pytest.raises(InputError, match=r"^<table>: column 'items\[\]' row 2 holds a text cell"):
         list(table_batches(nested))
+
+
+def test_utf8_csv_named_as_gbk_is_refused_not_misread(tmp_path: Path) -> None:
+    path = tmp_path / "utf8.csv"
+    path.write_text(f"姓名,身份证号\n张三,{CANARY}\n", encoding="utf-8")
+    assert _error([str(path)], encoding="gbk") == (
+        f"{path}: the text is UTF-8 but gbk was named; leave the encoding out or name utf-8"
+    )

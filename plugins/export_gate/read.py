@@ -303,7 +303,7 @@ def _parquet(opener: _Opener, context: _Context, encoding: str | None, batch_row
 def _csv(opener: _Opener, context: _Context, encoding: str | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """Every column as text, so identifiers keep leading zeros and a trailing X."""
     head = _read_head(opener)
-    context.encoding = _normalise_encoding(encoding) if encoding else _detect_encoding(head, context.source)
+    context.encoding = _named_encoding(encoding, head, context) if encoding else _detect_encoding(head, context.source)
     try:
         header = next(csv.reader(io.StringIO(head.decode(context.encoding))), [])
     except UnicodeDecodeError as exc:
@@ -358,6 +358,21 @@ def _normalise_encoding(name: str) -> str:
     except LookupError as exc:
         raise InputError(f"unknown text encoding {name!r}; use e.g. utf-8 or gb18030") from exc
     return "utf-8" if canonical in ("utf-8", "utf-8-sig") else canonical
+
+
+def _named_encoding(name: str, head: bytes, context: _Context) -> str:
+    """The encoding the user named, unless the file is plainly UTF-8 text: reading UTF-8 as GBK raises no
+    error, it turns every Chinese character into a wrong one and the detectors would see none of them."""
+    encoding = _normalise_encoding(name)
+    if encoding != "utf-8" and not head.isascii():
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError:
+            return encoding
+        raise InputError(
+            f"{context.source}: the text is UTF-8 but {name} was named; leave the encoding out or name utf-8"
+        )
+    return encoding
 
 
 def _detect_encoding(head: bytes, source: str) -> str:
