@@ -6,17 +6,20 @@
 
 The year is filled through the same API (reservations of --chunk subjects each); then one export of --add
 subjects, --overlap of them already counted this year (a tenth sensitive), is previewed and reserved in one
-locked transaction, as the gate does. Prints seconds per step.
+locked transaction, as the gate does. Then --audit records are appended to the audit log and the UI's
+queries, verify and export are timed. Prints seconds per step.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import tempfile
 import time
 from pathlib import Path
 
+from export_gate import db
 from export_gate.ledger import Store
 from export_gate.model import ExportSubjects, mask_of
 
@@ -68,20 +71,71 @@ def run(url: str, base: int, add: int, overlap: float, chunk: int) -> None:
     print(f"  read year-to-date counts: {time.perf_counter() - started:.3f} s ({counts.personal:,} personal)")
 
 
+def run_audit(url: str, records: int) -> None:
+    """Append ``records`` gate records, then time what the UI and the CLI do with them."""
+    store = Store(url, secret_key=KEY)
+    started = time.perf_counter()
+    for start in range(0, records, 10_000):
+        with db.write_transaction(store.engine) as conn:
+            for n in range(start, min(start + 10_000, records)):
+                store.audit.append(conn, _record(n))
+    print(f"  append {records:,} audit records: {time.perf_counter() - started:.1f} s")
+    for label, query in (
+        ("newest page of 50", {}),
+        ("one DAG, one page", {"dag_id": "dag_7"}),
+        ("blocks, page 100", {"action": "block", "offset": 5000}),
+    ):
+        started = time.perf_counter()
+        page, total = store.audit.query(**query)
+        print(f"  query {label} ({len(page)} of {total:,}): {time.perf_counter() - started:.3f} s")
+    started = time.perf_counter()
+    result = store.audit.verify()
+    print(f"  verify the chain ({result.checked:,} records, ok={result.ok}): {time.perf_counter() - started:.1f} s")
+    started = time.perf_counter()
+    written = store.audit.export("csv", io.StringIO())
+    print(f"  export {written:,} records as CSV: {time.perf_counter() - started:.1f} s")
+
+
+def _record(n: int) -> dict:
+    counts = {"personal": n, "sensitive": n // 10, "categories": {"medical_health": n // 10}}
+    return {
+        "event": "gate",
+        "handler_id": f"handler_{n % 3}",
+        "year": 2026,
+        "dag_id": f"dag_{n % 20}",
+        "run_id": f"scheduled__{n}",
+        "task_id": "gate",
+        "try_number": 1,
+        "list": {"id": "cn-national-2024", "version": "sha256:0"},
+        "scenario": None,
+        "action": ("allow", "annotate", "block")[n % 3],
+        "counts": {"export": counts, "ytd_before": counts, "ytd_after": counts},
+        "report": {"columns": ["patient_id", "phone", "diagnosis"], "rows": 1000},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=int, default=10_000_000, help="subjects already in the year")
     parser.add_argument("--add", type=int, default=1_000_000, help="subjects in the measured export")
     parser.add_argument("--overlap", type=float, default=0.2, help="share of the export already counted")
     parser.add_argument("--chunk", type=int, default=1_000_000, help="subjects per filling reservation")
+    parser.add_argument("--audit", type=int, default=100_000, help="audit records to append and query (0: skip)")
     parser.add_argument("--postgres", metavar="URL", help="also run against this (empty) PostgreSQL database")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         print(f"SQLite ({Path(tmp) / 'ledger.db'})")
-        run(f"sqlite:///{Path(tmp) / 'ledger.db'}", args.base, args.add, args.overlap, args.chunk)
+        url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
+        if args.base or args.add:
+            run(url, args.base, args.add, args.overlap, args.chunk)
+        if args.audit:
+            run_audit(url, args.audit)
     if args.postgres:
         print("PostgreSQL")
-        run(args.postgres, args.base, args.add, args.overlap, args.chunk)
+        if args.base or args.add:
+            run(args.postgres, args.base, args.add, args.overlap, args.chunk)
+        if args.audit:
+            run_audit(args.postgres, args.audit)
 
 
 if __name__ == "__main__":

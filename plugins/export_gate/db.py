@@ -281,14 +281,12 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
 
 @contextmanager
 def temp_table(conn: Connection, name: str, *columns: sa.Column) -> Iterator[sa.Table]:
-    """A temporary table for set-based joins against millions of digests; dropped at the end."""
+    """A temporary table for set-based joins against millions of digests. Dropped on success; on an error the
+    transaction rolls back, which undoes its creation too (DDL is transactional in SQLite and PostgreSQL)."""
     table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.create(conn)
-    try:
-        yield table
-    finally:
-        if not conn.invalidated and conn.in_transaction():
-            table.drop(conn)
+    yield table
+    table.drop(conn)
 
 
 def _alembic_config(conn: Connection | None = None) -> Config:
