@@ -32,7 +32,7 @@ from export_gate import read
 from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
 from export_gate.digest import SubjectHasher
 from export_gate.errors import GateError, InputError
-from export_gate.model import ExportSubjects, mask_of
+from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
 from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
 
@@ -72,41 +72,62 @@ class Partial:
 
 
 class _Findings:
-    """The hits of one column of one batch, reduced once per distinct hit tuple (equal values give the same
-    tuple, so a repeated value costs nothing) and once per distinct shape (which entities and categories),
-    so counting cells and masks is array work."""
+    """The hits of one column of one batch as arrays. Rows are grouped by hit tuple (equal values share one
+    tuple), Python touches each distinct hit once, and masks, cell counts and identifier pairs are numpy work."""
 
     def __init__(self, hits: Sequence[tuple[Hit, ...]], hasher: SubjectHasher, with_identifiers: bool) -> None:
-        # Group rows by hit-tuple identity in numpy; Python only touches each distinct tuple once.
         ids = np.fromiter(map(id, hits), dtype=np.int64, count=len(hits))
         _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
         self.codes = codes.reshape(-1)
         self.first: list[int] = first.tolist()
         self.tuples: list[tuple[Hit, ...]] = [hits[i] for i in self.first]
-        shapes: dict[tuple, int] = {}
-        shape_of = [
-            shapes.setdefault(tuple((hit.entity, hit.categories) for hit in found), len(shapes))
-            for found in self.tuples
-        ]
-        digest = hasher.digest
-        self.identifiers: list[list[bytes]] = (
-            [[digest(hit.entity, hit.identifier) for hit in found if hit.identifier] for found in self.tuples]
-            if with_identifiers
-            else []
+        flat = [hit for found in self.tuples for hit in found]
+        sizes = np.fromiter(map(len, self.tuples), dtype=np.int64, count=len(self.tuples))
+        owner = np.repeat(np.arange(len(self.tuples)), sizes)
+        # masks: one per distinct category set, OR-ed per tuple, then spread over the rows
+        category_masks: dict[frozenset[str], int] = {}
+        hit_masks = np.fromiter(
+            (category_masks.get(c) or category_masks.setdefault(c, mask_of(c)) for c in (h.categories for h in flat)),
+            dtype=np.int64,
+            count=len(flat),
         )
-        self.shapes = list(shapes)
-        shape_codes = np.asarray(shape_of, dtype=np.int64)[self.codes]
-        self.shape_cells = np.bincount(shape_codes, minlength=len(self.shapes)).tolist()
-        shape_masks = [mask_of(frozenset().union(*(cats for _, cats in shape))) for shape in self.shapes]
-        self.masks = np.asarray(shape_masks, dtype=np.uint16)[shape_codes]
+        tuple_masks = np.zeros(len(self.tuples), dtype=np.int64)
+        np.bitwise_or.at(tuple_masks, owner, hit_masks)
+        self.masks = tuple_masks.astype(np.uint16)[self.codes]
+        # entities as bits per tuple, so a cell with two mobiles counts once
+        entity_codes: dict[str, int] = {}
+        hit_entities = np.fromiter(
+            (entity_codes.setdefault(h.entity, len(entity_codes)) for h in flat), dtype=np.int64, count=len(flat)
+        )
+        tuple_entities = np.zeros(len(self.tuples), dtype=np.uint64)
+        np.bitwise_or.at(tuple_entities, owner, np.left_shift(np.uint64(1), hit_entities.astype(np.uint64)))
+        weight = np.bincount(self.codes, minlength=len(self.tuples))
+        self.entity_cells = {
+            name: int(weight[(tuple_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
+            for name, code in entity_codes.items()
+        }
+        self.category_cells = {
+            name: int(weight[(tuple_masks & bit) != 0].sum())
+            for name, bit in CATEGORY_BITS.items()
+            if (tuple_masks & bit).any()
+        }
+        # strong identifiers: one digest per distinct identifier hit, with the tuple it belongs to
+        self.digests: list[bytes] = []
+        self._digest_owner = np.zeros(0, dtype=np.int64)
+        if with_identifiers:
+            where = [i for i, h in enumerate(flat) if h.identifier]
+            self.digests = [hasher.digest(flat[i].entity, flat[i].identifier) for i in where]  # type: ignore[arg-type]
+            self._digest_owner = owner[np.asarray(where, dtype=np.int64)]
 
-    def cells_per(self, names_of: Callable[[tuple[str, frozenset[str]]], Iterable[str]]) -> dict[str, int]:
-        """Cells holding each name ``names_of`` gives for a hit (its entity, its categories), counted once per cell."""
-        per: dict[str, int] = {}
-        for shape, cells in zip(self.shapes, self.shape_cells, strict=True):
-            for name in {name for hit in shape for name in names_of(hit)}:
-                per[name] = per.get(name, 0) + cells
-        return per
+    def identifier_pairs(self, batch_rows: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+        """(row, identifier digest) for every identifier found on every row of this column."""
+        per_tuple = np.bincount(self._digest_owner, minlength=len(self.tuples))
+        start = np.cumsum(per_tuple) - per_tuple
+        count = per_tuple[self.codes]
+        rows = np.repeat(batch_rows, count)
+        within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        index = np.repeat(start[self.codes], count) + within
+        return rows, [self.digests[i] for i in index.tolist()]
 
     def examples(self, values: pa.Array, rows: np.ndarray) -> list[str]:
         """Masked examples: identifiers found, or short cells; never more than a report shows."""
@@ -151,7 +172,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     tally = Tally(rows=n)
     role_masks = {key: np.zeros(n, dtype=np.uint16) for key in keys}
     row_masks = np.zeros(n, dtype=np.uint16)
-    id_rows: list[int] = []
+    id_rows: list[np.ndarray] = []
     id_digests: list[bytes] = []
     for leaf in batch.columns:
         plan = plans[leaf.name]
@@ -165,17 +186,15 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         batch_rows = rows if leaf.rows is None else np.asarray(leaf.rows)[rows]
         target = role_masks[role_of(leaf.name, keys)] if keys else row_masks
         np.bitwise_or.at(target, batch_rows, findings.masks)
-        for name, count in findings.cells_per(lambda hit: (hit[0],)).items():
-            col.entities[name] = col.entities.get(name, 0) + count
-        for name, count in findings.cells_per(lambda hit: hit[1]).items():
-            col.categories[name] = col.categories.get(name, 0) + count
+        for mine, found in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
+            for name, count in found.items():
+                mine[name] = mine.get(name, 0) + count
         if job.show_examples:
             col.add_examples(findings.examples(leaf.values, rows))
         if not keys:
-            for row, code in zip(batch_rows.tolist(), findings.codes.tolist(), strict=True):
-                for digest in findings.identifiers[code]:
-                    id_rows.append(row)
-                    id_digests.append(digest)
+            pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
+            id_rows.append(pair_rows)
+            id_digests.extend(pair_digests)
 
     def row_subject(row: int, kind: str) -> bytes:
         return job.hasher.digest(kind, f"{batch.source}#{batch.row_offset + row}")
@@ -183,7 +202,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     if keys:
         subjects = by_key(role_masks, key_values, row_subject, job.hasher)
     else:
-        subjects = inferred(row_masks, id_rows, id_digests, row_subject)
+        subjects = inferred(row_masks, np.concatenate(id_rows or [np.zeros(0, np.int64)]), id_digests, row_subject)
     return Partial(tally, subjects)
 
 

@@ -153,26 +153,58 @@ def by_key(
     return subjects.result()
 
 
+def _components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components of the graph with nodes 0..size-1 and edges (a[i], b[i]): each node's label is
+    the smallest node of its component. Array work (hooking roots onto smaller roots, then pointer jumping),
+    a few rounds for the shallow graphs identifiers make."""
+    labels = np.arange(size, dtype=np.int64)
+    while True:
+        la, lb = labels[a], labels[b]
+        if np.array_equal(la, lb):
+            return labels
+        low = np.minimum(la, lb)
+        np.minimum.at(labels, la, low)
+        np.minimum.at(labels, lb, low)
+        while True:
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+
+
 def inferred(
     row_masks: np.ndarray,
-    identifier_rows: Sequence[int],
+    identifier_rows: np.ndarray,
     identifier_digests: Sequence[bytes],
     row_subject: Callable[[int, str], bytes],
 ) -> ExportSubjects:
     """People of one batch inferred from strong identifiers.
 
     ``row_masks[i]`` is everything row ``i`` holds; the pairs (``identifier_rows[j]``,
-    ``identifier_digests[j]``) say which identifier digests appear on which row.
+    ``identifier_digests[j]``) say which identifier digests appear on which row. Identifiers are numbered in
+    digest order, so the smallest number of a component is its canonical (smallest) digest.
     """
-    subjects = SubjectSet(STRONG_IDENTIFIERS)
-    anchors: dict[int, bytes] = {}
-    for row, digest in zip(identifier_rows, identifier_digests, strict=True):
-        anchor = anchors.get(row)
-        if anchor is None:
-            anchors[row] = digest
-        elif anchor != digest:
-            anchors[row] = subjects.link(anchor, digest)
-    for row in np.flatnonzero(row_masks).tolist():
-        anchor = anchors.get(row)
-        subjects.add(anchor if anchor is not None else row_subject(row, ROW_KIND), int(row_masks[row]))
-    return subjects.result()
+    distinct = sorted(set(identifier_digests))
+    number = {digest: i for i, digest in enumerate(distinct)}
+    nodes = np.fromiter(map(number.__getitem__, identifier_digests), dtype=np.int64, count=len(identifier_digests))
+    rows = np.asarray(identifier_rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    rows, nodes = rows[order], nodes[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
+    anchors = np.repeat(nodes[starts], np.diff(np.r_[starts, len(rows)]))  # each pair's row's first identifier
+    labels = _components(len(distinct), nodes, anchors)
+    row_label = np.full(len(row_masks), -1, dtype=np.int64)
+    row_label[rows[starts]] = labels[nodes[starts]]
+    personal = np.flatnonzero(row_masks)
+    linked = personal[row_label[personal] >= 0]
+    component_masks = np.zeros(len(distinct), dtype=np.int64)
+    np.bitwise_or.at(component_masks, row_label[linked], row_masks[linked].astype(np.int64))
+    roots = np.flatnonzero(labels == np.arange(len(distinct)))
+    masks = dict(zip([distinct[i] for i in roots.tolist()], component_masks[roots].tolist(), strict=True))
+    for row in personal[row_label[personal] < 0].tolist():
+        masks[row_subject(row, ROW_KIND)] = int(row_masks[row])
+    others = np.flatnonzero(labels != np.arange(len(distinct)))
+    aliases = dict(
+        zip([distinct[i] for i in others.tolist()], [distinct[i] for i in labels[others].tolist()], strict=True)
+    )
+    return ExportSubjects(masks=masks, aliases=aliases, identified_by=STRONG_IDENTIFIERS)
