@@ -276,6 +276,11 @@ def upper_compact(texts: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.utf8_upper(_strings(texts)), pattern=r"[\s()\-]", replacement="")
 
 
+def upper(texts: pa.Array) -> pa.Array:
+    """Identifier form of IDs whose regex admits no separators (a lower-case check character x)."""
+    return pc.utf8_upper(_strings(texts))
+
+
 def lower(texts: pa.Array) -> pa.Array:
     return pc.utf8_lower(_strings(texts))
 
@@ -293,6 +298,7 @@ VALIDATORS: dict[str, Validator] = {
 
 NORMALISERS: dict[str, Normaliser] = {
     "upper_compact": upper_compact,
+    "upper": upper,
     "digits": digits_only,
     "cn_mobile": cn_mobile_identifier,
     "lower": lower,

@@ -112,8 +112,9 @@ def test_mobile_in_the_forms_people_write_it_is_one_identifier(written: str) -> 
     assert identifiers("remark", [written]) == [{MOBILE}]
 
 
-def test_mobile_held_in_an_integer_column() -> None:
+def test_mobile_held_in_an_integer_or_float_column() -> None:
     assert identifiers("mobile", [13812345678, 8613812345678]) == [{MOBILE}, {MOBILE}]
+    assert identifiers("mobile", [13812345678.0, None]) == [{MOBILE}, set()]  # pandas with missing values
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,11 @@ def _match(strings: pa.Array, regex: str) -> np.ndarray:
 def _prepare(distinct: pa.Array) -> pa.Array:
     """Distinct values as trimmed strings, NFKC-normalised where not ASCII (full-width digits, brackets, '@')."""
     family = type_family(distinct.type)
+    if family == "floating":  # whole-number floats (see profile._whole_numbers) as integers, not "1.38e+10"
+        whole = pc.fill_null(pc.less(pc.abs(distinct), 2.0**53), False)
+        whole = pc.and_(whole, pc.equal(distinct, pc.floor(distinct)))
+        as_int = pc.cast(pc.if_else(whole, distinct, 0.0), pa.int64(), safe=False)
+        distinct = pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(distinct, pa.string()))
     strings = distinct if family == "string" else pc.cast(distinct, pa.string())
     if not pa.types.is_string(strings.type):
         strings = pc.cast(strings, pa.string())
@@ -482,17 +487,19 @@ class Detector:
         )
 
     def _match_hits(self, rec: Recognizer, texts: pa.Array, as_of: datetime.date) -> list[Hit]:
+        """One Hit per validated match: identifiers are normalised in Arrow; the Hit objects themselves are made
+        in Python (the interface hands them out), about a microsecond each, the per-value floor."""
         categories = self._categories(rec)
         if rec.identifier is None:
             return [self._hit(rec.entity, categories)] * len(texts)
         identifiers = validators.NORMALISERS[rec.identifier](texts).to_pylist()
-        prefix = f"{rec.entity}:"
+        entity, prefix = rec.entity, f"{rec.entity}:"
         if not rec.has_birth_date:
-            return [Hit(rec.entity, prefix + i, categories) for i in identifiers]
+            return [Hit(entity, prefix + i, categories) for i in identifiers]
         minor = validators.BIRTH_DATES[rec.validator](texts) > validators.minor_cutoff(as_of)
         young = categories | {"minor_under_14"}
         return [
-            Hit(rec.entity, prefix + i, young if m else categories)
+            Hit(entity, prefix + i, young if m else categories)
             for i, m in zip(identifiers, minor.tolist(), strict=True)
         ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -86,6 +87,13 @@ def _column_rule(key: str, family: str) -> ColumnKind | None:
     return next((k for k in kinds if family in k.types and k.column.search(key)), None)
 
 
+def _whole_numbers(sample: pa.Array) -> bool:
+    """Whether a float sample holds only whole numbers of 7 digits or more (a phone column read through pandas
+    with missing values becomes float64: 13812345678.0)."""
+    values = pc.drop_null(sample).to_numpy(zero_copy_only=False)
+    return len(values) > 0 and bool(np.all((values == np.floor(values)) & (np.abs(values) >= 1e6)))
+
+
 def _looks_free_text(sample: pa.Array) -> tuple[bool, str]:
     values = pc.drop_null(sample)
     if len(values) == 0:
@@ -116,6 +124,8 @@ def plan_column(
         )
     if family in ("integer", "decimal"):
         return ColumnPlan(column, "structured", f"{family} values may hold phone, card or ID numbers", context)
+    if family == "floating" and _whole_numbers(sample):
+        return ColumnPlan(column, "structured", "whole numbers stored as floats may hold phone numbers", context)
     if family != "string":
         return ColumnPlan(column, "skip", f"{family} values hold no identifiers or sensitive terms", context)
     _, free_hint, _ = load_columns()
