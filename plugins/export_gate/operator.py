@@ -16,6 +16,10 @@ The gate attaches callbacks to the tasks directly downstream of it: their succes
 their final failure (after their retries) releases it, and their outlet asset events carry the decision too.
 
 Nothing heavy happens at DAG parse time: the engine is imported inside ``execute``.
+
+A mapped gate (``ExportGateOperator.partial(...).expand(source=...)``) reserves per map index; its export
+tasks get the callbacks when you call ``watch_export(export_task)`` yourself (relationships of a mapped
+operator do not pass through this class). Without them its reservations stay pending: still counted.
 """
 
 from __future__ import annotations
@@ -35,9 +39,11 @@ log = logging.getLogger(__name__)
 ON_BLOCK = ("fail", "skip")
 
 
-def reservation_key(dag_id: str, run_id: str, task_id: str) -> str:
-    """The ledger reservation of one gate task in one DAG run (the same for every try and every re-run)."""
-    return f"{dag_id}/{run_id}/{task_id}"
+def reservation_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
+    """The ledger reservation of one gate task in one DAG run (the same for every try and every re-run); each
+    instance of a mapped gate has its own."""
+    key = f"{dag_id}/{run_id}/{task_id}"
+    return key if map_index is None or map_index < 0 else f"{key}/{map_index}"
 
 
 class ExportGateOperator(BaseOperator):
@@ -225,7 +231,7 @@ class ExportGateOperator(BaseOperator):
             warn_ratio=self.warn_ratio,
             ledger_url=connections.ledger_url(self.ledger_conn_id),
             secret_key=connections.secret_key(self.secret_conn_id),
-            reservation=reservation_key(run.dag_id, run.run_id, run.task_id),
+            reservation=reservation_key(run.dag_id, run.run_id, run.task_id, context["ti"].map_index),
             run=run,
         )
 
@@ -262,16 +268,34 @@ def watch_export(task: Any) -> None:
             setattr(task, attr, [*callbacks, callback])
 
 
+def _upstream_gates(context: Context) -> list[tuple[Any, list[dict]]]:
+    """The gates directly upstream of the running task, each with its decisions (one per map index)."""
+    gates = []
+    for task in context["task"].upstream_list:
+        if issubclass(getattr(task, "operator_class", type(task)), ExportGateOperator):
+            value = context["ti"].xcom_pull(task_ids=task.task_id)
+            gates.append((task, [v for v in (value if isinstance(value, list) else [value]) if v]))
+    return gates
+
+
+def _ledger_conn_id(gate: Any) -> str:
+    """The gate's ledger connection (a mapped gate keeps its arguments in partial_kwargs)."""
+    return getattr(gate, "ledger_conn_id", None) or getattr(gate, "partial_kwargs", {}).get(
+        "ledger_conn_id", LEDGER_CONN_ID
+    )
+
+
 def annotate_outlets(context: Context) -> None:
     """on_execute_callback of an export task: its outlet asset events carry the decision of each gate upstream
     (from the gate's XCom), so whoever consumes the exported asset sees under which rule it left."""
-    task = context["task"]
-    gates = [up.task_id for up in task.upstream_list if isinstance(up, ExportGateOperator)]
-    if not gates or not task.outlets:
+    outlets = context["task"].outlets
+    gates = {gate.task_id: decisions for gate, decisions in _upstream_gates(context)}
+    if not gates or not outlets:
         return
-    decisions = {gate: context["ti"].xcom_pull(task_ids=gate) for gate in gates}
-    for outlet in task.outlets:
-        context["outlet_events"][outlet].extra["export_gate"] = decisions[gates[0]] if len(gates) == 1 else decisions
+    decisions = [decision for per_gate in gates.values() for decision in per_gate]
+    extra = decisions[0] if len(decisions) == 1 else gates  # several gates or map indexes: by gate task id
+    for outlet in outlets:
+        context["outlet_events"][outlet].extra["export_gate"] = extra
 
 
 def confirm_gates(context: Context) -> None:
@@ -289,26 +313,25 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
     from export_gate.gate import RunIdentity, finish_reservation
 
     ti = context["ti"]
-    for gate in context["task"].upstream_list:
-        if not isinstance(gate, ExportGateOperator):
-            continue
-        reservation = (ti.xcom_pull(task_ids=gate.task_id) or {}).get("reservation")
-        if not reservation:  # the gate reserved nothing (no person in the export)
-            continue
-        try:
-            finish_reservation(
-                reservation,
-                succeeded=succeeded,
-                ledger_url=connections.ledger_url(gate.ledger_conn_id),
-                run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
-            )
-        except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
-            log.error(
-                "export gate: could not %s reservation %s (%s: %s); it stays pending and keeps counting",
-                "confirm" if succeeded else "release",
-                reservation,
-                type(exc).__name__,
-                exc,
-            )
-        else:
-            log.info("export gate: %s reservation %s", "confirmed" if succeeded else "released", reservation)
+    for gate, decisions in _upstream_gates(context):
+        ledger_url = connections.ledger_url(_ledger_conn_id(gate))
+        for reservation in (d.get("reservation") for d in decisions):
+            if not reservation:  # the gate reserved nothing (no person in the export)
+                continue
+            try:
+                finish_reservation(
+                    reservation,
+                    succeeded=succeeded,
+                    ledger_url=ledger_url,
+                    run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+                )
+            except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
+                log.error(
+                    "export gate: could not %s reservation %s (%s: %s); it stays pending and keeps counting",
+                    "confirm" if succeeded else "release",
+                    reservation,
+                    type(exc).__name__,
+                    exc,
+                )
+            else:
+                log.info("export gate: %s reservation %s", "confirmed" if succeeded else "released", reservation)

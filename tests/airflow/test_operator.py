@@ -78,6 +78,7 @@ def runs(airflow_env: AirflowEnv) -> Runs:
     write(people(PEOPLE), data / "personal.parquet")
     write(people(PEOPLE, diagnosis=True), data / "sensitive.parquet")
     write(canary(), data / "canary.parquet")
+    write(people(PEOPLE, start=PEOPLE // 2), data / "more.parquet")  # half of them also in personal.parquet
     with sqlite3.connect(data / "customers.db") as conn:
         people(PEOPLE, start=500).to_sql("customers", conn, index=False)
     specs = [
@@ -188,6 +189,14 @@ def test_ledger_database_down_blocks_and_says_the_audit_record_is_missing(runs):
     assert runs.ti("ship_db_down")[0] == "upstream_failed"
     assert "EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD" in runs.log
     assert runs.gate_records("gate_db_down") == []
+
+
+def test_a_mapped_gate_reserves_per_map_index_and_its_export_confirms_all(runs):
+    records = runs.gate_records("gate_mapped")
+    assert sorted(r["reservation"].rsplit("/", 1)[-1] for r in records) == ["0", "1"]
+    assert runs.ti("ship_mapped") == ("success", 1)
+    assert runs.store().counts("h-mapped", YEAR).personal == PEOPLE * 3 // 2  # union of the two exports
+    assert runs.store().reservation_counts("h-mapped", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
 
 
 def test_sql_source_is_streamed_in_chunks_through_the_connection_hook(runs):

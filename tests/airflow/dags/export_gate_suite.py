@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Asset, ObjectStoragePath, task
 from airflow.sdk.exceptions import AirflowException
-from export_gate.operator import ExportGateOperator
+from export_gate.operator import ExportGateOperator, watch_export
 
 DATA = Path(os.environ.get("EXPORT_GATE_TEST_DATA", "/nonexistent"))
 NATIONAL = "cn-national-2024"
@@ -137,6 +137,14 @@ with DAG(
     }.items():
         gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", **{**common, **overrides})
         gate >> ship.override(task_id=f"ship_{name}")(name)
+
+    # a mapped gate: one reservation per map index; its export is watched explicitly
+    mapped = ExportGateOperator.partial(task_id="gate_mapped", handler_id="h-mapped", **common).expand(
+        source=[str(DATA / "personal.parquet"), str(DATA / "more.parquet")]
+    )
+    shipped_mapped = ship.override(task_id="ship_mapped")("mapped")
+    mapped >> shipped_mapped
+    watch_export(shipped_mapped.operator)
 
     # fail closed: an unreadable source, an unknown list, a ledger database that is down, a timeout
     for name, overrides in {
