@@ -176,3 +176,15 @@ def test_examples_only_when_asked_and_masked() -> None:
     examples = [e for column in shown["columns"].values() for e in column["examples"]]
     assert examples and all("*" in e for e in examples)
     assert ADULT_ID not in str(shown) and "13812345678" not in str(shown)
+
+
+def test_pandas_input_progress_and_content_fingerprint() -> None:
+    frame = _people().to_pandas()
+    seen: list[int] = []
+    first = _scan(frame, progress=seen.append).report
+    assert sum(seen) == 5
+    assert first["subjects"]["personal"] == 2
+    again = _scan(_people()).report["source_fingerprint"]
+    assert again == _scan(_people(), workers=2).report["source_fingerprint"]  # same content, same fingerprint
+    changed = _people().set_column(0, "name", pa.array(["张伟", "张伟", "张伟", "李娜", "王芳"]))
+    assert _scan(changed).report["source_fingerprint"] != again
