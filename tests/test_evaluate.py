@@ -133,3 +133,18 @@ def test_table_format_names_the_decision_and_the_rule(capsys, exports):
     assert "decision:   BLOCK" in out
     assert "sensitive-under-10k-contract" in out
     assert "standard_contract_or_certification" in out
+
+
+def test_identity_document_alone_is_sensitive_only_under_the_older_standard(capsys, tmp_path):
+    """GB/T 45574-2025 (default): an ID number alone is personal information; GB/T 35273-2020: sensitive."""
+    from stdnum.cn import ric
+
+    frame = people(20)
+    body = [f"110105194912310{i:02d}" for i in range(20)]
+    frame["id_number"] = [next(b + c for c in "0123456789X" if ric.is_valid(b + c)) for b in body]
+    export = write(frame, tmp_path / "ids.parquet")
+    code, current = evaluate(capsys, export, *NATIONAL)
+    assert (code, current["decision"]["counts"]["export"]["sensitive"]) == (0, 0)
+    code, older = evaluate(capsys, export, *NATIONAL, "--identity-document-sensitive")
+    assert (code, older["decision"]["action"]) == (1, "block")
+    assert older["decision"]["counts"]["export"]["categories"]["specific_identity"] == 20

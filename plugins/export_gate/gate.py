@@ -64,7 +64,7 @@ class GateRequest:
     reservation_status: str = "pending"
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
-    detector_settings: Any = None  # export_gate.detect.DetectorSettings; None = defaults
+    identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
 
 
 @dataclass(frozen=True)
@@ -208,10 +208,14 @@ def _scan(request: GateRequest) -> Any:
             f"no secret key for subject digests: set {SECRET_KEY_ENV} or the Airflow connection "
             "'export_gate_secret' (its password is the key)"
         )
-    options: dict[str, Any] = {"subject_keys": tuple(request.subject_keys), "as_of": _local_date(request)}
-    if request.detector_settings is not None:
-        options["settings"] = request.detector_settings
-    return request.source.scan(hasher=hasher, **options)
+    from export_gate.detect import DetectorSettings
+
+    return request.source.scan(
+        hasher=hasher,
+        subject_keys=tuple(request.subject_keys),
+        as_of=_local_date(request),
+        settings=DetectorSettings(identity_document_sensitive=request.identity_document_sensitive),
+    )
 
 
 def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:

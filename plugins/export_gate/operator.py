@@ -33,6 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from export_gate.connections import LEDGER_CONN_ID, SECRET_CONN_ID
 from export_gate.links import ReportLink
+from export_gate.sources import SQL_CHUNK_ROWS
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ class ExportGateOperator(BaseOperator):
         inferred from strong identifiers.
     :param filings: filings / approvals on file, as "KIND=REF[@YYYY-MM-DD]".
     :param purpose: a declared exemption purpose of the list.
+    :param important_data: the export holds data notified as important data (a security assessment).
+    :param identity_document_sensitive: count an identity document number alone as sensitive (GB/T 35273-2020)
+        instead of personal (GB/T 45574-2025, the default).
     :param warn_ratio: warn past this share of a threshold.
     :param on_block: "fail" (default: AirflowFailException, no retry) or "skip" (the task and its downstream
         exports are skipped). A gate that could not decide always fails.
@@ -93,7 +97,7 @@ class ExportGateOperator(BaseOperator):
         sql: str | None = None,
         conn_id: str | None = None,
         sql_parameters: Any = None,
-        chunk_rows: int = 50_000,
+        chunk_rows: int = SQL_CHUNK_ROWS,
         fmt: str | None = None,
         encoding: str | None = None,
         scenario: str | None = None,
@@ -106,6 +110,7 @@ class ExportGateOperator(BaseOperator):
         filings: Sequence[str] = (),
         purpose: str | None = None,
         important_data: bool = False,
+        identity_document_sensitive: bool = False,
         warn_ratio: float = 0.8,
         on_block: str = "fail",
         secret_conn_id: str = SECRET_CONN_ID,
@@ -135,6 +140,7 @@ class ExportGateOperator(BaseOperator):
         self.filings = list(filings)
         self.purpose = purpose
         self.important_data = important_data
+        self.identity_document_sensitive = identity_document_sensitive
         self.warn_ratio = warn_ratio
         self.on_block = on_block
         self.secret_conn_id = secret_conn_id
@@ -228,6 +234,7 @@ class ExportGateOperator(BaseOperator):
             subject_keys=tuple(self.subject_keys or ()),
             filings=tuple(parse_filing(text) for text in self.filings or ()),
             important_data=self.important_data,
+            identity_document_sensitive=self.identity_document_sensitive,
             warn_ratio=self.warn_ratio,
             ledger_url=connections.ledger_url(self.ledger_conn_id),
             secret_key=connections.secret_key(self.secret_conn_id),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -189,10 +189,3 @@ def sql_source(sql: str, *, conn_id: str, parameters: Any = None, chunk_rows: in
         yield from hook.get_df_by_chunks(sql, parameters, chunksize=chunk_rows)
 
     return ChunkSource(chunks, name=f"sql:{conn_id}", identity=f"{conn_id}\n{sql}")
-
-
-def describe(uris: Sequence[str]) -> str:
-    """A short name for logs: the first location and how many more."""
-    if not uris:
-        return "<nothing>"
-    return uris[0] if len(uris) == 1 else f"{uris[0]} (+{len(uris) - 1} more)"

@@ -52,6 +52,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--warn-ratio", type=float, default=0.8, metavar="R", help="warn past this share of a threshold"
     )
+    parser.add_argument(
+        "--identity-document-sensitive",
+        action="store_true",
+        help="count an identity document number alone as sensitive (GB/T 35273-2020) instead of personal "
+        "(GB/T 45574-2025, the default)",
+    )
     parser.add_argument("--encoding", help="encoding of CSV input (default: detected)")
     parser.add_argument("--format", choices=("json", "table"), default="table")
     parser.set_defaults(func=run)
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         subject_keys=tuple(args.subject_key),
         filings=tuple(parse_filing(text) for text in args.filing),
         important_data=args.important_data,
+        identity_document_sensitive=args.identity_document_sensitive,
         warn_ratio=args.warn_ratio,
         ledger_url=args.ledger,
         secret_key=_key(required=args.record),
