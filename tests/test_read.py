@@ -136,15 +136,31 @@ def test_mixed_type_pandas_column_is_an_input_error() -> None:
 
 def test_resolve_folders_globs_and_urls(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    for name in ["a.csv", "sub/b.parquet", "sub/c.jsonl", "notes.txt", "_SUCCESS", ".hidden.csv"]:
+    for name in ["a.csv", "sub/b.parquet", "sub/c.jsonl", "_SUCCESS", ".hidden.csv", "sub/_committed"]:
         (tmp_path / name).write_text("x\n1\n")
     found = resolve([str(tmp_path)])
     assert [Path(p).name for p in found] == ["a.csv", "b.parquet", "c.jsonl"]
     assert [Path(p).name for p in resolve([str(tmp_path / "**" / "*.jsonl")])] == ["c.jsonl"]
-    assert [Path(p).name for p in resolve([str(tmp_path)], fmt="csv")] == ["a.csv"]
+    assert [Path(p).name for p in resolve([str(tmp_path / "*")])] == ["a.csv", "b.parquet", "c.jsonl"]
     direct = str(tmp_path / "a.csv")
     assert resolve([direct, direct]) == [direct]
     assert [Path(p).name for p in resolve([f"file://{tmp_path}/sub"])] == ["b.parquet", "c.jsonl"]
+
+
+def test_a_file_the_gate_cannot_read_in_a_folder_stops_it(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "customers.xlsx").write_bytes(b"PK")
+    with pytest.raises(InputError, match=r"holds .*customers\.xlsx, which the gate cannot read"):
+        resolve([str(tmp_path)])
+    with pytest.raises(InputError, match=r"customers\.xlsx, which the gate cannot read"):
+        resolve([str(tmp_path / "*")])
+
+
+def test_named_format_reads_every_file_in_the_folder(tmp_path: Path) -> None:
+    for part in range(2):
+        (tmp_path / f"part-0000{part}").write_text(f"mobile\n1380000000{part}\n", encoding="utf-8")
+    (tmp_path / "_SUCCESS").write_text("")
+    assert _columns(list(read_batches([str(tmp_path)], fmt="csv"))) == {"mobile": ["13800000000", "13800000001"]}
 
 
 def test_memory_url_is_read_through_fsspec() -> None:

@@ -22,7 +22,7 @@ import hashlib
 import io
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
@@ -90,7 +90,9 @@ def resolve(paths: Sequence[str], *, fmt: str | None = None) -> list[str]:
     """Expand folders (recursively), globs and URLs into the files to read, in a stable order.
 
     A file named directly keeps the name the user gave; files found in a folder or by a glob are named by their
-    full path or URL. Hidden files and markers such as ``_SUCCESS`` inside folders are skipped.
+    full path or URL. Hidden files and markers such as ``_SUCCESS`` are skipped; any other file found must be
+    readable (InputError otherwise: an unscanned file would leave the gate unsure what the export holds), and
+    with ``fmt`` every file found is read as that format.
     """
     if fmt is not None and fmt not in FORMATS.values():
         raise InputError(f"unknown format {fmt!r}; use parquet, csv or jsonl")
@@ -178,12 +180,15 @@ def _expand(path: str, fmt: str | None) -> list[str]:
     if glob.has_magic(path):
         files: list[str] = []
         for match in sorted(fs.glob(root)):
-            files.extend(_files_under(fs, match, fmt) if fs.isdir(match) else _keep(fs, [match], fmt))
+            if fs.isdir(match):
+                files.extend(_files_under(fs, match, fmt, path))
+            elif not _hidden(match.rsplit("/", 1)[-1]):
+                files.extend(_selected(fs, [match], fmt, path))
         if not files:
             raise InputError(f"{path}: the pattern matches no {what} files; check the pattern")
         return files
     if fs.isdir(root):
-        files = _files_under(fs, root, fmt)
+        files = _files_under(fs, root, fmt, path)
         if not files:
             raise InputError(f"{path}: the folder holds no {what} files; check the folder or name the format")
         return files
@@ -193,17 +198,21 @@ def _expand(path: str, fmt: str | None) -> list[str]:
     raise InputError(f"{path}: no such file or folder; check the path")
 
 
-def _files_under(fs: fsspec.AbstractFileSystem, root: str, fmt: str | None) -> list[str]:
+def _files_under(fs: fsspec.AbstractFileSystem, root: str, fmt: str | None, named: str) -> list[str]:
     names = [name for name in sorted(fs.find(root)) if not _hidden(name[len(root) :])]
-    return _keep(fs, names, fmt)
+    return _selected(fs, names, fmt, named)
 
 
-def _keep(fs: fsspec.AbstractFileSystem, names: Iterable[str], fmt: str | None) -> list[str]:
-    """The names whose extension is a supported format (of ``fmt`` when given), as paths or URLs."""
-    kept = [name for name in names if _suffix_format(name) is not None and fmt in (None, _suffix_format(name))]
-    if isinstance(fs, LocalFileSystem):
-        return kept
-    return [fs.unstrip_protocol(name) for name in kept]
+def _selected(fs: fsspec.AbstractFileSystem, names: list[str], fmt: str | None, named: str) -> list[str]:
+    """Every file found is part of the export, so one the gate cannot read stops it (fail closed) unless the
+    format is named, which reads them all as that format (e.g. extension-less ``part-00000`` files)."""
+    unknown = [name for name in names if fmt is None and _suffix_format(name) is None]
+    if unknown:
+        raise InputError(
+            f"{named}: holds {unknown[0]}, which the gate cannot read (not Parquet, CSV or JSON Lines); convert "
+            "or move it, or name the format"
+        )
+    return names if isinstance(fs, LocalFileSystem) else [fs.unstrip_protocol(name) for name in names]
 
 
 def _hidden(relative: str) -> bool:
