@@ -12,6 +12,7 @@ the outcome. Nothing raw leaves a worker: digests, counts and (only when asked) 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import logging
@@ -253,6 +254,8 @@ def _partials(
             yield scan_batch(batch, plans, job, detector)
         return
     method, inherits = _start_method()
+    if inherits:
+        gc.freeze()  # objects loaded so far stay shared with the forked workers instead of being copied by GC
     pool = ProcessPoolExecutor(
         workers,
         mp_context=get_context(method),
@@ -273,6 +276,7 @@ def _partials(
         ) from exc
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 def scan_batches(
