@@ -225,6 +225,7 @@ def test_email_is_normalised_to_lower_case() -> None:
 
 
 def test_ip_addresses_and_their_lookalikes() -> None:
-    values = ["login from 192.168.1.10", "ipv6 2001:db8::1", "v1.2.3.4.5", "at 12:30:45", "999.1.1.1"]
-    found = entities("remark", values)
-    assert found == [{"IP_ADDRESS"}, {"IP_ADDRESS"}, set(), set(), set()]
+    values = ["login from 192.168.1.10", "ipv6 2001:db8::1", "2001:db8:85a3:0:0:8a2e:370:7334", "fe80::1"]
+    lookalikes = ["v1.2.3.4.5", "2026-03-01 12:30:45", "999.1.1.1", "MAC 00:1A:2B:3C:4D:5E", "1:2::3::4"]
+    found = entities("remark", values + lookalikes)
+    assert found == [{"IP_ADDRESS"}] * len(values) + [set()] * len(lookalikes)
