@@ -161,9 +161,9 @@ class AuditLog:
         expected_id, prev_hash, checked = 1, db.GENESIS_HASH, 0
         with db.read_connection(self.engine) as conn:
             head = conn.execute(sa.select(db.audit_head).where(db.audit_head.c.id == 1)).one()
-            for row in _stream(conn, sa.select(db.audit_log).order_by(db.audit_log.c.id)):
+            for row in _stream(conn, sa.select(*_CHAIN_COLUMNS).order_by(db.audit_log.c.id)):
                 checked += 1
-                reason = _broken(row, expected_id, prev_hash)
+                reason = _broken(tuple(row), expected_id, prev_hash)
                 if reason:
                     return VerifyResult(False, checked, row.id, f"record {row.id}: {reason}")
                 expected_id, prev_hash = row.id + 1, row.hash
@@ -242,23 +242,30 @@ def _as_dict(row: sa.Row) -> dict:
     return {**json.loads(row.record), "prev_hash": row.prev_hash, "hash": row.hash}
 
 
-def _broken(row: sa.Row, expected_id: int, prev_hash: str) -> str | None:
-    """Why ``row`` does not chain onto the records before it (None when it does)."""
-    if row.id != expected_id:
-        missing = f"record {expected_id}" if row.id == expected_id + 1 else f"records {expected_id}-{row.id - 1}"
+#: What verify reads of each record, in the order _broken unpacks it.
+_CHAIN_COLUMNS = tuple(
+    db.audit_log.c[name] for name in ("id", "ts", "record", "prev_hash", "hash", *db.AUDIT_FILTER_COLUMNS)
+)
+
+
+def _broken(row: tuple, expected_id: int, prev_hash: str) -> str | None:
+    """Why ``row`` (see _CHAIN_COLUMNS) does not chain onto the records before it (None when it does)."""
+    record_id, ts, text, row_prev_hash, row_hash, *stored = row
+    if record_id != expected_id:
+        missing = f"record {expected_id}" if record_id == expected_id + 1 else f"records {expected_id}-{record_id - 1}"
         return f"{missing} missing before it (removed)"
-    if row.prev_hash != prev_hash:
+    if row_prev_hash != prev_hash:
         return "its prev_hash is not the hash of the record before it (a record was removed, altered or reordered)"
-    if chain_hash(prev_hash, row.record) != row.hash:
+    if chain_hash(prev_hash, text) != row_hash:
         return "its content does not match its hash (altered)"
     try:
-        body = json.loads(row.record)
+        body = json.loads(text)
     except ValueError:
         return "its content is not valid JSON (altered)"
-    if body.get("id") != row.id or body.get("ts") != row.ts:
+    if body.get("id") != record_id or body.get("ts") != ts:
         return f"it holds the record of id {body.get('id')} (moved or reordered)"
-    stored = {name: getattr(row, name) for name in db.AUDIT_FILTER_COLUMNS}
-    changed = [name for name, value in filter_columns(body).items() if stored[name] != value]
+    expected = filter_columns(body)
+    changed = [name for name, value in zip(db.AUDIT_FILTER_COLUMNS, stored, strict=True) if expected[name] != value]
     if changed:
         return f"column(s) {', '.join(changed)} differ from the hashed record (altered)"
     return None
