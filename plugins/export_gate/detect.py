@@ -4,10 +4,15 @@ Plain Presidio analyses one string at a time (~250 cells/s here). This module ru
 (detectors/recognizers.yaml) over whole Arrow arrays instead:
 
 1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple;
-2. one RE2 pass with the union of all patterns finds the candidate values (RE2: linear time, no blow-up);
-3. per recognizer, a value that *is* an identifier (the whole trimmed cell matches) is validated in bulk by
-   the vectorised validators; only values with an identifier *inside* text go through Python, match by match;
+2. one cheap RE2 pass (IDENTIFIER_SHAPE) finds the values that can hold an identifier at all;
+3. recognizers run by priority, one RE2 pass each (pyarrow: linear time, no catastrophic backtracking); a
+   value that *is* an identifier (the whole trimmed cell matches) is validated in bulk by the vectorised
+   validators and claimed, so later passes skip it; only values with an identifier *inside* text go through
+   Python, match by match; term lists (medical, religion, ...) run only on values with letters or CJK;
 4. Presidio's spaCy NER runs only on free-text columns, only on values with two capitalised words.
+
+Column names give context (a phone column accepts blocks phonenumbers does not know; a diagnosis column makes
+every value health information): see export_gate.profile and detectors/columns.yaml.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from export_gate.detectors import validators
 from export_gate.profile import NER_CANDIDATE, ColumnPlan, plan_column, type_family
 from export_gate.recognizers import (
     Recognizer,
-    build_registry,
     detectors_digest,
     load_columns,
     load_recognizers,
@@ -37,7 +41,7 @@ from export_gate.recognizers import (
 )
 
 if TYPE_CHECKING:
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer import AnalyzerEngine
 
 __all__ = ["ColumnPlan", "Detector", "DetectorSettings", "Hit"]
 
@@ -74,6 +78,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class DetectorSettings:
+    """Choices that change what counts. An identity document number alone is personal, not sensitive, under
+    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity)."""
+
     identity_document_sensitive: bool = False  # False = GB/T 45574-2025 (current); True = GB/T 35273-2020
     ner: bool = True  # spaCy NER for English names in free text
 
@@ -221,12 +228,6 @@ class Detector:
         _, _, self._empty = load_columns()
         self._interned: dict[tuple[str, frozenset[str]], Hit] = {}
 
-    @cached_property
-    def registry(self) -> RecognizerRegistry:
-        """Our recognizers as a Presidio registry. Built on first use: importing Presidio imports spaCy
-        (seconds), which an export of structured columns never needs."""
-        return build_registry(self.recognizers)
-
     def __reduce__(self) -> tuple[type, tuple[DetectorSettings]]:
         return type(self), (self.settings,)
 
@@ -253,7 +254,9 @@ class Detector:
 
     @cached_property
     def analyzer(self) -> AnalyzerEngine:
-        """Presidio's AnalyzerEngine with our recognizers and spaCy NER (loads the spaCy model once)."""
+        """Presidio's AnalyzerEngine over the registry built from detectors/recognizers.yaml, plus spaCy NER.
+        Built on first use and shared in the process: importing Presidio imports spaCy (seconds), which an
+        export of structured columns never needs."""
         return shared_analyzer(self.recognizers)
 
     def _presidio_entities(self, sample: pa.Array) -> list[str]:
