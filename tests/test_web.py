@@ -15,6 +15,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,6 +102,16 @@ def client(airflow_auth: object, store: Store) -> TestClient:
     client = TestClient(create_app(lambda: store))
     client.cookies.set("_token", token(airflow_auth, "reviewer", "viewer"))
     return client
+
+
+def record_page(client: TestClient, record_id: int) -> str:
+    """The decision page once its chain check has finished (it runs in the background; the page says so)."""
+    for _ in range(50):
+        html = client.get(f"/records/{record_id}").text
+        if "being verified now" not in html:
+            return html
+        time.sleep(0.2)
+    raise AssertionError("the chain check did not finish within 10 s")
 
 
 def record_ids(html: str) -> list[int]:
@@ -215,7 +226,7 @@ def test_download_links_carry_the_filters(client):
 
 
 def test_one_decision_shows_rule_source_counts_chart_and_task_link(client):
-    html = client.get("/records/7").text
+    html = record_page(client, 7)
     assert "Export gate run #7" in html
     assert "national.sensitive.10k" in html
     assert "Provisions on Promoting and Regulating Cross-Border Data Flows" in html
@@ -241,8 +252,8 @@ def test_chain_status_names_a_tampered_record(airflow_auth, tmp_path):
         db.execute("UPDATE audit_log SET record = replace(record, '1200', '12') WHERE id = 3")
     client = TestClient(create_app(lambda: store))
     client.cookies.set("_token", token(airflow_auth, "reviewer", "viewer"))
-    assert "BROKEN at record #3" in client.get("/records/4").text
-    assert "broken later, at record #3" in client.get("/records/2").text
+    assert "BROKEN at record #3" in record_page(client, 4)
+    assert "broken later, at record #3" in record_page(client, 2)
 
 
 def test_task_report_link_redirects_to_the_newest_gate_record_of_that_run(client):

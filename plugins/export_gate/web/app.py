@@ -8,7 +8,9 @@ rule ids, run ids and digests, never a value from the exported data.
 
 from __future__ import annotations
 
-import tempfile
+import io
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -182,27 +184,54 @@ def _row(record: dict) -> dict[str, Any]:
 
 
 class ChainCheck:
-    """``verify()`` walks every record (about a second per 100,000): its result is reused while the newest
-    record and the number of records stay the same, for at most ``ttl`` seconds (an edit in place, which
-    changes neither, is caught at the latest then)."""
+    """``verify()`` walks every record (seconds for 100,000), so it runs in a background thread and pages show
+    the newest finished result. A result is stale once a record was added or ``ttl`` seconds passed (an edit in
+    place changes neither, so it is caught at the latest then). The page that starts a check waits up to
+    ``wait`` seconds for it: enough for a log of a few thousand records to show a fresh result at once."""
 
-    def __init__(self, ttl: float = 30.0) -> None:
-        self.ttl = ttl
-        self._key: tuple[Any, ...] | None = None
+    def __init__(self, ttl: float = 60.0, wait: float = 0.5) -> None:
+        self.ttl, self.wait = ttl, wait
+        self._lock = threading.Lock()
         self._result: Any = None
+        self._key: tuple[Any, ...] | None = None
+        self._checked_at = 0.0
+        self._running: threading.Thread | None = None
 
-    def __call__(self, store: Any) -> Any:
+    def __call__(self, store: Any) -> tuple[Any, float] | None:
+        """The newest result and its age in seconds, or None while the first check is still running."""
         newest, total = store.audit.query(limit=1)
-        key = (total, newest[0]["hash"] if newest else None, int(time.monotonic() // self.ttl))
-        if key != self._key:
-            self._result, self._key = store.audit.verify(), key
-        return self._result
+        key = (total, newest[0]["hash"] if newest else None)
+        with self._lock:
+            stale = key != self._key or time.monotonic() - self._checked_at > self.ttl
+            started = None
+            if stale and self._running is None:
+                started = self._running = threading.Thread(target=self._verify, args=(store, key), daemon=True)
+                started.start()
+        if started is not None:
+            started.join(self.wait)
+        with self._lock:
+            if self._result is None:
+                return None
+            return self._result, time.monotonic() - self._checked_at
+
+    def _verify(self, store: Any, key: tuple[Any, ...]) -> None:
+        try:
+            result = store.audit.verify()
+            with self._lock:
+                self._result, self._key, self._checked_at = result, key, time.monotonic()
+        finally:
+            with self._lock:
+                self._running = None
 
 
-def _chain_status(result: Any, record_id: int) -> dict[str, Any]:
+def _chain_status(checked: tuple[Any, float] | None, record_id: int) -> dict[str, Any]:
     """Whether the hash chain verifies, and whether a break lies before this record (so it cannot be trusted)."""
+    if checked is None:
+        return {"ok": True, "text": "being verified now; reload the page in a few seconds"}
+    result, age = checked
+    when = "just now" if age < 2 else f"{age:.0f} s ago"
     if result.ok:
-        return {"ok": True, "text": f"intact: all {result.checked:,} records verify"}
+        return {"ok": True, "text": f"intact: all {result.checked:,} records verify (checked {when})"}
     broken = result.first_broken
     if broken is not None and broken <= record_id:
         return {"ok": False, "text": f"BROKEN at record #{broken} ({result.reason}): this record cannot be trusted"}
@@ -210,16 +239,19 @@ def _chain_status(result: Any, record_id: int) -> dict[str, Any]:
 
 
 def _newest_gate_record(store: Any, dag_id: str, run_id: str, task_id: str) -> dict | None:
-    """Newest first through the DAG's gate records until the task run's one (a run's records are recent)."""
-    offset, batch = 0, 200
-    while True:
-        rows, total = store.audit.query(dag_id=dag_id, event=GATE_EVENT, limit=batch, offset=offset)
-        for row in rows:
-            if row.get("run_id") == run_id and row.get("task_id") == task_id:
-                return row
-        offset += batch
-        if not rows or offset >= total:
-            return None
+    """The newest gate record of one task run, found with one query on the audit table's own columns (the
+    audit log's query() filters do not include run and task)."""
+    import sqlalchemy as sa
+
+    from export_gate import db
+
+    log = db.audit_log
+    wanted = sa.select(sa.func.max(log.c.id)).where(
+        log.c.dag_id == dag_id, log.c.run_id == run_id, log.c.task_id == task_id, log.c.event == GATE_EVENT
+    )
+    with db.read_connection(store.engine) as conn:
+        newest = conn.execute(wanted).scalar()
+    return None if newest is None else store.audit.get(newest)
 
 
 def _handler_years(store: Any) -> list[dict[str, Any]]:
@@ -250,20 +282,74 @@ def _thresholds_of(records: list[dict]) -> list[tuple[str, int]]:
 
 def _download(store: Any, fmt: str, filters: Filters, media_type: str) -> StreamingResponse:
     """The filtered records, written by the audit log's own exporter (the same as `export-gate audit export`)
-    to a spooled file and streamed, so 100,000 records do not sit in memory twice."""
-    # closed by the response generator once streamed, so no context manager here
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, mode="w+", encoding="utf-8", newline="")  # noqa: SIM115
-    store.audit.export(fmt, spool, **filters.store_kwargs())
-    spool.seek(0)
-
-    def chunks() -> Iterator[str]:
-        with spool:
-            while chunk := spool.read(64 * 1024):
-                yield chunk
-
+    in a worker thread and streamed as it writes, so the first bytes leave at once and 100,000 records never
+    sit in memory or on disk."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return StreamingResponse(
-        chunks(),
+        _exported(store, fmt, filters.store_kwargs()),
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="export-gate-audit-{stamp}.{fmt}"'},
     )
+
+
+class _Cancelled(Exception):
+    """The client went away: stop exporting."""
+
+
+class _ChunkWriter(io.TextIOBase):
+    """A text stream that hands what is written to a bounded queue in chunks (the exporter writes row by row),
+    and stops the exporter once the download was abandoned."""
+
+    def __init__(self, chunks: queue.Queue, cancelled: threading.Event, size: int = 64 * 1024) -> None:
+        self.chunks, self.cancelled, self.size, self.buffer = chunks, cancelled, size, io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.buffer.write(text)
+        if self.buffer.tell() >= self.size:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.buffer.tell():
+            return
+        chunk, self.buffer = self.buffer.getvalue(), io.StringIO()
+        while True:
+            if self.cancelled.is_set():
+                raise _Cancelled
+            try:
+                self.chunks.put(chunk, timeout=1)
+                return
+            except queue.Full:
+                continue
+
+
+_DONE = object()
+
+
+def _exported(store: Any, fmt: str, filters: dict[str, Any]) -> Iterator[str]:
+    chunks: queue.Queue = queue.Queue(maxsize=16)
+    cancelled = threading.Event()
+    failure: list[BaseException] = []
+
+    def export() -> None:
+        writer = _ChunkWriter(chunks, cancelled)
+        try:
+            store.audit.export(fmt, writer, **filters)
+            writer.flush()
+        except _Cancelled:
+            pass
+        except BaseException as exc:  # re-raised below, which ends the download early
+            failure.append(exc)
+        finally:
+            chunks.put(_DONE)
+
+    threading.Thread(target=export, daemon=True).start()
+    try:
+        while (chunk := chunks.get()) is not _DONE:
+            yield chunk
+    finally:
+        cancelled.set()
+        while not chunks.empty():  # unblock the exporter if it waits on a full queue
+            chunks.get_nowait()
+    if failure:
+        raise failure[0]
