@@ -56,6 +56,9 @@ IDENTIFIER_SHAPE = r"[0-9]{4}|@|[0-9]\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f:]|[A-Z][0-9]
 PRESIDIO_MIN_SCORE = 0.35
 #: Texts per spaCy batch.
 NER_BATCH = 256
+#: The export date planning assumes: the plan names entities only, so the same sample gives the same plan on
+#: any day (a birth date is "real" up to this date).
+PLANNING_DATE = datetime.date.max
 #: Characters of each sample value looked at when planning.
 PROFILE_CHARS = 4096
 #: Characters before a match searched for a context word ("护照号码：E12345678").
@@ -248,7 +251,7 @@ class Detector:
         if plan.ner:
             entities = self._presidio_entities(sample)
         else:
-            _, hits = self.detect(plan, sample, datetime.date.today())
+            _, hits = self.detect(plan, sample, PLANNING_DATE)
             entities = sorted({hit.entity for found in hits for hit in found})
         return replace(plan, reason=f"{plan.reason}; sample: {', '.join(entities) or 'nothing found'}")
 

@@ -179,7 +179,7 @@ def _presidio_recognizer(spec: Recognizer) -> PatternRecognizer:
         def validate_result(self, pattern_text: str) -> bool | None:
             if spec.validator in ("always", "needs_context"):
                 return None  # nothing to check: Presidio's score and context words decide
-            ctx = validators.Context(in_context=False, as_of=datetime.date.today())
+            ctx = validators.Context(in_context=False, as_of=datetime.date.max)  # deterministic, like plans
             return bool(validators.VALIDATORS[spec.validator](pa.array([pattern_text]), ctx)[0])
 
     patterns = [Pattern(f"{spec.name}_{i}", regex, spec.score) for i, regex in enumerate(spec.patterns)]
