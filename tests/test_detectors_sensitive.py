@@ -76,6 +76,7 @@ def test_biometric_columns_any_type() -> None:
 def test_specific_identity_from_terms_and_columns() -> None:
     assert categories("remark", ["持有残疾证，二级"]) == [{"specific_identity"}]
     assert categories("disability_level", ["二级", "无"]) == [{"specific_identity"}, set()]
+    assert categories("remark", ["请走残疾人专用通道"]) == [set()]
 
 
 def test_account_numbers_by_column_context() -> None:

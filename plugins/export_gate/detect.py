@@ -59,6 +59,8 @@ NER_BATCH = 256
 #: The export date planning assumes: the plan names entities only, so the same sample gives the same plan on
 #: any day (a birth date is "real" up to this date).
 PLANNING_DATE = datetime.date.max
+#: Sample values whose entities a plan's reason lists (a plan per column: 5,000 columns must plan fast).
+PLAN_DETECT_VALUES = 32
 #: Characters of each sample value looked at when planning.
 PROFILE_CHARS = 4096
 #: Characters before a match searched for a context word ("护照号码：E12345678").
@@ -105,8 +107,9 @@ class _Found:
         return cls(pos.astype(np.int64), hits, minus, minus, np.zeros(len(pos), dtype=np.int64))
 
 
-#: Below this many values a cached google-re2 object is cheaper than pyarrow compiling the regex per call.
-SMALL = 256
+#: Below this many values a cached google-re2 object is cheaper than pyarrow compiling the regex per call
+#: (pyarrow: ~0.7 ms a regex whatever the size; google-re2's Python wrapper: ~8 us a value).
+SMALL = 96
 
 
 @cache
@@ -118,7 +121,8 @@ def _match(strings: pa.Array, regex: str) -> np.ndarray:
     """Which values contain a match of ``regex`` (RE2 either way: linear time)."""
     if len(strings) < SMALL:
         compiled = _re2(regex)
-        return np.array([v is not None and compiled.search(v) is not None for v in strings.to_pylist()], dtype=bool)
+        encoded = [v.encode() if v is not None else None for v in strings.to_pylist()]  # bytes: 3x faster in RE2
+        return np.array([v is not None and compiled.search(v) is not None for v in encoded], dtype=bool)
     return pc.fill_null(pc.match_substring_regex(strings, regex), False).to_numpy(zero_copy_only=False)
 
 
@@ -251,7 +255,7 @@ class Detector:
         if plan.ner:
             entities = self._presidio_entities(sample)
         else:
-            _, hits = self.detect(plan, sample, PLANNING_DATE)
+            _, hits = self.detect(plan, sample.slice(0, PLAN_DETECT_VALUES), PLANNING_DATE)
             entities = sorted({hit.entity for found in hits for hit in found})
         return replace(plan, reason=f"{plan.reason}; sample: {', '.join(entities) or 'nothing found'}")
 
