@@ -23,8 +23,6 @@ from export_gate.scan import SAMPLE_VALUES, scan_paths
 
 AS_OF = date(2026, 6, 30)
 ROWS = 2000
-#: The samples label birth dates DATE_OF_BIRTH; the detectors report them as BIRTH_DATE.
-SAME_ENTITY = {"DATE_OF_BIRTH": "BIRTH_DATE"}
 #: Minimum (precision, recall) per entity. Checksum and exact-format identifiers must be near perfect; medical
 #: terms are a term list, so some drug and diagnosis wordings are missed (the column rule still counts them).
 THRESHOLDS = {
@@ -119,7 +117,7 @@ def confusion(samples: dict[str, Sample]) -> dict[str, list[int]]:
     totals: dict[str, list[int]] = {}
     for sample in samples.values():
         truth_rows = {
-            (column, SAME_ENTITY.get(entity, entity)): set(np.flatnonzero(present).tolist())
+            (column, entity): set(np.flatnonzero(present).tolist())
             for column, entities in (sample.truth.labels or {}).items()
             for entity, present in entities.items()
         }
