@@ -113,7 +113,7 @@ class People:
 
     @cached_property
     def birth(self) -> np.ndarray:
-        """Birth dates (datetime64[D]), a few days away from the 14-year boundary (see the module docstring)."""
+        """Birth dates (datetime64[D]), a few days away from the 14-year boundary (see export_gate.samples)."""
         band, spread = uniform(self.gid, 2, self.seed), uniform(self.gid, 3, self.seed)
         kid_days = 30 + spread * (14 * 365 - 4 - 30)
         teen_days = 14 * 366 + 4 + spread * (18 * 365 - 14 * 366 - 4)
