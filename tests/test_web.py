@@ -31,6 +31,8 @@ from fastapi.testclient import TestClient
 from gate_data import CANARY_ID, CANARY_PHONE
 from review_records import decision_record, error_record, run_real_gates
 
+pytestmark = pytest.mark.airflow
+
 USERS = "reviewer:viewer,nobody:"
 PROTECTED = (
     "/",
@@ -316,3 +318,13 @@ def test_handler_timeline_charts_the_cumulative_people_against_thresholds(airflo
     assert "9,970" in html  # people left before the sensitive threshold
     final = store.counts("acme-pharma-sh", 2026)
     assert f"<strong>{final.personal:,}</strong> people with personal information" in html
+
+
+def test_an_unreachable_ledger_is_503_naming_the_database(airflow_auth):
+    down = "postgresql+psycopg://gate:gate@127.0.0.1:9/ledger?connect_timeout=2"
+    client = TestClient(create_app(lambda: Store(down)))
+    client.cookies.set("_token", token(airflow_auth, "reviewer", "viewer"))
+    response = client.get("/", headers={"accept": "text/html"})
+    assert response.status_code == 503
+    assert "127.0.0.1" in response.text
+    assert "gate:gate" not in response.text  # never the password

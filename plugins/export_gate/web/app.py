@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from export_gate.charts import TimelinePoint, timeline
+from export_gate.errors import GateError
 from export_gate.links import APP_PREFIX
 from export_gate.report_html import action_of, count_name, decision_view, render_report
 from export_gate.web.auth import ReviewerDep, login_url
@@ -48,12 +49,14 @@ def create_app(store_factory: Callable[[], Any] = _default_store) -> FastAPI:
     templates = Jinja2Templates(env=environment())
     app.mount("/static", StaticFiles(packages=[("export_gate.web", "static")]), name="static")
     opened: list[Any] = []
+    opening = threading.Lock()
     chain_check = ChainCheck()
 
     def store() -> Any:
-        if not opened:
-            opened.append(store_factory())
-        return opened[0]
+        with opening:
+            if not opened:
+                opened.append(store_factory())
+            return opened[0]
 
     def page(request: Request, name: str, user: Any, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(
@@ -71,6 +74,11 @@ def create_app(store_factory: Callable[[], Any] = _default_store) -> FastAPI:
             {"status": exc.status_code, "detail": exc.detail, "login_url": login_url(str(request.url))},
             status_code=exc.status_code,
         )
+
+    @app.exception_handler(GateError)
+    async def _ledger_unavailable(request: Request, exc: GateError) -> Response:
+        """The ledger cannot be opened or read: say which and why (the message names the database, no data)."""
+        return await _html_errors(request, HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)))
 
     @app.get("/", response_class=HTMLResponse, name="records")
     def records(request: Request, user: ReviewerDep, filters: FiltersDep) -> HTMLResponse:
@@ -132,7 +140,7 @@ def create_app(store_factory: Callable[[], Any] = _default_store) -> FastAPI:
             year=year,
             chart=chart,
             points=points,
-            limits=sorted(set(limits), key=lambda t: t[1]),
+            limits=limits,
         )
 
     @app.get("/export.csv", name="export_csv")
