@@ -57,6 +57,13 @@ def order_numbers(rng: np.random.Generator, n: int) -> pa.Array:
     return _strings(m)
 
 
+def order_codes(rng: np.random.Generator, n: int) -> pa.Array:
+    """Letters and digits: SO + 14 digits, like most order, SKU and policy numbers."""
+    m = _digits(rng, n, 16)
+    m[:, :2] = np.frombuffer(b"SO", dtype=np.uint8)
+    return _strings(m)
+
+
 def statuses(rng: np.random.Generator, n: int) -> pa.Array:
     return pa.array(np.array(["已发货", "待付款", "已完成", "已退款"])[rng.integers(0, 4, n)])
 
@@ -109,6 +116,7 @@ COLUMNS: dict[str, tuple[str, Callable[[np.random.Generator, int], pa.Array], fl
     "mobile": ("mobile", mobiles, 1.0),
     "mobile as int64": ("phone", phone_integers, 1.0),
     "18-digit look-alikes": ("batch_no", order_numbers, 1.0),
+    "order codes (SO + digits)": ("order_no", order_codes, 1.0),
     "low-cardinality status": ("status", statuses, 1.0),
     "Chinese name": ("patient_name", names, 1.0),
     "birth date (date32)": ("birth_date", birth_dates, 1.0),

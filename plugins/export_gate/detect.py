@@ -379,11 +379,23 @@ class Detector:
         resident IDs thus costs the prefilter, the ID pass and its validation, not one pass per recognizer.
         """
         regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
+        spans = [r for r in self.recognizers if not r.span_free]
         candidates = np.flatnonzero(_match(strings, IDENTIFIER_SHAPE))
         values = strings.take(pa.array(candidates))
+        # A value of letters and digits only ("SO2026000123", a hash) can hold an identifier only as a whole:
+        # inside it, any match touches a letter or digit, which every identifier's boundary forbids. One
+        # anchored pass (a small DFA, unlike the unanchored union) settles such values for all recognizers.
+        plain = np.flatnonzero(_match(values, r"^[0-9A-Za-z]+$"))
+        if len(plain):
+            anchored = "^(?:" + "|".join(f"(?:{regexes[r.name]})" for r in spans) + ")$"
+            hopeless = plain[~_match(values.take(pa.array(plain)), anchored)]
+            if len(hopeless):
+                keep = np.ones(len(values), dtype=bool)
+                keep[hopeless] = False
+                candidates, values = candidates[keep], values.filter(pa.array(keep))
         claimed = np.zeros(len(values), dtype=bool)
         found = []
-        for rec in (r for r in self.recognizers if not r.span_free):
+        for rec in spans:
             open_ = np.flatnonzero(~claimed)
             if len(open_) == 0:
                 break
