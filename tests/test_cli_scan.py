@@ -45,6 +45,7 @@ def test_json_report_has_the_documented_fields(export: Path, capsys: pytest.Capt
     assert report["detector_version"]
     assert set(report["categories"]) == set(CATEGORIES)
     assert report["subjects"]["identified_by"] == "strong_identifiers"
+    assert "strong identifier" in report["subjects"]["rule"]
     assert report["subjects"]["personal"] == 3
     assert report["categories"]["medical_health"]["subjects"] == 1
     assert set(report["columns"]) == {"customer_id", "name", "mobile", "id_card", "note"}

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from export_gate.model import CATEGORIES, Counts
+from export_gate.subjects import STRONG_IDENTIFIERS
 
 #: Masked examples kept per column when asked for; more would only repeat the pattern.
 EXAMPLES_PER_COLUMN = 3
@@ -22,6 +23,16 @@ STANDARD_SENTENCES = {
     "(GB/T 45574-2025, the current standard).",
     True: "An identity document number alone counts as sensitive information (specific_identity), "
     "following the withdrawn GB/T 35273-2020 Annex B.",
+}
+
+
+IDENTIFICATION_RULES = {
+    False: "One person per distinct value of each subject key column. A column belongs to the key whose name, "
+    "without its last _suffix, starts the column name (reporter_phone -> reporter_id), else to the first key. "
+    "A row with findings but an empty key counts as one person of its own.",
+    True: "No subject key given: rows sharing a normalised strong identifier (resident ID, mobile, passport, "
+    "e-mail, bank card, ...) are one person; a row with personal information but no strong identifier counts "
+    "as one person of its own, so the count errs high.",
 }
 
 
@@ -121,7 +132,12 @@ def build_report(
     return {
         "rows": tally.rows,
         "cells": sum(col.cells for col in tally.columns.values()),
-        "subjects": {"personal": counts.personal, "sensitive": counts.sensitive, "identified_by": identified_by},
+        "subjects": {
+            "personal": counts.personal,
+            "sensitive": counts.sensitive,
+            "identified_by": identified_by,
+            "rule": IDENTIFICATION_RULES[identified_by == STRONG_IDENTIFIERS],
+        },
         "categories": {cat: {"subjects": counts.categories.get(cat, 0)} for cat in CATEGORIES},
         "columns": columns,
         "files": files,
@@ -155,6 +171,7 @@ def render_table(report: dict) -> str:
         f"rows {report['rows']:,}   cells {report['cells']:,}   detector {report['detector_version']}",
         f"people: {subjects['personal']:,} with personal information, {subjects['sensitive']:,} with sensitive "
         f"information (identified by {subjects['identified_by']})",
+        subjects["rule"],
         report["settings"]["standard"],
         "",
     ]
