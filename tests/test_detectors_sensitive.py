@@ -105,6 +105,11 @@ def test_birth_date_column_any_type_relative_to_as_of() -> None:
 def test_age_column() -> None:
     assert categories("age", [13, 14, 40, None]) == [{"minor_under_14"}, set(), set(), set()]
     assert categories("年龄", ["8个月", "13岁", "35"]) == [{"minor_under_14"}, {"minor_under_14"}, set()]
+    assert categories("age", [13.5, 14.0]) == [{"minor_under_14"}, set()]
+
+
+def test_a_time_of_day_column_named_for_birth_is_not_a_birth_date() -> None:
+    assert entities("出生时间", [datetime.time(8, 30)], dtype=pa.time32("s")) == [set()]
 
 
 def test_as_of_moves_a_child_out_of_minor() -> None:

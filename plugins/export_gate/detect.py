@@ -356,9 +356,9 @@ class Detector:
         return _Found.whole(pos, [young if m else adult for m in minor[pos].tolist()])
 
     def _ages(self, plan: ColumnPlan, distinct: pa.Array) -> _Found:
-        """Ages in years ("12", "12岁", 12.0) or months ("8个月": an infant); under 14 adds minor_under_14."""
+        """Ages in years ("12", "12岁", 12.5) or months ("8个月": an infant); under 14 adds minor_under_14."""
         strings = _prepare(distinct)
-        age = _extracted_ints(strings, r"^(?P<n>[0-9]{1,3})(?:\.0+)?\s*(?:岁|周岁|years?|yrs?|y)?$")["n"]
+        age = _extracted_ints(strings, r"^(?P<n>[0-9]{1,3})(?:\.[0-9]+)?\s*(?:岁|周岁|years?|yrs?|y)?$")["n"]
         infant = _extracted_ints(strings, r"^(?P<n>[0-9]{1,3})\s*(?:个月|月|months?)$")["n"] >= 0
         valid = ((age >= 0) & (age <= 130)) | infant
         return self._minor_hits(plan, valid, infant | ((age >= 0) & (age < 14)))

@@ -62,7 +62,7 @@ def type_family(dtype: pa.DataType) -> str:
         ("integer", pa.types.is_integer(dtype)),
         ("floating", pa.types.is_floating(dtype)),
         ("decimal", pa.types.is_decimal(dtype)),
-        ("temporal", pa.types.is_temporal(dtype)),
+        ("temporal", pa.types.is_date(dtype) or pa.types.is_timestamp(dtype)),  # not time of day or duration
         (
             "binary",
             pa.types.is_binary(dtype) or pa.types.is_large_binary(dtype) or pa.types.is_fixed_size_binary(dtype),
