@@ -69,7 +69,7 @@ def _matches(texts: pa.Array, regex: str) -> np.ndarray:
 # --- dates -------------------------------------------------------------------------------------------------
 
 
-def _real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, as_of: datetime.date) -> np.ndarray:
+def real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, as_of: datetime.date) -> np.ndarray:
     """True where year-month-day is a calendar date from 1900 up to ``as_of`` (births are not in the future)."""
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -134,7 +134,7 @@ def resident_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     region = (matrix[:, :6].astype(np.int64) - 48) @ (10 ** np.arange(5, -1, -1))
     counties, prefectures = region_codes()
     known = np.isin(region, counties) | np.isin(region // 100, prefectures)
-    ok = _gb11643_ok(matrix) & _real_dates(ymd // 10000, ymd // 100 % 100, ymd % 100, ctx.as_of) & known
+    ok = _gb11643_ok(matrix) & real_dates(ymd // 10000, ymd // 100 % 100, ymd % 100, ctx.as_of) & known
     return _scatter(len(texts), shaped, ok)
 
 
@@ -152,7 +152,7 @@ def foreigner_permanent_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     shaped, matrix = _id_digits(texts)
     ymd = _birth_ymd(matrix)
     ok = (matrix[:, 0] == ord("9")) & _gb11643_ok(matrix)
-    ok &= _real_dates(ymd // 10000, ymd // 100 % 100, ymd % 100, ctx.as_of)
+    ok &= real_dates(ymd // 10000, ymd // 100 % 100, ymd % 100, ctx.as_of)
     new = _scatter(len(texts), shaped, ok)
     old = _matches(pc.utf8_upper(_strings(texts)), r"^[A-Z]{3}[0-9]{12}$") & ctx.in_context
     return new | old

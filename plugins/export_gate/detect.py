@@ -345,7 +345,7 @@ class Detector:
             groups = _extracted_ints(_prepare(distinct), pattern)
             parts = [groups[k] for k in "ymd"]
         year, month, day = parts
-        real = validators._real_dates(year, month, day, as_of)
+        real = validators.real_dates(year, month, day, as_of)
         minor = (year * 10000 + month * 100 + day) > validators.minor_cutoff(as_of)
         return self._minor_hits(plan, real, minor)
 
