@@ -1,7 +1,8 @@
 """The scan engine: read -> plan -> detect -> subjects, over every cell of every row, on all cores.
 
-The CLI, the Airflow operator and a distributed run call the same three functions: ``scan_paths`` (files,
-folders, globs, fsspec URLs), ``scan_table`` (a pandas or Arrow table) and ``scan_batches`` (what both call).
+The CLI and the Airflow operator call ``scan_paths`` (files, folders, globs, fsspec URLs), ``scan_table`` (a
+pandas or Arrow table) or ``scan_batches`` (what both call). A distributed run calls the same pieces per
+partition: ``scan_batch`` -> ``Partial``, ``merge_partials`` (union) and ``finish`` (the report).
 
 How the work is split: the main process reads Arrow batches and chooses each column's plan from the first
 batch that holds the column (a sample decides which detectors a column needs; counts always come from all
@@ -66,7 +67,7 @@ class Job:
 
 @dataclass
 class Partial:
-    """The result of scanning part of an export. Parts merge by union (``merge``)."""
+    """The result of scanning part of an export (``scan_batch``). Parts merge by union (``merge_partials``)."""
 
     tally: Tally
     subjects: ExportSubjects
@@ -297,35 +298,52 @@ def scan_batches(
     keys = tuple(dict.fromkeys(subject_keys))
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
     detector = Detector(settings)
+    merged = merge_partials(
+        _partials(_planned(batches, detector), job, detector, workers or os.cpu_count() or 1),
+        identified_by(keys),
+        progress,
+    )
+    return finish(merged, job, detector.version, files=files, source_fingerprint=source_fingerprint)
+
+
+def merge_partials(parts: Iterable[Partial], how: str, progress: Callable[[int], None] | None = None) -> Partial:
+    """The union of partial results (per batch, file, worker or partition of a distributed engine): the
+    same tallies and people as one pass. ``how`` is the parts' ``identified_by``."""
     tally = Tally()
-    subjects = SubjectSet(identified_by(keys))
-    for part in _partials(_planned(batches, detector), job, detector, workers or os.cpu_count() or 1):
+    subjects = SubjectSet(how)
+    for part in parts:
         tally.merge(part.tally)
         subjects.update(part.subjects)
         if progress is not None:
             progress(part.tally.rows)
-    result = subjects.result()
-    counts = result.counts()
+    return Partial(tally, subjects.result())
+
+
+def finish(
+    merged: Partial, job: Job, detector_version: str, *, files: Sequence[str] = (), source_fingerprint: str | None
+) -> ScanResult:
+    """The report of a whole export from its merged partial result."""
+    counts = merged.subjects.counts()
     log.info(
         "scanned %d rows, %d columns: %d people with personal information, %d with sensitive (%s)",
-        tally.rows,
-        len(tally.columns),
+        merged.tally.rows,
+        len(merged.tally.columns),
         counts.personal,
         counts.sensitive,
-        result.identified_by,
+        merged.subjects.identified_by,
     )
     report = build_report(
-        tally=tally,
+        tally=merged.tally,
         counts=counts,
-        identified_by=result.identified_by,
+        identified_by=merged.subjects.identified_by,
         files=list(files),
         source_fingerprint=source_fingerprint,
-        as_of=as_of,
-        detector_version=detector.version,
-        identity_document_sensitive=settings.identity_document_sensitive,
-        show_examples=show_examples,
+        as_of=job.as_of,
+        detector_version=detector_version,
+        identity_document_sensitive=job.settings.identity_document_sensitive,
+        show_examples=job.show_examples,
     )
-    return ScanResult(report=report, subjects=result)
+    return ScanResult(report=report, subjects=merged.subjects)
 
 
 def scan_paths(
