@@ -178,3 +178,31 @@ def test_parallel_gates_on_disjoint_and_shared_people_sum_to_the_union(tmp_path,
         actions = pool.starmap(_gate_in_process, [(path, f"dag/run/p{i}", ledger_url) for i, path in enumerate(paths)])
     assert actions == ["allow"] * 4
     assert Store(ledger_url).counts("acme", 2025).personal == 1_100
+
+
+def test_a_request_that_cannot_be_built_is_refused_with_an_audit_record():
+    """The operator's path when even the configuration is wrong (bad handler file, no key): block + audit."""
+    from export_gate.errors import ConfigError
+    from export_gate.gate import refuse
+
+    outcome = refuse(
+        ConfigError("handler.yaml: timezone: unknown time zone"),
+        handler_id="acme",
+        list_id="cn-national-2024",
+        scenario=None,
+        run=RunIdentity("dag", "run", "gate", 1),
+    )
+    assert (outcome.action, outcome.reservation) == ("block", None)
+    record = Store().audit.get(outcome.audit_id)
+    assert record["error"] == "ConfigError: handler.yaml: timezone: unknown time zone"
+    assert (record["dag_id"], record["task_id"], record["action"]) == ("dag", "gate", "block")
+
+
+def test_lineage_names_follow_the_openlineage_naming_spec():
+    from export_gate.lineage import input_datasets
+
+    names = [
+        (d.namespace, d.name)
+        for d in input_datasets(["/data/a.parquet", "file:///data/b.csv", "s3://bkt/x/y", "sql:db", "<t>"])
+    ]
+    assert names == [("file", "/data/a.parquet"), ("file", "/data/b.csv"), ("s3://bkt", "x/y")]

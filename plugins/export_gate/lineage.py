@@ -44,15 +44,16 @@ def run_facet(summary: dict) -> ExportGateRunFacet:
 
 
 def input_datasets(uris: list[str]) -> list[Dataset]:
-    """OpenLineage datasets for the scanned locations (namespace = scheme://authority, name = path)."""
+    """OpenLineage datasets for the scanned locations, named by the naming spec: local files are namespace
+    ``file`` with the absolute path; ``scheme://authority/path`` is namespace ``scheme://authority``, name ``path``."""
     datasets = []
     for uri in uris:
         if uri.startswith(("<", "sql:")):  # an in-memory table or a query: no dataset name to give
             continue
         scheme, sep, rest = uri.partition("://")
-        if not sep:
-            datasets.append(Dataset(namespace="file", name=uri))
+        if not sep or scheme == "file":
+            datasets.append(Dataset(namespace="file", name=rest if sep else uri))
             continue
         authority, _, path = rest.partition("/")
-        datasets.append(Dataset(namespace=f"{scheme}://{authority}", name="/" + path))
+        datasets.append(Dataset(namespace=f"{scheme}://{authority}", name=path))
     return datasets
