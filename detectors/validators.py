@@ -94,20 +94,20 @@ _ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
 
 
 @lru_cache(maxsize=1)
-def region_codes() -> tuple[np.ndarray, np.ndarray]:
-    """Every 6-digit county code python-stdnum knows, and every 4-digit prefecture prefix.
+def known_prefectures() -> np.ndarray:
+    """A lookup table over 4-digit region prefixes: True for every prefecture python-stdnum's county table
+    (cn/loc.dat, historical codes included) knows, plus 8100/8200/8300 (HK/Macau/Taiwan residence permits).
 
-    stdnum's own ``cn.ric.validate`` also rejects a county code created after the birth year; real IDs break
-    that (someone born in 1950 registered in 1985 in a county created in 1983 keeps that code), so only the
-    code itself is checked here, and a new county inside a known prefecture (newer than stdnum's table) is
-    plausible too. 810000/820000/830000 are the HK/Macau/Taiwan residence-permit prefixes.
+    A code is plausible when its prefecture is known. stdnum's own ``cn.ric.validate`` is stricter in two ways
+    real IDs break: it rejects a county created after the birth year (someone born in 1950 who registered in
+    1985 in a county created in 1983 keeps that code), and it cannot know counties newer than its table.
     """
-    counties: set[int] = {810000, 820000, 830000}
+    table = np.zeros(10_000, dtype=bool)
+    table[[8100, 8200, 8300]] = True
     for _, province, _, _, children in numdb.get("cn/loc").prefixes:
         for _, county, _, _, _ in children:
-            counties.add(int(province + county))
-    codes = np.array(sorted(counties), dtype=np.int64)
-    return codes, np.unique(codes // 100)
+            table[int(province + county[:2])] = True
+    return table
 
 
 def _id_digits(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -132,8 +132,7 @@ def resident_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     shaped, matrix = _id_digits(texts)
     ymd = _birth_ymd(matrix)
     region = (matrix[:, :6].astype(np.int64) - 48) @ (10 ** np.arange(5, -1, -1))
-    counties, prefectures = region_codes()
-    known = np.isin(region, counties) | np.isin(region // 100, prefectures)
+    known = known_prefectures()[region // 100]
     ok = _gb11643_ok(matrix) & real_dates(ymd // 10000, ymd // 100 % 100, ymd % 100, ctx.as_of) & known
     return _scatter(len(texts), shaped, ok)
 
