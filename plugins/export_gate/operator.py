@@ -153,13 +153,15 @@ class ExportGateOperator(BaseOperator):
         super()._set_relatives(task_or_task_list, upstream=upstream, edge_modifier=edge_modifier)
         if not upstream:
             for task in self.downstream_list:
-                watch_export(task)
+                if not _is_gate(task):  # a gate after a gate: the export after the last one finishes both
+                    watch_export(task)
 
     def update_relative(self, other: Any, upstream: bool = True, edge_modifier: Any = None) -> None:
         super().update_relative(other, upstream, edge_modifier=edge_modifier)
         if not upstream:  # ``other`` was set downstream of this gate (e.g. ``export.set_upstream(gate)``)
             for task in getattr(other, "roots", [other]):
-                watch_export(task)
+                if not _is_gate(task):
+                    watch_export(task)
 
     # -- run -----------------------------------------------------------------------------------------------
 
@@ -275,13 +277,22 @@ def watch_export(task: Any) -> None:
             setattr(task, attr, [*callbacks, callback])
 
 
+def _is_gate(task: Any) -> bool:
+    return issubclass(getattr(task, "operator_class", type(task)), ExportGateOperator)
+
+
 def _upstream_gates(context: Context) -> list[tuple[Any, list[dict]]]:
-    """The gates directly upstream of the running task, each with its decisions (one per map index)."""
-    gates = []
-    for task in context["task"].upstream_list:
-        if issubclass(getattr(task, "operator_class", type(task)), ExportGateOperator):
-            value = context["ti"].xcom_pull(task_ids=task.task_id)
-            gates.append((task, [v for v in (value if isinstance(value, list) else [value]) if v]))
+    """The gates upstream of the running task (directly, or through a chain of gates: gate >> gate >> export),
+    each with its decisions (one per map index)."""
+    gates, pending, seen = [], list(context["task"].upstream_list), set()
+    while pending:
+        task = pending.pop(0)
+        if task.task_id in seen or not _is_gate(task):
+            continue
+        seen.add(task.task_id)
+        value = context["ti"].xcom_pull(task_ids=task.task_id)
+        gates.append((task, [v for v in (value if isinstance(value, list) else [value]) if v]))
+        pending.extend(task.upstream_list)
     return gates
 
 

@@ -199,6 +199,12 @@ def test_a_mapped_gate_reserves_per_map_index_and_its_export_confirms_all(runs):
     assert runs.store().reservation_counts("h-mapped", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
 
 
+def test_gates_in_a_row_are_confirmed_by_the_export_after_the_last(runs):
+    assert runs.ti("ship_chain") == ("success", 1)
+    for handler in ("h-chain-1", "h-chain-2"):
+        assert runs.store().reservation_counts(handler, YEAR) == {"pending": 0, "confirmed": 1, "released": 0}
+
+
 def test_sql_source_is_streamed_in_chunks_through_the_connection_hook(runs):
     assert runs.ti("ship_sql") == ("success", 1)
     (record,) = runs.gate_records("gate_sql")

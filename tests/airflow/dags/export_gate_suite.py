@@ -138,6 +138,15 @@ with DAG(
         gate = ExportGateOperator(task_id=f"gate_{name}", handler_id=f"h-{name}", **{**common, **overrides})
         gate >> ship.override(task_id=f"ship_{name}")(name)
 
+    # two gates in a row (e.g. two lists): the export after the second confirms both
+    first = ExportGateOperator(
+        task_id="gate_chain_first", source=str(DATA / "personal.parquet"), handler_id="h-chain-1", **common
+    )
+    second = ExportGateOperator(
+        task_id="gate_chain_second", source=str(DATA / "personal.parquet"), handler_id="h-chain-2", **common
+    )
+    first >> second >> ship.override(task_id="ship_chain")("chain")
+
     # a mapped gate: one reservation per map index; its export is watched explicitly
     mapped = ExportGateOperator.partial(task_id="gate_mapped", handler_id="h-mapped", **common).expand(
         source=[str(DATA / "personal.parquet"), str(DATA / "more.parquet")]
