@@ -328,3 +328,12 @@ def test_an_unreachable_ledger_is_503_naming_the_database(airflow_auth):
     assert response.status_code == 503
     assert "127.0.0.1" in response.text
     assert "gate:gate" not in response.text  # never the password
+
+
+def test_filters_suggest_the_values_in_the_log(client):
+    html = client.get("/").text
+    assert (
+        '<datalist id="choices-dag_id"><option value="crm_export_national"><option value="pv_case_export_shanghai">'
+        in html
+    )
+    assert '<option value="pharmacovigilance">' in html

@@ -16,12 +16,14 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from export_gate import db
 from export_gate.charts import TimelinePoint, timeline
 from export_gate.errors import GateError
 from export_gate.links import APP_PREFIX
@@ -88,6 +90,7 @@ def create_app(store_factory: Callable[[], Any] = _default_store) -> FastAPI:
             "records.html",
             user,
             rows=[_row(r) for r in rows],
+            choices=_choices(store()),
             total=total,
             filters=filters,
             actions=ACTIONS,
@@ -246,13 +249,28 @@ def _chain_status(checked: tuple[Any, float] | None, record_id: int) -> dict[str
     return {"ok": False, "text": f"broken later, at record #{broken} ({result.reason}); the chain up to here verifies"}
 
 
+#: The filters offered as suggestions, with the audit table column each comes from.
+CHOICE_COLUMNS = ("dag_id", "handler_id", "list_id", "scenario")
+
+
+def _choices(store: Any, limit: int = 500) -> dict[str, list[str]]:
+    """The values each text filter can take (from the indexed audit columns: milliseconds for 100,000 records),
+    offered as suggestions so a reviewer need not remember DAG or list ids."""
+    log = db.audit_log
+    with db.read_connection(store.engine) as conn:
+        return {
+            name: list(
+                conn.execute(
+                    sa.select(log.c[name]).where(log.c[name].is_not(None)).distinct().order_by(log.c[name]).limit(limit)
+                ).scalars()
+            )
+            for name in CHOICE_COLUMNS
+        }
+
+
 def _newest_gate_record(store: Any, dag_id: str, run_id: str, task_id: str) -> dict | None:
     """The newest gate record of one task run, found with one query on the audit table's own columns (the
     audit log's query() filters do not include run and task)."""
-    import sqlalchemy as sa
-
-    from export_gate import db
-
     log = db.audit_log
     wanted = sa.select(sa.func.max(log.c.id)).where(
         log.c.dag_id == dag_id, log.c.run_id == run_id, log.c.task_id == task_id, log.c.event == GATE_EVENT
