@@ -38,6 +38,8 @@ from export_gate.sources import SQL_CHUNK_ROWS
 log = logging.getLogger(__name__)
 
 ON_BLOCK = ("fail", "skip")
+#: What the rendered ``source`` field shows when the source is a table from an upstream task.
+TABLE_PLACEHOLDER = "<table from an upstream task>"
 
 
 def reservation_key(dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
@@ -146,6 +148,7 @@ class ExportGateOperator(BaseOperator):
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
         self._lineage: tuple[list[str], dict] | None = None
+        self._table: Any = None
 
     # -- the ledger follows the export task: callbacks on the tasks directly downstream ---------------------
 
@@ -164,6 +167,15 @@ class ExportGateOperator(BaseOperator):
                     watch_export(task)
 
     # -- run -----------------------------------------------------------------------------------------------
+
+    def render_template_fields(self, context: Context, jinja_env: Any = None) -> None:
+        """Render as usual, but keep a table from an upstream task out of the rendered fields that Airflow
+        stores and shows in its UI (they would hold raw rows): the table moves aside, the field says what it was."""
+        super().render_template_fields(context, jinja_env)
+        from export_gate.sources import is_table
+
+        if is_table(self.source):
+            self._table, self.source = self.source, TABLE_PLACEHOLDER
 
     def execute(self, context: Context) -> dict:
         from export_gate import connections
@@ -220,7 +232,7 @@ class ExportGateOperator(BaseOperator):
         )
         return GateRequest(
             source=from_airflow(
-                self.source,
+                self._table if self._table is not None else self.source,
                 sql=self.sql,
                 conn_id=self.conn_id,
                 sql_parameters=self.sql_parameters,

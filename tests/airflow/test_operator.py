@@ -138,6 +138,16 @@ def test_allowed_export_runs_and_the_decision_is_in_xcom_and_asset_events(runs):
     assert runs.store().reservation_counts("h-allowed", YEAR)["confirmed"] == 1
 
 
+def test_a_table_source_is_not_stored_in_the_rendered_fields(runs):
+    """Airflow keeps and shows each task's rendered template fields; a table there would be raw rows."""
+    with runs.db() as conn:
+        (fields,) = conn.execute(
+            "SELECT rendered_fields FROM rendered_task_instance_fields WHERE task_id = 'gate_allowed'"
+        ).fetchone()
+    assert json.loads(fields)["source"] == "<table from an upstream task>"
+    assert "13800000000" not in fields  # the first person's mobile
+
+
 def test_annotated_export_names_the_filing_it_relied_on(runs):
     assert runs.ti("ship_annotated") == ("success", 1)
     decision = runs.xcom("gate_annotated")
