@@ -172,9 +172,7 @@ def _killed_mid_transaction(url: str) -> None:
 def test_a_killed_process_leaves_the_ledger_unchanged_and_unlocked(ledger_url: str) -> None:
     store = Store(ledger_url)
     reserve(store, "kept", people(range(10)))
-    child = multiprocessing.get_context("fork").Process(
-        target=_killed_mid_transaction, args=(ledger_url,)
-    )
+    child = multiprocessing.get_context("fork").Process(target=_killed_mid_transaction, args=(ledger_url,))
     child.start()
     child.join(60)
     assert child.exitcode == 9
