@@ -13,11 +13,15 @@ the outcome. Nothing raw leaves a worker: digests, counts and (only when asked) 
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import hashlib
 import itertools
 import logging
 import os
+import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -42,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: Values of the first batch holding a column that choose its plan.
 SAMPLE_VALUES = 1000
+#: prctl option: signal this process when its parent dies (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
 #: Batches in flight per worker: enough to keep every core busy, few enough to keep memory flat.
 IN_FLIGHT_PER_WORKER = 2
 
@@ -220,8 +226,19 @@ def _start_method() -> tuple[str, bool]:
     return ("fork", True) if "fork" in get_all_start_methods() else ("spawn", False)
 
 
-def _init_worker(job: Job, detector: Detector | None) -> None:
+def _die_with_parent(parent: int) -> None:
+    """On Linux, ask the kernel to stop this worker when the scanning process dies (an Airflow task killed
+    with SIGTERM must not leave workers burning CPU); elsewhere workers end when their queue closes."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _init_worker(job: Job, detector: Detector | None, parent: int) -> None:
     global _worker
+    _die_with_parent(parent)
     _worker = (job, detector if detector is not None else Detector(job.settings))
 
 
@@ -261,7 +278,7 @@ def _partials(
         workers,
         mp_context=get_context(method),
         initializer=_init_worker,
-        initargs=(job, detector if inherits else None),
+        initargs=(job, detector if inherits else None, os.getpid()),
     )
     pending: deque[Future[Partial]] = deque()
     try:
