@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from gate_data import CANARY_ID, CANARY_PHONE
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +52,7 @@ def test_without_a_session_the_page_asks_to_sign_in(browser, server, artifacts):
     page = context.new_page()
     response = page.goto(f"{server.url}/export-gate/")
     assert response.status == 401
-    assert page.get_by_role("heading", name="Please sign in").is_visible()
+    expect(page.get_by_role("heading", name="Please sign in")).to_be_visible()
     assert page.locator("table").count() == 0
     page.screenshot(path=artifacts / "01-no-session.png")
     context.close()
@@ -66,7 +67,8 @@ def test_a_user_without_permission_is_refused(browser, server, artifacts):
     with page.expect_response(lambda r: r.url.endswith("/export-gate/")) as answer:
         page.get_by_role("button", name="Sign in").click()
     assert answer.value.status == 403
-    assert page.get_by_role("heading", name="No access").is_visible()
+    page.wait_for_url(f"{server.url}/export-gate/")
+    expect(page.get_by_role("heading", name="No access")).to_be_visible()
     page.screenshot(path=artifacts / "02-no-permission.png")
     context.close()
 
@@ -110,9 +112,9 @@ def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server,
     page.get_by_role("link", name=str(ids["blocked"]), exact=True).click()
     page.wait_for_url(re.compile(rf"/records/{ids['blocked']}$"))
     chart = page.locator("svg.chart")
-    assert chart.is_visible()
+    expect(chart).to_be_visible()
     assert chart.locator("line").count() >= 3  # the personal and sensitive thresholds
-    assert page.get_by_text("sensitive-under-10k-contract").first.is_visible()
+    expect(page.get_by_text("sensitive-under-10k-contract").first).to_be_visible()
     for _ in range(20):  # the chain check runs in the background; the page asks for a reload meanwhile
         if "being verified" not in page.locator(".chain").inner_text():
             break
@@ -126,7 +128,7 @@ def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server,
     # its self-contained report
     page.get_by_role("link", name="Report", exact=True).click()
     page.wait_for_url(re.compile(r"/report$"))
-    assert page.locator("svg.chart").is_visible()
+    expect(page.locator("svg.chart")).to_be_visible()
     page.screenshot(path=artifacts / "06-report.png", full_page=True)
 
 
@@ -136,7 +138,7 @@ def test_handler_timeline_shows_how_close_the_thresholds_are(reviewer, server, a
     page.get_by_role("link", name="acme-pharma-sh").first.click()
     page.wait_for_url(re.compile(r"/handlers/acme-pharma-sh/2026$"))
     assert page.locator("svg.chart path").count() == 2
-    assert page.get_by_text("people left before 10,000").is_visible()
+    expect(page.get_by_text("people left before 10,000")).to_be_visible()
     page.screenshot(path=artifacts / "07-handler-timeline.png", full_page=True)
 
 
