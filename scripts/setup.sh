@@ -14,4 +14,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
 .venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.lock
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
+# The editable build leaves export_gate.egg-info beside the package in plugins/, which Airflow puts on sys.path:
+# its entry points would register the plugin a second time. The installed dist-info is the one that counts.
+rm -rf plugins/*.egg-info
 echo "setup: .venv is ready ($(.venv/bin/python --version), export-gate $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("export-gate"))'))"
