@@ -313,3 +313,14 @@ def test_an_unreachable_database_is_a_ledger_error() -> None:
         Store("postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=2")
     with pytest.raises(LedgerError, match="only sqlite"):
         Store("mysql://localhost/ledger")
+
+
+def test_an_export_without_people_reserves_nothing_and_does_not_fail(tmp_path) -> None:
+    """A gate that found nobody still reserves its key (so confirm/release work) without inserting rows."""
+    store = Store(f"sqlite:///{tmp_path / 'empty.db'}")
+    with store.transaction("h-empty", 2026) as tx:
+        before, after = tx.preview(ExportSubjects(), reservation="d/r/t")
+        tx.reserve("d/r/t", ExportSubjects())
+    assert (before.personal, after.personal) == (0, 0)
+    store.confirm("d/r/t")
+    assert store.counts("h-empty", 2026).personal == 0

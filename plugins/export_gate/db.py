@@ -275,8 +275,11 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         if table.name.startswith("eg_"):  # a temp table: autovacuum never analyses it, the planner must know
             cursor.execute(f"ANALYZE {table.name}")
         return
+    rows = list(rows)
+    if not rows:  # executemany with no parameters is an error in the DB-API, not a no-op
+        return
     marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", list(rows))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 @contextmanager

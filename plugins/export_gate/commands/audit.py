@@ -73,10 +73,16 @@ def _list(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"total": total, "records": records}, indent=2, ensure_ascii=False))
         return EXIT_OK
-    rows = [["" if record.get(name) is None else record[name] for name in _LIST_COLUMNS] for record in records]
+    rows = [[_cell(record, name) for name in _LIST_COLUMNS] for record in records]
     print(format_table(list(_LIST_COLUMNS), rows))
     print(f"{len(records)} of {total} record(s)")
     return EXIT_OK
+
+
+def _cell(record: dict, name: str) -> object:
+    """A table cell: the list id is stored nested (``list.id``) in the record; the rest are top-level keys."""
+    value = (record.get("list") or {}).get("id") if name == "list_id" else record.get(name)
+    return "" if value is None else value
 
 
 def _show(args: argparse.Namespace) -> int:
