@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from export_gate.ledger import Store
+from gate_data import people, write
 from review_records import run_real_gates
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,6 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+DAGS = Path(__file__).resolve().parent / "dags"
+#: The DAG in DAGS whose gate task shows the report link in the Airflow UI.
+LINK_DAG = "review_link"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 PASSWORDS = {"reviewer": "reviewer-pass-4711", "nobody": "nobody-pass-4711"}
 VENV_BIN = Path(sys.executable).parent
@@ -39,8 +44,10 @@ class Server:
     url: str
     ledger_url: str
     audit_ids: dict[str, int]
+    records: int  # all audit records (the DAG's export task adds a "confirm" record to its gate's)
     passwords: dict[str, str]
     log: Path
+    dag_log: Path
 
 
 def _free_port() -> int:
@@ -67,8 +74,8 @@ def _wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float =
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("browser")
-    home, dags, data = root / "airflow-home", root / "dags", root / "data"
-    for folder in (home, dags, data):
+    home, data, dag_data = root / "airflow-home", root / "data", root / "dag-data"
+    for folder in (home, data, dag_data):
         folder.mkdir()
     (home / "passwords.json").write_text(json.dumps(PASSWORDS))
     ledger_url = f"sqlite:///{root / 'ledger.db'}"
@@ -76,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(dags),
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(home / "plugins"),
         AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="reviewer:viewer,nobody:",
@@ -85,14 +92,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         # the api-server finds the gate's ledger through the Airflow connection, as in a deployment
         AIRFLOW_CONN_EXPORT_GATE_LEDGER=json.dumps({"conn_type": "generic", "extra": {"url": ledger_url}}),
         EXPORT_GATE_HOME=str(root / "export-gate"),
+        EXPORT_GATE_SECRET_KEY="review-test-secret-key-0123456789",
+        EXPORT_GATE_TEST_DATA=str(dag_data),
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     port, log = _free_port(), root / "api-server.log"
     airflow = str(VENV_BIN / "airflow")
     with log.open("w") as out:
-        # migrate and start in the background while the gates run here (both take tens of seconds)
+        # in the background while the gates run here (all take tens of seconds): migrate, run the DAG whose gate
+        # gets the report link, start the api-server
+        write(people(40, start=900), dag_data / "personal.parquet")
+        script = (
+            f'"{airflow}" db migrate && "{airflow}" dags test {LINK_DAG} 2026-03-10 > "{root / "dag-test.log"}" 2>&1;'
+            f' exec "{airflow}" api-server --host 127.0.0.1 --port {port}'
+        )
         proc = subprocess.Popen(
-            ["sh", "-c", f'"{airflow}" db migrate && exec "{airflow}" api-server --host 127.0.0.1 --port {port}'],
+            ["sh", "-c", script],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -102,7 +117,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         audit_ids = run_real_gates(ledger_url, data)
         _wait_until_up(url, proc, log)
-        yield Server(url, ledger_url, audit_ids, PASSWORDS, log)
+        store = Store(ledger_url)
+        linked, _ = store.audit.query(dag_id=LINK_DAG, event="gate", limit=1)
+        assert linked, f"the {LINK_DAG} DAG wrote no gate record:\n{(root / 'dag-test.log').read_text()[-4000:]}"
+        audit_ids["linked"] = linked[0]["id"]
+        records = store.audit.query(limit=1)[1]
+        yield Server(url, ledger_url, audit_ids, records, PASSWORDS, log, root / "dag-test.log")
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

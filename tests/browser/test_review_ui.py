@@ -77,7 +77,7 @@ def test_the_page_opens_from_the_airflow_menu(reviewer, server, artifacts):
     reviewer.goto(f"{server.url}/plugin/export_gate")
     frame = reviewer.frame_locator("iframe")
     frame.get_by_role("heading", name="Export decisions").wait_for(timeout=30_000)
-    assert frame.locator("table.records tbody tr").count() == len(server.audit_ids)
+    assert frame.locator("table.records tbody tr").count() == server.records
     reviewer.screenshot(path=artifacts / "03-in-airflow-ui.png")
 
 
@@ -85,7 +85,7 @@ def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server,
     page, ids = reviewer, server.audit_ids
     page.goto(f"{server.url}/export-gate/")
     rows = page.locator("table.records tbody tr")
-    assert rows.count() == len(ids)
+    assert rows.count() == server.records
 
     # filter: the decision select applies at once; the blocked export and the failed gate remain
     page.select_option("select[name=action]", "block")
@@ -150,3 +150,23 @@ def test_no_raw_value_on_any_page_the_reviewer_sees(reviewer, server):
         page.goto(f"{server.url}{path}")
         text = page.content()
         assert CANARY_ID not in text and CANARY_PHONE not in text, path
+
+
+def test_the_gate_task_links_to_its_report_in_the_airflow_ui(reviewer, server, artifacts):
+    """The operator's extra link, stored by Airflow when the gate task finished, opens that run's report."""
+    page = reviewer
+    runs = page.request.get(f"{server.url}/api/v2/dags/review_link/dagRuns")
+    assert runs.ok, runs.text()
+    run_id = runs.json()["dag_runs"][0]["dag_run_id"]
+    links = page.request.get(f"{server.url}/api/v2/dags/review_link/dagRuns/{run_id}/taskInstances/gate/links")
+    assert links.ok, links.text()
+    url = links.json()["extra_links"]["Export gate report"]
+    assert url.startswith("/export-gate/task-report?")
+    page.goto(f"{server.url}{url}")
+    expect(page).to_have_url(f"{server.url}/export-gate/records/{server.audit_ids['linked']}/report")
+    expect(page.get_by_role("heading", name=f"Export gate run #{server.audit_ids['linked']}")).to_be_visible()
+    page.goto(f"{server.url}/dags/review_link/runs/{quote(run_id, safe='')}/tasks/gate/details")
+    button = page.get_by_role("link", name="Export gate report")
+    expect(button).to_be_visible(timeout=30_000)
+    assert button.get_attribute("href") == url
+    page.screenshot(path=artifacts / "08-task-extra-link.png")
