@@ -206,3 +206,14 @@ def test_lineage_names_follow_the_openlineage_naming_spec():
         for d in input_datasets(["/data/a.parquet", "file:///data/b.csv", "s3://bkt/x/y", "sql:db", "<t>"])
     ]
     assert names == [("file", "/data/a.parquet"), ("file", "/data/b.csv"), ("s3://bkt", "x/y")]
+
+
+def test_each_run_writes_its_report_from_the_stored_record(files):
+    """The HTML report beside the ledger is rendered from the audit record as stored: it carries the record's
+    chain hash, so a reviewer can match the file to the log."""
+    from export_gate.settings import reports_dir
+
+    outcome = run_gate(request(PathSource((str(files["sensitive"]),))))
+    stored = Store().audit.get(outcome.audit_id)
+    html = (reports_dir() / f"{outcome.audit_id}.html").read_text(encoding="utf-8")
+    assert stored["hash"] in html

@@ -238,7 +238,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         else:
             record["reservation"] = None
         audit_id = tx.append_audit(record) if request.audit else None
-    _write_report(audit_id, record)
+    _write_report(store, audit_id)
     return GateOutcome(
         action=decision.action,
         decision=decision,
@@ -283,13 +283,14 @@ def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) ->
         try:
             from export_gate.ledger import Store
 
-            audit_id = Store(ledger_url).append_audit(record)
+            store = Store(ledger_url)
+            audit_id = store.append_audit(record)
+            _write_report(store, audit_id)
         except Exception as exc:  # the loud case: no trace of this run anywhere but the task log
             note = _error_text(exc, "audit")
             log.error("EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD (%s); the export is blocked: %s", note, error)
             error = f"{error}; AND THE AUDIT RECORD COULD NOT BE WRITTEN: {note}"
             record["error"] = error
-    _write_report(audit_id, record)
     log.error("export gate blocked the export because it could not decide: %s", error)
     return GateOutcome(
         action=BLOCK,
@@ -332,15 +333,16 @@ def refuse(
     return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url)
 
 
-def _write_report(audit_id: int | None, record: dict) -> None:
-    """The per-run HTML report next to the ledger. A failure here never loses the audit record."""
+def _write_report(store: Any, audit_id: int | None) -> None:
+    """The per-run HTML report next to the ledger, rendered from the record as stored (with its time and chain
+    hash). A failure here never loses the audit record: the review page renders it from the log as well."""
     if audit_id is None:
         return
     try:
         from export_gate.report_html import render_report
         from export_gate.settings import reports_dir
 
-        html = render_report({**record, "id": audit_id})
+        html = render_report(store.audit.get(audit_id))
         (reports_dir() / f"{audit_id}.html").write_text(html, encoding="utf-8")
     except Exception as exc:
         log.warning("could not write the HTML report of audit record %s (%s)", audit_id, type(exc).__name__)
