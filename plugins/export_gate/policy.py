@@ -103,30 +103,20 @@ class _Candidate:
         }
 
 
-def _purpose_rule(gate_list: GateList, purpose: Purpose) -> dict:
-    return {
-        "id": f"purpose:{purpose.id}",
-        "list_id": gate_list.id,
-        "text": purpose.text,
-        "count": None,
-        "categories": [],
-        "period": None,
-        "value": None,
-        "comparison": None,
-        "threshold": None,
-        "conditions": [],
-        "mechanism": "none",
-        "exemption": purpose.title,
-        "source": purpose.source.to_dict(),
-        "effective": purpose.effective.isoformat(),
-    }
-
-
-def _gate_rule(rule_id: str, text: str) -> dict:
-    """A decision the gate itself makes (fail closed), not a rule of a list."""
+def _rule_without_threshold(
+    rule_id: str,
+    text: str,
+    *,
+    list_id: str | None,
+    mechanism: str | None,
+    exemption: str | None,
+    source: dict,
+    effective: str | None,
+) -> dict:
+    """A decided-by entry in the shape of a list rule, for decisions no count threshold made."""
     return {
         "id": rule_id,
-        "list_id": None,
+        "list_id": list_id,
         "text": text,
         "count": None,
         "categories": [],
@@ -135,16 +125,42 @@ def _gate_rule(rule_id: str, text: str) -> dict:
         "comparison": None,
         "threshold": None,
         "conditions": [],
-        "mechanism": None,
-        "exemption": None,
-        "source": {
+        "mechanism": mechanism,
+        "exemption": exemption,
+        "source": source,
+        "effective": effective,
+    }
+
+
+def _purpose_rule(gate_list: GateList, purpose: Purpose) -> dict:
+    """A declared exemption purpose (Art. 3, 4, 5(1)-(3)) decided the export."""
+    return _rule_without_threshold(
+        f"purpose:{purpose.id}",
+        purpose.text,
+        list_id=gate_list.id,
+        mechanism="none",
+        exemption=purpose.title,
+        source=purpose.source.to_dict(),
+        effective=purpose.effective.isoformat(),
+    )
+
+
+def _gate_rule(rule_id: str, text: str) -> dict:
+    """A decision the gate itself makes (fail closed), not a rule of a list."""
+    return _rule_without_threshold(
+        rule_id,
+        text,
+        list_id=None,
+        mechanism=None,
+        exemption=None,
+        source={
             "title": "Export Gate: fail closed when the gate cannot decide",
             "url": None,
             "article": None,
             "date": None,
         },
-        "effective": None,
-    }
+        effective=None,
+    )
 
 
 # ------------------------------------------------------------------------------------------ list choice
