@@ -16,5 +16,5 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
 # The editable build leaves export_gate.egg-info beside the package in plugins/, which Airflow puts on sys.path:
 # its entry points would register the plugin a second time. The installed dist-info is the one that counts.
-rm -rf plugins/*.egg-info
+rm -rf plugins/*.egg-info ./*.egg-info
 echo "setup: .venv is ready ($(.venv/bin/python --version), export-gate $(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("export-gate"))'))"
