@@ -22,6 +22,7 @@ import datetime
 import gc
 import hashlib
 import re
+import string
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -69,6 +70,7 @@ PLAN_DETECT_VALUES = 32
 PROFILE_CHARS = 4096
 #: Characters before a match searched for a context word ("护照号码：E12345678").
 CONTEXT_WINDOW = 20
+ALNUM = string.ascii_letters + string.digits
 #: Characters a value made only of cannot hold a term (medical, religion, names, addresses need letters or CJK).
 NOT_TERM_CHARS = "0123456789 +()./:-"
 _NO_ROWS = np.zeros(0, dtype=np.int64)
@@ -131,6 +133,12 @@ def _match(strings: pa.Array, regex: str) -> np.ndarray:
         encoded = [v.encode() if v is not None else None for v in strings.to_pylist()]  # bytes: 3x faster in RE2
         return np.array([v is not None and compiled.search(v) is not None for v in encoded], dtype=bool)
     return pc.fill_null(pc.match_substring_regex(strings, regex), False).to_numpy(zero_copy_only=False)
+
+
+@cache
+def _walls_alnum(bounded: str | None) -> bool:
+    """Whether a recognizer's forbidden neighbours (a character class) include every ASCII letter and digit."""
+    return bounded is not None and all(re.fullmatch(bounded, c) for c in ALNUM)
 
 
 def _subset(values: pa.Array, where: np.ndarray) -> pa.Array:
@@ -417,6 +425,9 @@ class Detector:
         candidates = np.flatnonzero(_match(strings, IDENTIFIER_SHAPE))
         values = strings.take(pa.array(candidates))
         claimed = np.zeros(len(values), dtype=bool)
+        # Letters and digits only ("SO2026000123", an 18-digit batch number): a match of a recognizer that no
+        # letter or digit may touch is then the whole value, with no second pass to find out.
+        plain = pc.utf8_length(pc.utf8_trim(values, ALNUM)).to_numpy(zero_copy_only=False) == 0
         # Values that can still hold a match of a recognizer at or after the current one. One pass with the union
         # of the remaining bounded regexes (RE2 runs it as one DFA, about the cost of a single pattern) settles
         # most values at once: a decoy column (order numbers, timestamps) costs a few passes, not one per
@@ -442,6 +453,7 @@ class Detector:
                 regexes[rec.name],
                 candidates[inside],
                 values.take(pa.array(inside)),
+                plain[inside] & _walls_alnum(rec.bounded),
                 as_of,
             )
             found.append(hits)
@@ -482,12 +494,23 @@ class Detector:
         return rec.categories
 
     def _validated(
-        self, rec: Recognizer, in_column: bool, regex: str, pos: np.ndarray, values: pa.Array, as_of: datetime.date
+        self,
+        rec: Recognizer,
+        in_column: bool,
+        regex: str,
+        pos: np.ndarray,
+        values: pa.Array,
+        known_whole: np.ndarray,
+        as_of: datetime.date,
     ) -> tuple[_Found, np.ndarray]:
         """Matches of one recognizer in candidate values, validated in bulk: whole-cell matches straight from
         Arrow, matches inside text extracted with RE2 (linear time) and checked for boundaries and context.
-        Also returns which values are, as a whole, a valid match (a mask over ``values``)."""
-        whole = _match(values, f"^(?:{regex})$")
+        ``known_whole`` marks values already known to match as a whole. Also returns which values are, as a
+        whole, a valid match (a mask over ``values``)."""
+        whole = known_whole.copy()
+        rest = np.flatnonzero(~whole)
+        if len(rest):
+            whole[rest] = _match(_subset(values, rest), f"^(?:{regex})$")
         texts = [values.filter(whole)]
         owner = [pos[whole]]
         starts = [np.zeros(int(whole.sum()), dtype=np.int64)]
