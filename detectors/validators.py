@@ -40,14 +40,19 @@ def _strings(texts: pa.Array) -> pa.Array:
 
 
 def digits_only(texts: pa.Array) -> pa.Array:
-    """The digits of each text (separators, brackets and '+' removed). Texts that are digits already (most
-    candidates) skip the regex replace, which costs five times the string kernel that finds them."""
+    """The digits of each text (separators, brackets, '+' and anything else removed). Done on the UTF-8 bytes
+    with numpy: a byte of a multi-byte character is never an ASCII digit, so dropping every non-digit byte drops
+    exactly the non-digit characters, at a fraction of the cost of a regex replace."""
     texts = _strings(texts)
-    other = pc.invert(pc.fill_null(pc.ascii_is_decimal(texts), False))
-    if not pc.any(other).as_py():
+    if pc.all(pc.ascii_is_decimal(texts)).as_py() is not False:  # digits already (most candidates), or empty
         return texts
-    replaced = pc.replace_substring_regex(texts.filter(other), pattern=r"[^0-9]", replacement="")
-    return pc.replace_with_mask(texts, other, replaced)
+    texts = pa.concat_arrays([texts])  # a fresh array: offset 0, no slicing tricks
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[: len(texts) + 1]
+    data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    keep = (data >= ord("0")) & (data <= ord("9"))
+    kept = np.concatenate(([0], np.cumsum(keep))).astype(np.int32)[offsets - offsets[0]]
+    buffers = [texts.buffers()[0], pa.py_buffer(kept), pa.py_buffer(data[keep])]
+    return pa.Array.from_buffers(pa.string(), len(texts), buffers, texts.null_count)
 
 
 def char_matrix(texts: pa.Array, width: int) -> np.ndarray:
