@@ -79,6 +79,19 @@ def test_exact_subject_counts(samples: dict[str, Sample], kind: str, mode: str) 
     assert report["subjects"]["personal"] > 0
 
 
+def test_two_people_per_row_are_never_folded_together_without_keys(samples: dict[str, Sample]) -> None:
+    """ae_cases rows hold a patient and a reporter: inferred from identifiers, the count errs high (patients
+    without an ID card on a row count once per row, the case columns naming no role are one more person) but
+    never below the people the subject keys name (the reporter's phone once linked all their patients: 78)."""
+    sample = samples["ae_cases"]
+    keyed, inferred = _counts(_scan(sample.path, sample.truth.subject_keys)), _counts(_scan(sample.path, ()))
+    assert keyed == sample.truth.counts("subject_keys") == sample.truth.counts("persons")
+    assert keyed.personal <= inferred.personal <= 3 * ROWS
+    assert keyed.sensitive <= inferred.sensitive <= ROWS + keyed.sensitive
+    for name, people in keyed.categories.items():
+        assert inferred.categories[name] >= people, name
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_exact_counts_when_identity_documents_are_sensitive(samples: dict[str, Sample], kind: str) -> None:
     sample = samples[kind]

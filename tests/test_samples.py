@@ -74,7 +74,7 @@ def minor_by_birth(text: str) -> bool:
 # --- what each row holds about whom, read from the file ----------------------------------------------------
 
 
-def crm_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
+def crm_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
     mask = 0
     if row["姓名"] or row["手机号"] or row["邮箱"] or row["地址"]:
         mask |= PERSONAL_BIT
@@ -87,10 +87,10 @@ def crm_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
         row["邮箱"],
         row["身份证号"] and row["身份证号"].upper(),
     ]
-    return {"客户编号": (row["客户编号"], mask)}, [i for i in ids if i]
+    return {"客户编号": (row["客户编号"], mask)}, [(mask, [i for i in ids if i])]
 
 
-def ae_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
+def ae_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
     patient = MEDICAL  # icd10, drug and narrative are on every row
     if row["patient_id_card"]:
         patient |= DOCUMENT | (MINOR if minor_by_id(row["patient_id_card"]) else 0)
@@ -100,18 +100,19 @@ def ae_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
         patient |= MINOR
     reporter = PERSONAL_BIT  # reporter_name is on every row
     mention = PHONE_IN_TEXT.search(row["narrative"])
-    ids = [
-        row["patient_id_card"] and row["patient_id_card"].upper(),
-        row["reporter_phone"] and f"m:{mobile(row['reporter_phone'])}",
-        mention and f"m:{mobile(mention.group(1))}",
-        row["reporter_email"],
+    # Without keys: the patient_* columns, the reporter_* columns and the columns naming no role are three people.
+    described = any(row[c] is not None for c in ("patient_id_card", "patient_birth_date", "patient_age"))
+    patient_columns = (patient & ~MEDICAL) | PERSONAL_BIT if described else 0
+    reporter_ids = [row["reporter_phone"] and f"m:{mobile(row['reporter_phone'])}", row["reporter_email"]]
+    people = [
+        (patient_columns, [row["patient_id_card"].upper()] if row["patient_id_card"] else []),
+        (reporter, [i for i in reporter_ids if i]),
+        (MEDICAL, [f"m:{mobile(mention.group(1))}"] if mention else []),
     ]
-    return {"patient_id": (row["patient_id"], patient), "reporter_id": (row["reporter_id"], reporter)}, [
-        i for i in ids if i
-    ]
+    return {"patient_id": (row["patient_id"], patient), "reporter_id": (row["reporter_id"], reporter)}, people
 
 
-def insurance_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
+def insurance_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
     mask = PERSONAL_BIT
     if row["insured_id_card"]:
         mask |= DOCUMENT | (MINOR if minor_by_id(row["insured_id_card"]) else 0)
@@ -121,7 +122,7 @@ def insurance_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[str]]:
     if row["diagnosis"]:
         mask |= MEDICAL
     ids = [row["insured_id_card"] and row["insured_id_card"].upper(), row["payout_card"]]
-    return {"insured_no": (row["insured_no"], mask)}, [i for i in ids if i]
+    return {"insured_no": (row["insured_no"], mask)}, [(mask, [i for i in ids if i])]
 
 
 ROW_RULES = {"crm": crm_row, "ae_cases": ae_row, "insurance": insurance_row}
@@ -143,24 +144,23 @@ def recount(sample: Sample, documents_sensitive: bool) -> dict[str, Counts]:
             x = parent[x]
         return x
 
-    row_masks, row_ids = [], []
+    row_people = []
     for number, row in enumerate(sample.rows):
-        roles, ids = rule(row)
-        combined = 0
+        roles, people = rule(row)
         for role, (key, mask) in roles.items():
             if mask:
                 subject = (role, key) if key is not None else ("row", number, role)
                 keyed[subject] = keyed.get(subject, 0) | mask
-                combined |= mask
-        for other in ids[1:]:
-            parent[find(other)] = find(ids[0])
-        row_masks.append(combined)
-        row_ids.append(ids)
+        for _, ids in people:
+            for other in ids[1:]:
+                parent[find(other)] = find(ids[0])
+        row_people.append(people)
     inferred: dict[object, int] = {}
-    for number, (mask, ids) in enumerate(zip(row_masks, row_ids, strict=True)):
-        if mask:
-            subject = find(ids[0]) if ids else ("row", number)
-            inferred[subject] = inferred.get(subject, 0) | mask
+    for number, people in enumerate(row_people):
+        for person, (mask, ids) in enumerate(people):
+            if mask:
+                subject = find(ids[0]) if ids else ("row", number, person)
+                inferred[subject] = inferred.get(subject, 0) | mask
     return {
         "subject_keys": counts(list(keyed.values()), documents_sensitive),
         "strong_identifiers": counts(list(inferred.values()), documents_sensitive),

@@ -103,6 +103,25 @@ def test_subject_keys_attribute_columns_to_roles() -> None:
     assert result.report["categories"]["medical_health"]["subjects"] == 1
 
 
+def test_inferred_subjects_keep_the_people_of_one_row_apart() -> None:
+    """Without keys, a reporter's phone on every row must not fold the patients they reported into one person."""
+    table = pa.table(
+        {
+            "患者姓名": ["张伟", "李娜", "王芳", "张伟"],
+            "patient_id_card": [ADULT_ID, None, CHILD_ID, ADULT_ID],
+            "reporter_name": ["赵敏", "赵敏", "赵敏", None],
+            "报告人电话": ["13812345678", "138 1234 5678", "+86 13812345678", None],
+            "diagnosis": ["高血压", None, None, None],
+        }
+    )
+    subjects = _scan(table).report["subjects"]
+    assert subjects["identified_by"] == STRONG_IDENTIFIERS
+    # patients: 张伟 (rows 0, 3 by ID), 李娜, the child; one reporter; the diagnosis of row 0 is one more person
+    assert subjects["personal"] == 5
+    assert subjects["sensitive"] == 2  # the child (minor) and the diagnosis
+    assert "never linked for sharing it" in subjects["rule"]
+
+
 def test_missing_subject_key_names_the_column() -> None:
     with pytest.raises(InputError, match="patient_id"):
         _scan(_people(), subject_keys=["patient_id"])

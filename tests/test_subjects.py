@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from export_gate.digest import DIGEST_BYTES, SubjectHasher
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
-from export_gate.subjects import STRONG_IDENTIFIERS, by_key, inferred, merge, role_of
+from export_gate.subjects import (
+    DEFAULT_ROLE,
+    STRONG_IDENTIFIERS,
+    by_key,
+    inferred,
+    inferred_roles,
+    merge,
+    role_of,
+    role_word,
+)
 
 HASHER = SubjectHasher(b"k" * 32)
 MEDICAL = PERSONAL_BIT | CATEGORY_BITS["medical_health"]
@@ -54,12 +63,58 @@ def test_role_of_longest_prefix_wins() -> None:
     assert role_of("anything", []) is None
 
 
+@pytest.mark.parametrize(
+    ("column", "role"),
+    [
+        ("patient_name", "patient"),
+        ("Patient Phone", "patient"),
+        ("患者姓名", "patient"),
+        ("病人身份证号", "patient"),
+        ("reporter[].mobile", "reporter"),
+        ("报告人电话", "reporter"),
+        ("报告者邮箱", "reporter"),
+        ("被保险人身份证号", "insured"),
+        ("投保人手机号", "policyholder"),
+        ("受益人.银行卡号", "beneficiary"),
+        ("contact_phone", "contact"),
+        ("联系人电话", "contact"),
+        ("emergency_contact_mobile", "emergency_contact"),  # the longest word wins
+        ("紧急联系人电话", "emergency_contact"),
+        ("客户经理手机", "account_manager"),
+        ("客户编号", "customer"),
+        ("doctor.name", "doctor"),
+        ("员工工号", "employee"),
+        ("agent", "agent"),
+        ("diagnosis", None),
+        ("patients_note", None),  # a word must end at a separator (English) ...
+        ("agency_phone", None),
+        ("手机号", None),
+        ("联系方式[].值", None),  # ... and 联系 alone is no role
+    ],
+)
+def test_role_word_of_column(column: str, role: str | None) -> None:
+    assert role_word(column) == role
+
+
+def test_inferred_roles_one_named_role_claims_every_column_several_leave_the_rest_unnamed() -> None:
+    assert inferred_roles(["insured_name", "payout_card", "diagnosis"]) == dict.fromkeys(
+        ["insured_name", "payout_card", "diagnosis"], "insured"
+    )
+    assert inferred_roles(["姓名", "手机号"]) == {"姓名": DEFAULT_ROLE, "手机号": DEFAULT_ROLE}
+    assert inferred_roles(["患者姓名", "reporter_phone", "icd10", "patient_age"]) == {
+        "患者姓名": "patient",
+        "reporter_phone": "reporter",
+        "icd10": DEFAULT_ROLE,
+        "patient_age": "patient",
+    }
+
+
 def test_inferred_links_rows_sharing_an_identifier() -> None:
     phone, idno, mail = (HASHER.digest("X", s) for s in ("p", "i", "m"))
     # row 0: phone; row 1: phone + id (same person as row 0); row 2: id only -> same person again;
     # row 3: e-mail only -> another; row 4: personal info but no identifier; row 5: nothing personal.
     masks = np.array([PERSONAL_BIT, MEDICAL, PERSONAL_BIT, FINANCE, PERSONAL_BIT, 0], dtype=np.uint16)
-    subjects = inferred(masks, [0, 1, 1, 2, 3], [phone, phone, idno, idno, mail], _row_subject())
+    subjects = inferred({"": masks}, {"": [0, 1, 1, 2, 3]}, {"": [phone, phone, idno, idno, mail]}, _row_subject())
     assert subjects.identified_by == STRONG_IDENTIFIERS
     assert sorted(subjects.masks.values()) == sorted([MEDICAL, FINANCE, PERSONAL_BIT])
     assert subjects.masks[min(phone, idno)] == MEDICAL
@@ -86,35 +141,83 @@ def test_by_key_one_person_per_key_and_blank_keys_count_alone() -> None:
     assert (counts.personal, counts.sensitive, counts.categories["financial_account"]) == (5, 2, 1)
 
 
-def _random_rows(seed: int, n: int) -> tuple[np.ndarray, list[int], list[bytes]]:
+def test_inferred_links_only_identifiers_of_one_role_on_a_row() -> None:
+    reporter_phone, p1, p2 = (HASHER.digest("X", s) for s in ("r", "p1", "p2"))
+    # one reporter (same phone on rows 0-2) reports patient p1 twice (rows 0, 1) and a patient without an
+    # identifier (row 2); row 0 also holds a diagnosis in a column naming no role; row 3 holds nothing.
+    patient = np.array([PERSONAL_BIT, PERSONAL_BIT, PERSONAL_BIT, 0], dtype=np.uint16)
+    reporter = np.array([PERSONAL_BIT, PERSONAL_BIT, PERSONAL_BIT, 0], dtype=np.uint16)
+    unnamed = np.array([MEDICAL, 0, 0, 0], dtype=np.uint16)
+    subjects = inferred(
+        {"patient": patient, "reporter": reporter, "": unnamed},
+        {"patient": [0, 1], "reporter": [0, 1, 2]},
+        {"patient": [p1, p1], "reporter": [reporter_phone] * 3},
+        _row_subject(),
+    )
+    # patient p1, the patient of row 2, the reporter, the unnamed person of row 0
+    assert len(subjects.masks) == 4
+    assert subjects.masks[p1] == PERSONAL_BIT
+    assert subjects.masks[reporter_phone] == PERSONAL_BIT
+    assert subjects.masks[HASHER.digest("row:patient", "t#2")] == PERSONAL_BIT
+    assert subjects.masks[HASHER.digest("row", "t#0")] == MEDICAL
+    assert subjects.aliases == {}
+    assert (subjects.counts().personal, subjects.counts().sensitive) == (4, 1)
+    # the same identifier in two roles (a reporter who is also a patient elsewhere) is one person
+    both = inferred(
+        {"patient": patient, "reporter": reporter},
+        {"patient": [2], "reporter": [0]},
+        {"patient": [p2], "reporter": [p2]},
+        _row_subject(),
+    )
+    assert both.counts().personal == 1 + 2 + 2  # p2 (patient row 2 = reporter row 0), patients 0, 1, reporters 1, 2
+
+
+ROLES = ("patient", "reporter", "")
+Rows = tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, list[bytes]]]
+
+
+def _random_rows(seed: int, n: int) -> Rows:
+    """Rows with three people each; a role's identifiers come from a pool shared by all roles."""
     rng = random.Random(seed)
     pool = [HASHER.digest("ID", str(i)) for i in range(n // 3)]
-    masks = np.array([rng.choice([0, PERSONAL_BIT, MEDICAL, FINANCE]) for _ in range(n)], dtype=np.uint16)
-    rows: list[int] = []
-    digests: list[bytes] = []
-    for row in np.flatnonzero(masks).tolist():
-        for digest in rng.sample(pool, rng.choice([0, 1, 1, 2, 3])):
-            rows.append(row)
-            digests.append(digest)
+    masks, rows, digests = {}, {}, {}
+    for role in ROLES:
+        masks[role] = np.array([rng.choice([0, 0, PERSONAL_BIT, MEDICAL, FINANCE]) for _ in range(n)], np.uint16)
+        rows[role], digests[role] = [], []
+        for row in np.flatnonzero(masks[role]).tolist():
+            for digest in rng.sample(pool, rng.choice([0, 1, 1, 2, 3])):
+                rows[role].append(row)
+                digests[role].append(digest)
     return masks, rows, digests
 
 
-def _split(masks: np.ndarray, rows: list[int], digests: list[bytes], cuts: list[int]) -> list[ExportSubjects]:
+def _split(data: Rows, cuts: list[int]) -> list[ExportSubjects]:
+    masks, rows, digests = data
     parts = []
-    for start, stop in zip([0, *cuts], [*cuts, len(masks)], strict=True):
-        picked = [(r - start, d) for r, d in zip(rows, digests, strict=True) if start <= r < stop]
-        parts.append(inferred(masks[start:stop], [r for r, _ in picked], [d for _, d in picked], _row_subject(start)))
+    for start, stop in zip([0, *cuts], [*cuts, len(masks[ROLES[0]])], strict=True):
+        picked = {
+            role: [(r - start, d) for r, d in zip(rows[role], digests[role], strict=True) if start <= r < stop]
+            for role in ROLES
+        }
+        parts.append(
+            inferred(
+                {role: masks[role][start:stop] for role in ROLES},
+                {role: [r for r, _ in picked[role]] for role in ROLES},
+                {role: [d for _, d in picked[role]] for role in ROLES},
+                _row_subject(start),
+            )
+        )
     return parts
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_merging_parts_equals_one_pass(seed: int) -> None:
-    masks, rows, digests = _random_rows(seed, 600)
-    whole = inferred(masks, rows, digests, _row_subject())
+    data = _random_rows(seed, 600)
+    whole = inferred(*data, _row_subject())
     rng = random.Random(seed)
     for _ in range(3):
-        cuts = sorted(rng.sample(range(1, len(masks)), rng.randint(1, 20)))
-        parts = _split(masks, rows, digests, cuts)
+        cuts = sorted(rng.sample(range(1, 600), rng.randint(1, 20)))
+        parts = _split(data, cuts)
         rng.shuffle(parts)  # the order parts arrive in does not matter either
         merged = merge(parts, STRONG_IDENTIFIERS)
         assert merged.masks == whole.masks

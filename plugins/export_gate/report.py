@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from export_gate.model import CATEGORIES, Counts
-from export_gate.subjects import STRONG_IDENTIFIERS
+from export_gate.subjects import IDENTIFICATION_RULES, STRONG_IDENTIFIERS
 
 #: Masked examples kept per column when asked for; more would only repeat the pattern.
 EXAMPLES_PER_COLUMN = 3
@@ -23,16 +23,6 @@ STANDARD_SENTENCES = {
     "(GB/T 45574-2025, the current standard).",
     True: "An identity document number alone counts as sensitive information (specific_identity), "
     "following the withdrawn GB/T 35273-2020 Annex B.",
-}
-
-
-IDENTIFICATION_RULES = {
-    False: "One person per distinct value of each subject key column. A column belongs to the key whose name, "
-    "without its last _suffix, starts the column name (reporter_phone -> reporter_id), else to the first key. "
-    "A row with findings but an empty key counts as one person of its own.",
-    True: "No subject key given: rows sharing a normalised strong identifier (resident ID, mobile, passport, "
-    "e-mail, bank card, ...) are one person; a row with personal information but no strong identifier counts "
-    "as one person of its own, so the count errs high.",
 }
 
 

@@ -2,8 +2,10 @@
 identification mode, counted the way export_gate.subjects documents it (see export_gate.samples).
 
 Each chunk of generated rows reports, per role (patient, reporter, ...), the subject key, the real person and
-the mask of what the row holds about them, and the strong identifiers on the row; the builder keeps only
-key -> OR of masks and the identifier graph, and finishes with a vectorised union-find.
+the mask of what the row holds about them, and, per person the scan can tell apart on a row without keys (one
+per role its column names name, plus the unnamed person of the columns naming none), the mask and the strong
+identifiers of that person's columns; the builder keeps only key -> OR of masks and the identifier graph, and
+finishes with a vectorised union-find.
 """
 
 from __future__ import annotations
@@ -80,13 +82,15 @@ class GroundTruth:
 
 @dataclass
 class Chunk:
-    """The truth of one chunk: labels, and per role the subject key, person and mask of each row."""
+    """The truth of one chunk: labels, per role the subject key, person and mask of each row, and per person
+    the scan infers on a row (``inferred``: the mask of that person's columns and, per identifier column of
+    theirs, node numbers, -1 where absent) what linking by strong identifiers sees."""
 
     labels: dict[str, dict[str, np.ndarray]]
     keys: list[np.ndarray]  # per role: key number per row (-1: empty)
     persons: list[np.ndarray]  # per role: person number per row
     masks: list[np.ndarray]  # per role: mask per row (0: nothing about this person on the row)
-    identifiers: list[np.ndarray]  # per identifier column: node number per row (-1: absent)
+    inferred: list[tuple[np.ndarray, list[np.ndarray]]]  # per inferred person: (mask per row, identifier nodes)
 
 
 def node(kind: int, values: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -172,7 +176,6 @@ class TruthBuilder:
             self._add_subjects(chunk)
 
     def _add_subjects(self, chunk: Chunk) -> None:
-        row_mask = np.zeros(len(chunk.masks[0]), np.int64)
         for role, (keys, persons, masks) in enumerate(zip(chunk.keys, chunk.persons, chunk.masks, strict=True)):
             found = masks != 0
             # A role's key with findings is a person; an empty key with findings is a person of its own row.
@@ -180,17 +183,18 @@ class TruthBuilder:
             self.keyed.add((np.int64(role) << np.int64(56)) | keys[named], masks[named])
             self.loose_keyed.append(masks[found & (keys < 0)])
             self.persons.add(persons[found], masks[found])
-            row_mask |= masks
-        ids = np.stack(chunk.identifiers, axis=1)
-        present = ids >= 0
-        has_any = present.any(axis=1)
-        first = ids[np.arange(len(ids)), present.argmax(axis=1)]
-        linked = has_any & (row_mask != 0)
-        self.nodes.add(first[linked], row_mask[linked])
-        for column in range(ids.shape[1]):
-            other = linked & present[:, column] & (ids[:, column] != first)
-            self.edges.append(np.stack([first[other], ids[other, column]], axis=1))
-        self.loose.append(row_mask[~has_any & (row_mask != 0)])
+        for mask, identifiers in chunk.inferred:
+            # Identifiers link only the person whose columns hold them; one without any is a person of its own.
+            ids = np.stack(identifiers, axis=1)
+            present = ids >= 0
+            has_any = present.any(axis=1)
+            first = ids[np.arange(len(ids)), present.argmax(axis=1)]
+            linked = has_any & (mask != 0)
+            self.nodes.add(first[linked], mask[linked])
+            for column in range(ids.shape[1]):
+                other = linked & present[:, column] & (ids[:, column] != first)
+                self.edges.append(np.stack([first[other], ids[other, column]], axis=1))
+            self.loose.append(mask[~has_any & (mask != 0)])
 
     def finish(self, **meta: object) -> GroundTruth:
         subjects: dict[str, dict[str, Counts]] = {}

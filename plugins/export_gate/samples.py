@@ -18,11 +18,14 @@ code python-stdnum accepts for the birth year, Luhn, allocated mobile prefixes) 
 
 The ground truth follows the same rules the scan documents (export_gate.subjects): with subject keys, each
 column belongs to the key whose prefix it carries (``reporter_phone`` -> ``reporter_id``), others to the first
-key, and a key value with any finding is one person; without keys, rows sharing a strong identifier (resident
-ID, mobile, e-mail, bank card) are one person and a row with personal information but no strong identifier is
-a person of its own. ``persons`` counts the real people the generator drew, to show how far each mode is off.
-Minors are judged by the export date ``as_of``: born after the same calendar day 14 years earlier. Birth dates
-stay a few days away from that boundary, so the truth does not depend on how 29 February is treated.
+key, and a key value with any finding is one person; without keys, each row holds one person per role its
+column names name (``patient_*``, ``reporter_*``) plus, when they name two or more, the unnamed person of the
+columns naming none (``icd10``, ``narrative``), the generator says which columns are whose; persons sharing a
+strong identifier (resident ID, mobile, e-mail, bank card) are one person and a person with findings but no
+strong identifier on the row is a person of its own. ``persons`` counts the real people the generator drew, to
+show how far each mode is off. Minors are judged by the export date ``as_of``: born after the same calendar
+day 14 years earlier. Birth dates stay a few days away from that boundary, so the truth does not depend on how
+29 February is treated.
 """
 
 from __future__ import annotations
@@ -209,7 +212,7 @@ def _crm(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.Table, 
     ]
     if context.nested:
         table, labels = _nest_crm(table, labels)
-    return table, Chunk(labels, [np.where(anonymous, -1, customer)], [pid], [mask], identifiers)
+    return table, Chunk(labels, [np.where(anonymous, -1, customer)], [pid], [mask], [(mask, identifiers)])
 
 
 #: Where the flat crm columns go in the nested crm sample.
@@ -335,12 +338,18 @@ def _ae_cases(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.Ta
         "drug": {MEDICAL: np.ones(n, bool)},
         "narrative": {MEDICAL: np.ones(n, bool), MOBILE: mention},
     }
-    identifiers = [
-        node(3, patient.id17, has_id),
-        node(1, reporter.mobile, has_phone | mention),
-        node(2, rid, has_email),
+    # Without keys the scan sees three people per row: the patient_* columns, the reporter_* columns, and the
+    # columns naming no role (icd10, drug, narrative: the case's medical findings and the reporter phone some
+    # narratives mention).
+    described = has_id | has_birth | has_age
+    patient_columns = np.where(described, PERSONAL_BIT, 0) | np.where(described & patient.minor, _MINOR, 0)
+    patient_columns |= np.where(has_id, ID_DOCUMENT, 0)
+    inferred = [
+        (patient_columns, [node(3, patient.id17, has_id)]),
+        (reporter_mask, [node(1, reporter.mobile, has_phone), node(2, rid, has_email)]),
+        (np.full(n, _MEDICAL), [node(1, reporter.mobile, mention)]),
     ]
-    chunk = Chunk(labels, [pid, rid - _ROLE_OFFSET], [pid, rid], [patient_mask, reporter_mask], identifiers)
+    chunk = Chunk(labels, [pid, rid - _ROLE_OFFSET], [pid, rid], [patient_mask, reporter_mask], inferred)
     return table, chunk
 
 
@@ -382,7 +391,7 @@ def _insurance(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.T
         "diagnosis": {ICD10: has_diagnosis, MEDICAL: has_diagnosis},
     }
     identifiers = [node(3, insured.id17, has_id), node(4, pid, has_card)]
-    return table, Chunk(labels, [pid], [pid], [mask], identifiers)
+    return table, Chunk(labels, [pid], [pid], [mask], [(mask, identifiers)])
 
 
 @dataclass(frozen=True)

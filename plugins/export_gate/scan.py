@@ -40,7 +40,7 @@ from export_gate.digest import SubjectHasher
 from export_gate.errors import GateError, InputError
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
-from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, role_of
+from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, inferred_roles, role_of
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +178,14 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     keys = job.subject_keys
     key_values = _key_values(batch, keys)  # before detecting: a missing key column fails at once
     tally = Tally(rows=n)
-    role_masks = {key: np.zeros(n, dtype=np.uint16) for key in keys}
-    row_masks = np.zeros(n, dtype=np.uint16)
-    id_rows: list[np.ndarray] = []
-    id_digests: list[bytes] = []
+    roles = (
+        {leaf.name: role_of(leaf.name, keys) for leaf in batch.columns}
+        if keys
+        else inferred_roles(leaf.name for leaf in batch.columns)
+    )
+    role_masks = {role: np.zeros(n, dtype=np.uint16) for role in dict.fromkeys([*keys, *roles.values()])}
+    id_rows: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
+    id_digests: dict[str, list[bytes]] = {role: [] for role in role_masks}
     for leaf in batch.columns:
         plan = plans[leaf.name]
         col = tally.column(leaf.name)
@@ -192,8 +196,8 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
             continue
         findings = _Findings(hits, job.hasher, with_identifiers=not keys)
         batch_rows = rows if leaf.rows is None else np.asarray(leaf.rows)[rows]
-        target = role_masks[role_of(leaf.name, keys)] if keys else row_masks
-        np.bitwise_or.at(target, batch_rows, findings.masks)
+        role = roles[leaf.name]
+        np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
         for mine, found in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
             for name, count in found.items():
                 mine[name] = mine.get(name, 0) + count
@@ -201,8 +205,8 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
             col.add_examples(findings.examples(leaf.values, rows))
         if not keys:
             pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
-            id_rows.append(pair_rows)
-            id_digests.extend(pair_digests)
+            id_rows[role].append(pair_rows)
+            id_digests[role].extend(pair_digests)
 
     def row_subject(row: int, kind: str) -> bytes:
         return job.hasher.digest(kind, f"{batch.source}#{batch.row_offset + row}")
@@ -210,7 +214,8 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     if keys:
         subjects = by_key(role_masks, key_values, row_subject, job.hasher)
     else:
-        subjects = inferred(row_masks, np.concatenate(id_rows or [np.zeros(0, np.int64)]), id_digests, row_subject)
+        pairs = {role: np.concatenate(parts or [np.zeros(0, np.int64)]) for role, parts in id_rows.items()}
+        subjects = inferred(role_masks, pairs, id_digests, row_subject)
     return Partial(tally, subjects)
 
 

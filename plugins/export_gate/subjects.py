@@ -1,16 +1,25 @@
 """Who the people in an export are, as keyed digests, and how partial results combine.
 
-Two ways to identify people (the report says which one was used, ``ExportSubjects.identified_by``):
+Two ways to identify people (the report says which one was used, ``ExportSubjects.identified_by``; the rule in
+words is ``IDENTIFICATION_RULES``):
 
 * Subject keys: the user names the columns that identify people (``--subject-key patient_id
   --subject-key reporter_id``). Every column's findings belong to one role: the key whose name, without its
   last ``_``-suffix, prefixes the column name (``reporter_phone``, ``reporter.address`` and ``reporter[].mobile``
   belong to ``reporter_id``; the longest such prefix wins); a column no key claims belongs to the first key. A row whose
   key cell is empty still holds a person: it counts as one person of its own (count high, never low).
-* Strong identifiers: without keys, findings that carry a normalised identifier (resident ID, mobile,
-  passport, e-mail, bank card, ...) link rows: rows sharing any identifier are one person (union-find), so
-  the same mobile written two ways is one person. A row with personal information but no strong identifier
-  is one person of its own. A row with no personal information is nobody.
+* Strong identifiers: without keys, a row may still hold several people (a patient and the reporter of an
+  adverse event). Each column belongs to the role a role word starting its name names (``ROLE_WORDS``:
+  ``reporter_phone`` and ``报告人电话`` -> reporter, ``emergency_contact_mobile`` -> emergency contact; the longest
+  word wins), by the same prefix rule as subject keys. When the columns name at most one role, every column
+  belongs to it (one person per row, as with one subject key). When they name two or more, a column naming no
+  role belongs to the row's unnamed person (``DEFAULT_ROLE``): who a diagnosis or a narrative is about is
+  uncertain, so it is one more person rather than a guess that could fold it into a named one.
+  On each row, each role with findings is one person; findings that carry a normalised identifier (resident ID,
+  mobile, passport, e-mail, bank card, ...) link that role's person to every row's person holding the same
+  identifier (union-find; the same mobile written two ways is one person, the same reporter phone on many rows
+  is one reporter), but identifiers of different roles on one row never link. A role with findings but no
+  strong identifier on a row is one person of its own. A row with no personal information is nobody.
 
 Partial results (per batch, file, worker or partition) are ``ExportSubjects``: digest -> mask, plus aliases
 linking every other identifier of a person to its canonical digest. The canonical digest of a person is the
@@ -20,7 +29,7 @@ exactly the subjects of one pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,8 +40,45 @@ from export_gate.model import ExportSubjects
 STRONG_IDENTIFIERS = "strong_identifiers"
 #: Digest type of a person who is known only by the row they are on.
 ROW_KIND = "row"
-#: What may follow a role prefix in a column name: reporter_phone, reporter.phone, reporter[].phone, reporter{}.
-_ROLE_SEPARATORS = frozenset("_.[{")
+#: Role of the columns that name no role, when the columns name two or more.
+DEFAULT_ROLE = ""
+#: What may follow an English role word or key prefix in a column name: reporter_phone, reporter.phone,
+#: reporter[].phone, reporter{}, "reporter phone", reporter-phone. A Chinese word needs none (报告人电话).
+_ROLE_SEPARATORS = frozenset("_.[{ -")
+#: Role words (lower case) and the role they name; synonyms name one role, so 患者姓名 and patient_phone
+#: are the same person's.
+ROLE_WORDS: dict[str, str] = {
+    **dict.fromkeys(["patient", "患者", "病人", "就诊人"], "patient"),
+    **dict.fromkeys(["reporter", "报告人", "报告者", "上报人"], "reporter"),
+    **dict.fromkeys(["insured", "被保险人", "被保人"], "insured"),
+    **dict.fromkeys(["policyholder", "policy_holder", "applicant", "投保人"], "policyholder"),
+    **dict.fromkeys(["beneficiary", "受益人"], "beneficiary"),
+    **dict.fromkeys(["contact", "联系人"], "contact"),
+    **dict.fromkeys(["emergency_contact", "紧急联系人"], "emergency_contact"),
+    **dict.fromkeys(["guardian", "监护人"], "guardian"),
+    **dict.fromkeys(["doctor", "physician", "医生", "医师"], "doctor"),
+    **dict.fromkeys(["nurse", "护士"], "nurse"),
+    **dict.fromkeys(["agent", "代理人"], "agent"),
+    **dict.fromkeys(["customer", "client", "客户"], "customer"),
+    **dict.fromkeys(["account_manager", "客户经理"], "account_manager"),
+    **dict.fromkeys(["employee", "staff", "员工", "职工"], "employee"),
+    **dict.fromkeys(["sender", "寄件人", "发件人"], "sender"),
+    **dict.fromkeys(["recipient", "receiver", "收件人", "收货人"], "recipient"),
+}
+#: Strong-identifier rules in words, for the report (keyed by whether people were inferred).
+IDENTIFICATION_RULES = {
+    False: "One person per distinct value of each subject key column. A column belongs to the key whose name, "
+    "without its last _suffix, starts the column name (reporter_phone -> reporter_id), else to the first key. "
+    "A row with findings but an empty key counts as one person of its own.",
+    True: "No subject key given: a row may hold several people. Each column belongs to the role a role word "
+    "starting its name names (patient/患者, reporter/报告人, insured/被保险人, contact/联系人, ...; longest word "
+    "wins). If the columns name two or more roles, the columns naming none belong to one more person of the row; "
+    "otherwise every column belongs to the one role. On each row, each role with findings is a person. People "
+    "holding the same normalised strong identifier (resident ID, mobile, passport, e-mail, bank card, ...) are one "
+    "person, whatever the row and role; people of different roles on one row are never linked for sharing it. "
+    "A role with findings but no strong identifier on a row counts as one person of its own, so the count errs "
+    "high.",
+}
 
 
 def identified_by(subject_keys: Sequence[str]) -> str:
@@ -40,21 +86,47 @@ def identified_by(subject_keys: Sequence[str]) -> str:
     return "subject_keys:" + ",".join(subject_keys) if subject_keys else STRONG_IDENTIFIERS
 
 
+def _claimant(column: str, claims: Mapping[str, str]) -> str | None:
+    """The role whose word (lower case, in ``claims``) starts the column name, followed by a separator or, for
+    a word ending in a non-ASCII letter, by anything; the longest such word wins. None when no word does."""
+    name = column.lower()
+    best, best_len = None, -1
+    for word, role in claims.items():
+        if len(word) <= best_len or not name.startswith(word):
+            continue
+        rest = name[len(word) : len(word) + 1]
+        if not rest or rest in _ROLE_SEPARATORS or not word[-1].isascii():
+            best, best_len = role, len(word)
+    return best
+
+
 def role_of(column: str, subject_keys: Sequence[str]) -> str | None:
     """The subject key whose person a column's findings belong to (see the module docstring for the rule)."""
     if not subject_keys:
         return None
     name = column.lower()
-    best, best_len = subject_keys[0], -1
     for key in subject_keys:
-        lowered = key.lower()
-        prefix = lowered.rsplit("_", 1)[0] if "_" in lowered else lowered
-        if name == lowered:
+        if name == key.lower():
             return key
-        claims = name.startswith(prefix) and name[len(prefix) : len(prefix) + 1] in _ROLE_SEPARATORS
-        if claims and len(prefix) > best_len:
-            best, best_len = key, len(prefix)
-    return best
+    claims: dict[str, str] = {}
+    for key in reversed(subject_keys):  # equal prefixes: the first key's claim stays
+        lowered = key.lower()
+        claims[lowered.rsplit("_", 1)[0] if "_" in lowered else lowered] = key
+    return _claimant(column, claims) or subject_keys[0]
+
+
+def role_word(column: str) -> str | None:
+    """The role (a ``ROLE_WORDS`` value) a column's name starts with, or None."""
+    return _claimant(column, ROLE_WORDS)
+
+
+def inferred_roles(columns: Iterable[str]) -> dict[str, str]:
+    """Each column's role without subject keys: its role word's role; a column naming none belongs to the one
+    role the columns name, or to ``DEFAULT_ROLE`` when they name none or several (see the module docstring)."""
+    named = {column: role_word(column) for column in columns}
+    roles = {role for role in named.values() if role is not None}
+    default = next(iter(roles)) if len(roles) == 1 else DEFAULT_ROLE
+    return {column: role or default for column, role in named.items()}
 
 
 class SubjectSet:
@@ -173,36 +245,44 @@ def _components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def inferred(
-    row_masks: np.ndarray,
-    identifier_rows: np.ndarray,
-    identifier_digests: Sequence[bytes],
+    role_masks: Mapping[str, np.ndarray],
+    identifier_rows: Mapping[str, np.ndarray],
+    identifier_digests: Mapping[str, Sequence[bytes]],
     row_subject: Callable[[int, str], bytes],
 ) -> ExportSubjects:
-    """People of one batch inferred from strong identifiers.
+    """People of one batch inferred from strong identifiers, one possible person per role and row.
 
-    ``row_masks[i]`` is everything row ``i`` holds; the pairs (``identifier_rows[j]``,
-    ``identifier_digests[j]``) say which identifier digests appear on which row. Identifiers are numbered in
-    digest order, so the smallest number of a component is its canonical (smallest) digest.
+    ``role_masks[role][i]`` is everything row ``i`` holds about its person in ``role``; the pairs
+    (``identifier_rows[role][j]``, ``identifier_digests[role][j]``) say which identifier digests that role's
+    columns hold on which row. Each (role, row) is a slot; identifiers link slots, never roles of one row
+    directly. Identifiers are numbered in digest order, so the smallest number of a component is its canonical
+    (smallest) digest. ``row_subject(i, kind)`` names a person known only by row ``i`` (``kind`` carries the role).
     """
-    distinct = sorted(set(identifier_digests))
+    roles = list(role_masks)
+    n = len(role_masks[roles[0]]) if roles else 0
+    slot_masks = np.concatenate([np.asarray(role_masks[role]) for role in roles] or [np.zeros(0, np.uint16)])
+    slot_parts = [np.asarray(identifier_rows.get(role, ()), dtype=np.int64) + i * n for i, role in enumerate(roles)]
+    slots = np.concatenate(slot_parts or [np.zeros(0, np.int64)])
+    digests = [digest for role in roles for digest in identifier_digests.get(role, ())]
+    distinct = sorted(set(digests))
     number = {digest: i for i, digest in enumerate(distinct)}
-    nodes = np.fromiter(map(number.__getitem__, identifier_digests), dtype=np.int64, count=len(identifier_digests))
-    rows = np.asarray(identifier_rows, dtype=np.int64)
-    order = np.argsort(rows, kind="stable")
-    rows, nodes = rows[order], nodes[order]
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
-    anchors = np.repeat(nodes[starts], np.diff(np.r_[starts, len(rows)]))  # each pair's row's first identifier
+    nodes = np.fromiter(map(number.__getitem__, digests), dtype=np.int64, count=len(digests))
+    order = np.argsort(slots, kind="stable")
+    slots, nodes = slots[order], nodes[order]
+    starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]) if len(slots) else np.zeros(0, dtype=np.int64)
+    anchors = np.repeat(nodes[starts], np.diff(np.r_[starts, len(slots)]))  # each pair's slot's first identifier
     labels = _components(len(distinct), nodes, anchors)
-    row_label = np.full(len(row_masks), -1, dtype=np.int64)
-    row_label[rows[starts]] = labels[nodes[starts]]
-    personal = np.flatnonzero(row_masks)
-    linked = personal[row_label[personal] >= 0]
+    slot_label = np.full(len(slot_masks), -1, dtype=np.int64)
+    slot_label[slots[starts]] = labels[nodes[starts]]
+    personal = np.flatnonzero(slot_masks)
+    linked = personal[slot_label[personal] >= 0]
     component_masks = np.zeros(len(distinct), dtype=np.int64)
-    np.bitwise_or.at(component_masks, row_label[linked], row_masks[linked].astype(np.int64))
+    np.bitwise_or.at(component_masks, slot_label[linked], slot_masks[linked].astype(np.int64))
     roots = np.flatnonzero(labels == np.arange(len(distinct)))
     masks = dict(zip([distinct[i] for i in roots.tolist()], component_masks[roots].tolist(), strict=True))
-    for row in personal[row_label[personal] < 0].tolist():
-        masks[row_subject(row, ROW_KIND)] = int(row_masks[row])
+    for slot in personal[slot_label[personal] < 0].tolist():
+        role = roles[slot // n]
+        masks[row_subject(slot % n, f"{ROW_KIND}:{role}" if role else ROW_KIND)] = int(slot_masks[slot])
     others = np.flatnonzero(labels != np.arange(len(distinct)))
     aliases = dict(
         zip([distinct[i] for i in others.tolist()], [distinct[i] for i in labels[others].tolist()], strict=True)
