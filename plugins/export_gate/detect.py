@@ -141,6 +141,13 @@ def _walls_alnum(bounded: str | None) -> bool:
     return bounded is not None and all(re.fullmatch(bounded, c) for c in ALNUM)
 
 
+def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarray:
+    """The positions in ``where`` whose value matches any of ``regexes`` (one pass with their union)."""
+    if len(where) == 0:
+        return where
+    return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
+
+
 def _subset(values: pa.Array, where: np.ndarray) -> pa.Array:
     """``values`` at the positions ``where`` (ascending), without a copy when that is all of them."""
     return values if len(where) == len(values) else values.take(pa.array(where))
@@ -438,8 +445,8 @@ class Detector:
         found = []
         for i, rec in enumerate(spans):
             open_ = open_[~claimed[open_]]
-            if stale and len(open_):
-                open_ = open_[_match(_subset(values, open_), "|".join(f"(?:{b})" for b in bounded[i:]))]
+            if stale:
+                open_ = _any_of(values, open_, bounded[i:])
                 stale = False
             if len(open_) == 0:
                 break
@@ -465,13 +472,18 @@ class Detector:
         # (a plain string kernel, a third of the cost of the equivalent regex).
         rest = pc.utf8_length(pc.utf8_trim(strings, NOT_TERM_CHARS)).to_numpy(zero_copy_only=False)
         open_ = np.flatnonzero(unclaimed & (rest > 0))
-        subset = strings.take(pa.array(open_))
-        open_ = open_[_match(subset, "|".join(f"(?:{regexes[r.name]})" for r in terms))]
-        subset = strings.take(pa.array(open_))
-        for rec in terms:
-            inside = open_[_match(subset, regexes[rec.name])]
-            hit = self._hit(rec.entity, self._categories(rec))
-            found.append(_Found.whole(inside, [hit] * len(inside)))
+        stale = True
+        for i, rec in enumerate(terms):  # the same union cascade as above: an address column runs one term pass
+            if stale:
+                open_ = _any_of(strings, open_, [regexes[r.name] for r in terms[i:]])
+                stale = False
+            if len(open_) == 0:
+                break
+            inside = open_[_match(_subset(strings, open_), regexes[rec.name])]
+            if len(inside):
+                stale = True
+                hit = self._hit(rec.entity, self._categories(rec))
+                found.append(_Found.whole(inside, [hit] * len(inside)))
         return found
 
     @staticmethod
