@@ -209,9 +209,7 @@ def _rows(indices: np.ndarray, pos: np.ndarray, tuples: list[tuple[Hit, ...]]) -
     lookup[pos] = np.arange(len(pos))
     mapped = lookup[indices]  # index -1 (null) reads the last slot, which is always -1
     rows = np.flatnonzero(mapped >= 0)
-    objects = np.empty(len(tuples), dtype=object)
-    for i, found in enumerate(tuples):
-        objects[i] = found
+    objects = np.fromiter(tuples, dtype=object, count=len(tuples))  # each tuple one object, not a 2-D array
     return rows.astype(np.int64), objects[mapped[rows]].tolist()
 
 
