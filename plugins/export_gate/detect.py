@@ -23,11 +23,13 @@ import gc
 import hashlib
 import re
 import string
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from itertools import repeat
+from re import _parser  # type: ignore[attr-defined]  # the stdlib parser gives each pattern's match lengths
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -149,6 +151,28 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
     if len(where) == 0:
         return where
     return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
+
+
+def _patterns_of(rec: Recognizer, in_context: bool) -> tuple[str, ...]:
+    return rec.patterns + (rec.context_patterns if in_context else ())
+
+
+@cache
+def _widths(rec: Recognizer, in_context: bool) -> tuple[tuple[int, int], ...]:
+    """(shortest, longest) match of each of the recognizer's patterns, from Python's regex parser (the
+    patterns are valid there too); no bound where it cannot tell."""
+    try:
+        return tuple(_parser.parse(p).getwidth() for p in _patterns_of(rec, in_context))
+    except (re.error, AttributeError, TypeError):
+        return ((0, sys.maxsize),)
+
+
+def _fits(lengths: np.ndarray, widths: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Which ``lengths`` some pattern's match can have."""
+    ok = np.zeros(len(lengths), dtype=bool)
+    for shortest, longest in widths:
+        ok |= (lengths >= shortest) & (lengths <= longest)
+    return ok
 
 
 def _subset(values: pa.Array, where: np.ndarray) -> pa.Array:
@@ -440,6 +464,7 @@ class Detector:
         # Letters and digits only ("SO2026000123", an 18-digit batch number): a match of a recognizer that no
         # letter or digit may touch is then the whole value, with no second pass to find out.
         plain = pc.utf8_length(pc.utf8_trim(values, ALNUM)).to_numpy(zero_copy_only=False) == 0
+        lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)  # characters, where plain (ASCII)
         # Values that can still hold a match of a recognizer at or after the current one. One pass with the union
         # of the remaining bounded regexes (RE2 runs it as one DFA, about the cost of a single pattern) settles
         # most values at once: a decoy column (order numbers, timestamps) costs a few passes, not one per
@@ -455,7 +480,10 @@ class Detector:
                 stale = False
             if len(open_) == 0:
                 break
-            inside = open_[_match(_subset(values, open_), bounded[i])]
+            look = open_
+            if _walls_alnum(rec.bounded):  # a plain value can hold such a match only as a whole: of its length
+                look = open_[~plain[open_] | _fits(lengths[open_], _widths(rec, rec.name in plan.context))]
+            inside = look[_match(_subset(values, look), bounded[i])] if len(look) else look
             if len(inside) == 0:
                 continue
             stale = True
@@ -502,8 +530,7 @@ class Detector:
 
     @staticmethod
     def _regex(rec: Recognizer, in_context: bool) -> str:
-        patterns = rec.patterns + (rec.context_patterns if in_context else ())
-        return "|".join(f"(?:{p})" for p in patterns)
+        return "|".join(f"(?:{p})" for p in _patterns_of(rec, in_context))
 
     def _categories(self, rec: Recognizer) -> frozenset[str]:
         if rec.identity_document and self.settings.identity_document_sensitive:
