@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from detector_support import ADULT_ID, AS_OF, detector, resident_id
+from detector_support import entities as detector_entities
 from export_gate.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings
 from export_gate.profile import column_key
 
@@ -181,3 +182,59 @@ def test_resident_ids_in_bulk_match_the_reference_library() -> None:
     found = detector()
     rows, _ = found.detect(found.plan("id_card", values.type, values), values, AS_OF)
     assert rows.tolist() == [i for i, c in enumerate(candidates) if ric.is_valid(c)]
+
+
+# --- vectorised shortcuts agree with the slow way ----------------------------------------------------------------
+
+
+def test_digits_only_on_bytes_equals_the_regex_replace() -> None:
+    import pyarrow.compute as pc
+    from export_gate.detectors.validators import digits_only
+
+    values = ["+86 138-0013-8000", None, "", "１３８", "电话13800138000号", "(010) 8888-6666", "abc", "6222 0012"]
+    for array in (pa.array(values), pa.array(values).slice(2), pa.array(["0123", None])):
+        expected = pc.replace_substring_regex(array, pattern=r"[^0-9]", replacement="")
+        assert digits_only(array).to_pylist() == expected.to_pylist()
+
+
+def test_luhn_on_byte_matrices_matches_the_reference_library() -> None:
+    from export_gate.detectors.validators import luhn
+    from stdnum import luhn as reference
+
+    rng = np.random.default_rng(11)
+    numbers = ["".join(map(str, rng.integers(0, 10, n))) for n in rng.integers(12, 20, 3000)]
+    assert luhn(pa.array(numbers)).tolist() == [reference.is_valid(n) for n in numbers]
+    assert luhn(pa.array(["4111x11111111111", "4111111111111111"])).tolist() == [False, True]
+
+
+def test_each_recognizer_still_finds_its_match_after_another_matched_in_the_same_cell() -> None:
+    # The union cascade re-checks which values can still match after a recognizer matched: a cell with an ID
+    # and a phone number, and a cell with an address and a disease, must keep both findings.
+    cell = f"身份证{ADULT_ID}，电话{MOBILE}"
+    assert detector_entities("remark", [cell, "北京市朝阳区建国路88号，患糖尿病"]) == [
+        {"CN_RESIDENT_ID", "CN_MOBILE"},
+        {"CN_ADDRESS", "MEDICAL_TERM"},
+    ]
+
+
+def test_plain_values_of_a_length_no_pattern_has_are_skipped_but_fitting_ones_found() -> None:
+    from detector_support import card
+
+    values = [ADULT_ID, card("622848", 16), card("622848", 19), MOBILE, "C0000012345", "SO2026000123"]
+    assert detector_entities("ref_no", values) == [
+        {"CN_RESIDENT_ID"},
+        {"BANK_CARD"},
+        {"BANK_CARD"},
+        {"CN_MOBILE"},
+        set(),
+        set(),
+    ]
+
+
+def test_nfkc_is_skipped_only_where_it_changes_nothing() -> None:
+    wide = MOBILE.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    assert detector_entities("remark", [f"联系电话：{wide}", f"联系电话{wide}", "联系电话：无"]) == [
+        {"CN_MOBILE"},
+        {"CN_MOBILE"},
+        set(),
+    ]
