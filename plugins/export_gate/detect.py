@@ -4,7 +4,9 @@ Plain Presidio analyses one string at a time (~250 cells/s here). This module ru
 (detectors/recognizers.yaml) over whole Arrow arrays instead:
 
 1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple;
-2. one cheap RE2 pass (IDENTIFIER_SHAPE) finds the values that can hold an identifier at all;
+2. one RE2 pass with the union of all identifier patterns (bounded by their forbidden neighbours) finds the
+   values that can hold an identifier at all, and the union of the remaining ones is re-run after a recognizer
+   matched, so a value no recognizer can match costs one pass, not one per recognizer;
 3. recognizers run by priority, one RE2 pass each (pyarrow: linear time, no catastrophic backtracking); a
    value that *is* an identifier (the whole trimmed cell matches) is validated in bulk by the vectorised
    validators and claimed, so later passes skip it; only values with an identifier *inside* text go through
@@ -54,11 +56,6 @@ __all__ = ["ColumnPlan", "Detector", "DetectorSettings", "Hit"]
 
 #: Sample values of a free-text column run through the full Presidio analyzer when planning.
 PRESIDIO_SAMPLE = 20
-#: Every identifier pattern (recognizers with a span: IDs, phones, cards, documents, e-mail, IP, coordinates,
-#: ICD-10) needs one of these shapes: 4 digits in a row (phone and card groups included), '@', a decimal point
-#: between digits, a hex colon, or a letter and two digits. One cheap RE2 pass over all values with it spares
-#: the union of all identifier patterns (about 1.5x its cost) on columns of names, statuses and text.
-IDENTIFIER_SHAPE = r"[0-9]{4}|@|[0-9]\.[0-9]|[0-9A-Fa-f]:[0-9A-Fa-f:]|[A-Z][0-9]{2}"
 #: Presidio results below this score are shapes without validation or context (a bare 8-digit "permit").
 PRESIDIO_MIN_SCORE = 0.35
 #: Texts per spaCy batch.
@@ -458,8 +455,8 @@ class Detector:
         regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
         spans = [r for r in self.recognizers if not r.span_free]
         bounded = [self._bounded(rec, regexes[rec.name]) for rec in spans]
-        candidates = np.flatnonzero(_match(strings, IDENTIFIER_SHAPE))
-        values = strings.take(pa.array(candidates))
+        candidates = _any_of(strings, np.arange(len(strings)), bounded)
+        values = _subset(strings, candidates)
         claimed = np.zeros(len(values), dtype=bool)
         # Letters and digits only ("SO2026000123", an 18-digit batch number): a match of a recognizer that no
         # letter or digit may touch is then the whole value, with no second pass to find out.
@@ -469,9 +466,9 @@ class Detector:
         # of the remaining bounded regexes (RE2 runs it as one DFA, about the cost of a single pattern) settles
         # most values at once: a decoy column (order numbers, timestamps) costs a few passes, not one per
         # recognizer. The union is re-run only after a recognizer matched something, because only then can
-        # values have dropped out of it.
+        # values have dropped out of it. The candidates above are the first such pass.
         open_ = np.arange(len(values))
-        stale = True
+        stale = False  # the candidates match the union of all
         found = []
         for i, rec in enumerate(spans):
             open_ = open_[~claimed[open_]]
