@@ -50,7 +50,7 @@ def digits_only(texts: pa.Array) -> pa.Array:
     offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[: len(texts) + 1]
     data = np.frombuffer(texts.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     keep = (data >= ord("0")) & (data <= ord("9"))
-    kept = np.concatenate(([0], np.cumsum(keep))).astype(np.int32)[offsets - offsets[0]]
+    kept = np.concatenate(([0], np.cumsum(keep, dtype=np.int32)), dtype=np.int32)[offsets - offsets[0]]
     buffers = [texts.buffers()[0], pa.py_buffer(kept), pa.py_buffer(data[keep])]
     return pa.Array.from_buffers(pa.string(), len(texts), buffers, texts.null_count)
 
