@@ -13,12 +13,13 @@ import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import yaml
 
 from export_gate.errors import ListError
+from export_gate.handler import as_date
 from export_gate.model import CATEGORIES
 from export_gate.resources import lists_dir
 
@@ -284,12 +285,8 @@ class _Checker:
         value = self.value(node) if isinstance(node, yaml.ScalarNode) else node
         if value is None and nullable:
             return None
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
         try:
-            return date.fromisoformat(str(value))
+            return as_date(value)
         except ValueError:
             self.problem(node, where, "must be a date written YYYY-MM-DD" + (" or null" if nullable else ""))
             return None

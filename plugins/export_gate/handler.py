@@ -74,13 +74,19 @@ def parse_filing(text: str) -> Filing:
     return Filing(kind=kind, reference=match["ref"].strip(), date=day)
 
 
-def _parse_date(value: object, where: str) -> date:
+def as_date(value: object) -> date:
+    """A date as YAML/JSON give it (a date, a datetime, or text YYYY-MM-DD); ValueError for anything else.
+    Shared by handler profiles and lists, so both accept exactly the same spellings."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
+    return date.fromisoformat(str(value))
+
+
+def _parse_date(value: object, where: str) -> date:
     try:
-        return date.fromisoformat(str(value))
+        return as_date(value)
     except ValueError:
         raise ConfigError(f"{where}: {value!r} is not a date; write YYYY-MM-DD") from None
 
