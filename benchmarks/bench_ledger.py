@@ -22,6 +22,7 @@ from pathlib import Path
 from export_gate import db
 from export_gate.ledger import Store
 from export_gate.model import ExportSubjects, mask_of
+from export_gate.subject_union import from_mapping
 
 PERSONAL, MEDICAL = mask_of(()), mask_of(("medical_health",))
 KEY = b"benchmark-key-not-secret"
@@ -45,7 +46,7 @@ def digests(count: int) -> list[bytes]:
 
 
 def subjects(people: list[bytes]) -> ExportSubjects:
-    return ExportSubjects({d: MEDICAL if i % 10 == 0 else PERSONAL for i, d in enumerate(people)})
+    return from_mapping({d: MEDICAL if i % 10 == 0 else PERSONAL for i, d in enumerate(people)})
 
 
 def run(url: str, base: int, add: int, overlap: float, chunk: int) -> None:

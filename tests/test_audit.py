@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from export_gate.cli import main
 from export_gate.errors import LedgerError
 from export_gate.ledger import Store
-from export_gate.model import Counts, ExportSubjects, mask_of
+from export_gate.model import Counts, mask_of
+from export_gate.subject_union import from_mapping
 
 pytest_plugins = ["pg"]
 
@@ -144,7 +145,7 @@ def test_export_csv_and_json(filled: Store) -> None:
 
 def test_the_audit_record_commits_with_the_reservation(ledger_url: str) -> None:
     store = Store(ledger_url)
-    subjects = ExportSubjects({bytes([n]) * 16: mask_of(()) for n in range(3)})
+    subjects = from_mapping({bytes([n]) * 16: mask_of(()) for n in range(3)})
     with store.transaction("acme", 2026) as tx:
         tx.preview(subjects, reservation="r")
         tx.reserve("r", subjects)
@@ -196,7 +197,7 @@ def test_cli_audit_list_show_verify_export(tmp_path: Path, capsys: pytest.Captur
 def test_cli_ledger_show(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXPORT_GATE_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
     store = Store()
-    subjects = ExportSubjects({bytes([n]) * 16: mask_of({"medical_health"} if n < 2 else ()) for n in range(5)})
+    subjects = from_mapping({bytes([n]) * 16: mask_of({"medical_health"} if n < 2 else ()) for n in range(5)})
     for handler in ("acme", "globex"):
         with store.transaction(handler, 2026) as tx:
             tx.reserve(f"{handler}/r", subjects)

@@ -7,18 +7,18 @@ import random
 
 import numpy as np
 import pytest
-from export_gate.digest import DIGEST_BYTES, SubjectHasher
+from export_gate.digest import DIGEST_BYTES, SubjectHasher, pack_digests
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
+from export_gate.subject_union import merge
 from export_gate.subjects import (
     DEFAULT_ROLE,
     STRONG_IDENTIFIERS,
     by_key,
-    inferred,
     inferred_roles,
-    merge,
     role_of,
     role_word,
 )
+from export_gate.subjects import inferred as inferred_words
 
 HASHER = SubjectHasher(b"k" * 32)
 MEDICAL = PERSONAL_BIT | CATEGORY_BITS["medical_health"]
@@ -26,7 +26,12 @@ FINANCE = PERSONAL_BIT | CATEGORY_BITS["financial_account"]
 
 
 def _row_subject(offset: int = 0):
-    return lambda row, kind: HASHER.digest(kind, f"t#{offset + row}")
+    return lambda rows, kind: pack_digests([HASHER.digest(kind, f"t#{offset + row}") for row in rows.tolist()])
+
+
+def inferred(masks: dict, rows: dict, digests: dict[str, list[bytes]], row_subjects) -> ExportSubjects:
+    """``subjects.inferred`` with the identifier digests given as bytes."""
+    return inferred_words(masks, rows, {role: pack_digests(found) for role, found in digests.items()}, row_subjects)
 
 
 def test_digest_is_keyed_typed_short_and_picklable() -> None:
@@ -116,9 +121,10 @@ def test_inferred_links_rows_sharing_an_identifier() -> None:
     masks = np.array([PERSONAL_BIT, MEDICAL, PERSONAL_BIT, FINANCE, PERSONAL_BIT, 0], dtype=np.uint16)
     subjects = inferred({"": masks}, {"": [0, 1, 1, 2, 3]}, {"": [phone, phone, idno, idno, mail]}, _row_subject())
     assert subjects.identified_by == STRONG_IDENTIFIERS
-    assert sorted(subjects.masks.values()) == sorted([MEDICAL, FINANCE, PERSONAL_BIT])
-    assert subjects.masks[min(phone, idno)] == MEDICAL
-    assert subjects.aliases == {max(phone, idno): min(phone, idno)}
+    people = dict(subjects.people())
+    assert sorted(people.values()) == sorted([MEDICAL, FINANCE, PERSONAL_BIT])
+    assert people[min(phone, idno)] == MEDICAL
+    assert dict(subjects.aliases()) == {max(phone, idno): min(phone, idno)}
     counts = subjects.counts()
     assert (counts.personal, counts.sensitive) == (3, 2)
 
@@ -134,9 +140,10 @@ def test_by_key_one_person_per_key_and_blank_keys_count_alone() -> None:
     )
     assert subjects.identified_by == "subject_keys:patient_id,reporter_id"
     # patient P1 (rows 0, 1), two patients with blank keys (rows 2, 3), reporter R1, reporter "P1" (not patient P1)
-    assert len(subjects.masks) == 5
-    assert subjects.masks[HASHER.digest("key:patient_id", "P1")] == MEDICAL
-    assert subjects.masks[HASHER.digest("key:reporter_id", "P1")] == FINANCE
+    people = dict(subjects.people())
+    assert len(subjects) == len(people) == 5
+    assert people[HASHER.digest("key:patient_id", "P1")] == MEDICAL
+    assert people[HASHER.digest("key:reporter_id", "P1")] == FINANCE
     counts = subjects.counts()
     assert (counts.personal, counts.sensitive, counts.categories["financial_account"]) == (5, 2, 1)
 
@@ -155,12 +162,13 @@ def test_inferred_links_only_identifiers_of_one_role_on_a_row() -> None:
         _row_subject(),
     )
     # patient p1, the patient of row 2, the reporter, the unnamed person of row 0
-    assert len(subjects.masks) == 4
-    assert subjects.masks[p1] == PERSONAL_BIT
-    assert subjects.masks[reporter_phone] == PERSONAL_BIT
-    assert subjects.masks[HASHER.digest("row:patient", "t#2")] == PERSONAL_BIT
-    assert subjects.masks[HASHER.digest("row", "t#0")] == MEDICAL
-    assert subjects.aliases == {}
+    people = dict(subjects.people())
+    assert len(people) == 4
+    assert people[p1] == PERSONAL_BIT
+    assert people[reporter_phone] == PERSONAL_BIT
+    assert people[HASHER.digest("row:patient", "t#2")] == PERSONAL_BIT
+    assert people[HASHER.digest("row", "t#0")] == MEDICAL
+    assert dict(subjects.aliases()) == {}
     assert (subjects.counts().personal, subjects.counts().sensitive) == (4, 1)
     # the same identifier in two roles (a reporter who is also a patient elsewhere) is one person
     both = inferred(
@@ -220,11 +228,11 @@ def test_merging_parts_equals_one_pass(seed: int) -> None:
         parts = _split(data, cuts)
         rng.shuffle(parts)  # the order parts arrive in does not matter either
         merged = merge(parts, STRONG_IDENTIFIERS)
-        assert merged.masks == whole.masks
-        assert merged.aliases == whole.aliases
+        assert dict(merged.people()) == dict(whole.people())
+        assert dict(merged.aliases()) == dict(whole.aliases())
         assert merged.counts() == whole.counts()
     # merging is idempotent: a part delivered twice (a retried worker) changes nothing
-    assert merge([whole, whole], STRONG_IDENTIFIERS).masks == whole.masks
+    assert dict(merge([whole, whole], STRONG_IDENTIFIERS).people()) == dict(whole.people())
 
 
 def test_merge_refuses_mixed_identification() -> None:

@@ -8,26 +8,41 @@ phone number was exported by hashing it themselves.
 
 from __future__ import annotations
 
-import hmac
 import os
+from collections.abc import Iterable
 
-try:  # the OpenSSL one-shot HMAC that hmac.digest() wraps, called directly: a scan computes millions
-    from _hashlib import hmac_digest as _hmac_sha256
-except ImportError:  # Pythons built without OpenSSL
-    _hmac_sha256 = hmac.digest
+try:  # CPython's own SHA-256: copying a hash state costs a third of OpenSSL's (whose EVP objects are heavier)
+    from _sha256 import sha256 as _sha256
+except ImportError:  # other Pythons
+    from hashlib import sha256 as _sha256
+
+import numpy as np
 
 #: Bytes kept of the HMAC output: 128 bits, collision-free for any realistic number of people.
 DIGEST_BYTES = 16
 _SEPARATOR = "\x1f"
+_BLOCK = 64  # SHA-256 block size, for the HMAC pads (RFC 2104)
 
 
 class SubjectHasher:
-    """Turns typed, normalised identifiers into keyed digests. Picklable, so worker processes can use it."""
+    """Turns typed, normalised identifiers into keyed digests. Picklable, so worker processes can use it.
+
+    A scan computes tens of millions of digests, so the HMAC is computed from the SHA-256 states after the
+    key's inner and outer pads, prepared once: two hash-state copies per digest instead of a full HMAC setup
+    (0.8 us instead of 2.6 us here). The result is plain HMAC-SHA256 (a test checks it against ``hmac``).
+    """
 
     def __init__(self, key: bytes) -> None:
         if not key:
             raise ValueError("a subject hasher needs a non-empty key")
         self._key = bytes(key)
+        block = self._key if len(self._key) <= _BLOCK else _sha256(self._key).digest()
+        block = block.ljust(_BLOCK, b"\0")
+        self._inner = _sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = _sha256(bytes(b ^ 0x5C for b in block))
+
+    def __reduce__(self) -> tuple[type, tuple[bytes]]:
+        return type(self), (self._key,)  # hash states do not pickle; the key rebuilds them
 
     @classmethod
     def ephemeral(cls) -> SubjectHasher:
@@ -36,4 +51,41 @@ class SubjectHasher:
 
     def digest(self, kind: str, identifier: str) -> bytes:
         """The digest of ``identifier`` of type ``kind``; callers normalise the identifier first."""
-        return _hmac_sha256(self._key, (kind + _SEPARATOR + identifier).encode(), "sha256")[:DIGEST_BYTES]
+        return unpack_digests(self.digests([(kind, identifier)]))[0]
+
+    def digests(self, typed: Iterable[tuple[str, str]]) -> np.ndarray:
+        """Digests of many (kind, identifier) pairs, as words (see ``pack_digests``). One loop with no calls of
+        our own inside: a scan digests about two identifiers per row."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        macs = []
+        for kind, identifier in typed:
+            inner = inner_copy()
+            inner.update((kind + _SEPARATOR + identifier).encode())
+            outer = outer_copy()
+            outer.update(inner.digest())
+            macs.append(outer.digest())
+        full = np.frombuffer(b"".join(macs), dtype=">u8").reshape(-1, 4)  # 32-byte MACs, first 16 bytes kept
+        return full[:, : DIGEST_BYTES // 8].astype(np.uint64)
+
+
+def _words(joined: bytes) -> np.ndarray:
+    return np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(-1, 2)
+
+
+def pack_digests(digests: Iterable[bytes]) -> np.ndarray:
+    """Digests as an (n, 2) array of 64-bit words, high word first, so numeric order is byte order (arrays
+    sort and search in numpy; ten million digests take 160 MB instead of 1.5 GB of bytes objects). Anything
+    but a 16-byte digest is refused: a raw value passed by mistake never gets in."""
+    items = list(digests)
+    if any(type(d) is not bytes or len(d) != DIGEST_BYTES for d in items):
+        raise ValueError(
+            f"subject digests are {DIGEST_BYTES}-byte keyed digests (export_gate.digest.SubjectHasher), "
+            "got something else; raw identifiers are never kept"
+        )
+    return _words(b"".join(items))
+
+
+def unpack_digests(words: np.ndarray) -> list[bytes]:
+    """The digests of ``pack_digests`` words, as bytes."""
+    raw = words.astype(">u8").tobytes()
+    return [raw[i : i + DIGEST_BYTES] for i in range(0, len(raw), DIGEST_BYTES)]

@@ -228,7 +228,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         before, after = tx.preview(scan.subjects, reservation=request.reservation)
         decision = _decide(request, export, before, after)
         _fill_decision(record, decision)
-        if decision.action in (ALLOW, ANNOTATE) and request.reservation is not None and scan.subjects.masks:
+        if decision.action in (ALLOW, ANNOTATE) and request.reservation is not None and len(scan.subjects):
             tx.reserve(
                 request.reservation,
                 scan.subjects,

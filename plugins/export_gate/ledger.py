@@ -21,10 +21,11 @@ import hashlib
 import hmac
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -32,7 +33,7 @@ from export_gate import db, settings
 from export_gate.audit import AuditLog
 from export_gate.digest import DIGEST_BYTES
 from export_gate.errors import LedgerError
-from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, SENSITIVE_MASK, Counts, ExportSubjects
+from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects
 
 PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
 _ACTIVE = (PENDING, CONFIRMED)
@@ -53,29 +54,21 @@ def _mask_of_refs(refs: tuple[int, ...]) -> int:
     return sum(bit for bit, count in zip(_BITS, refs, strict=True) if count > 0)
 
 
-def counts_from_histogram(histogram: Mapping[int, int]) -> Counts:
-    """Counts from {mask: number of people with exactly that mask}."""
-    personal = sensitive = 0
-    per = dict.fromkeys(CATEGORIES, 0)
-    for mask, people in histogram.items():
-        if mask & PERSONAL_BIT:
-            personal += people
-        if mask & SENSITIVE_MASK:
-            sensitive += people
-            for name in CATEGORIES:
-                if mask & CATEGORY_BITS[name]:
-                    per[name] += people
-    return Counts(personal, sensitive, per)
-
-
 def _check_digests(subjects: ExportSubjects) -> None:
-    """Only keyed digests may reach the database: a raw phone number passed by mistake is refused, not stored."""
-    for digests in (subjects.masks.keys(), subjects.aliases.keys(), subjects.aliases.values()):
-        if set(map(type, digests)) - {bytes} or set(map(len, digests)) - {DIGEST_BYTES}:
-            raise LedgerError(
-                f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "
-                "got something else; it never stores raw identifiers"
-            )
+    """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
+    each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
+    words, roots, masks = subjects.digests, subjects.roots, subjects.masks
+    if (
+        words.dtype != np.uint64
+        or words.ndim != 2
+        or words.shape[1] * 8 != DIGEST_BYTES
+        or not (len(words) == len(roots) == len(masks))
+        or bool((roots > np.arange(len(roots))).any())
+    ):
+        raise LedgerError(
+            f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "
+            "got something else; it never stores raw identifiers"
+        )
 
 
 @dataclass
@@ -106,7 +99,7 @@ class LedgerTx:
         _check_digests(subjects)
         plan = self._plan(subjects, self._earlier(reservation))
         self._cached = (subjects, reservation, plan)
-        return counts_from_histogram(plan.before), counts_from_histogram(plan.after)
+        return Counts.from_histogram(plan.before), Counts.from_histogram(plan.after)
 
     def reserve(
         self, reservation: str, subjects: ExportSubjects, *, status: str = PENDING, meta: dict | None = None
@@ -160,14 +153,13 @@ class LedgerTx:
             refs = _without(self._conn, earlier, plan.before)
             plan.updated.update(refs)  # its people are written back even if this export does not name them
         other_ids: dict[bytes, list[bytes]] = defaultdict(list)
-        for identifier, canonical in subjects.aliases.items():
-            if canonical in subjects.masks and identifier != canonical:
-                other_ids[canonical].append(identifier)
-        ordered = sorted(subjects.masks.items())  # digest order: lookups and inserts walk the keys in order
+        for identifier, canonical in subjects.aliases():
+            other_ids[canonical].append(identifier)
+        ordered = list(subjects.people())  # digest order: lookups and inserts walk the keys in order
         known: dict[bytes, bytes] = {}
         if scope_id is not None:
             identifiers = [canonical for canonical, _ in ordered]
-            identifiers += sorted({other for extra in other_ids.values() for other in extra} - subjects.masks.keys())
+            identifiers += sorted(other for extra in other_ids.values() for other in extra)
             known, found = _lookup(self._conn, scope_id, identifiers)
             for person, counts in found.items():
                 refs.setdefault(person, counts)
@@ -219,7 +211,7 @@ class Store:
         """Year-to-date counts (pending and confirmed reservations)."""
         with db.read_connection(self.engine) as conn:
             scope_id = _scope_id(conn, handler_id, year)
-            return counts_from_histogram(_histogram(conn, scope_id) if scope_id is not None else {})
+            return Counts.from_histogram(_histogram(conn, scope_id) if scope_id is not None else {})
 
     @contextmanager
     def transaction(self, handler_id: str, year: int) -> Iterator[LedgerTx]:
@@ -401,7 +393,7 @@ def _save_reservation(
         "status": status,
         "created_at": now,
         "updated_at": now,
-        "export_counts": json.dumps(counts_from_histogram(Counter(subjects.masks.values())).to_dict(), sort_keys=True),
+        "export_counts": json.dumps(subjects.counts().to_dict(), sort_keys=True),
         "meta": json.dumps({"identified_by": subjects.identified_by, **(meta or {})}, sort_keys=True, default=str),
     }
     existing = conn.execute(sa.select(db.reservation.c.id).where(db.reservation.c.key == key)).scalar()
@@ -496,7 +488,7 @@ def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
 
 
 def _log_history(conn: Connection, scope_id: int, key: str, event: str, histogram: Counter[int]) -> None:
-    counts = json.dumps(counts_from_histogram(histogram).to_dict(), sort_keys=True)
+    counts = json.dumps(Counts.from_histogram(histogram).to_dict(), sort_keys=True)
     conn.execute(
         sa.insert(db.history).values(scope_id=scope_id, ts=db.utc_now(), reservation=key, event=event, counts=counts)
     )

@@ -29,6 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
+from operator import itemgetter, truth
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,8 @@ from export_gate.digest import SubjectHasher
 from export_gate.errors import GateError, InputError
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
-from export_gate.subjects import SubjectSet, by_key, identified_by, inferred, inferred_roles, role_of
+from export_gate.subject_union import SubjectSet
+from export_gate.subjects import by_key, identified_by, inferred, inferred_roles, role_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 SAMPLE_VALUES = 1000
 #: prctl option: signal this process when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
+_FIRST = itemgetter(0)
+_KIND = itemgetter(0, 2)  # a Hit's (entity, categories)
+_IDENTIFIER = itemgetter(1)
+_ENTITY_AND_IDENTIFIER = itemgetter(0, 1)
 #: Batches in flight per worker: enough to keep every core busy, few enough to keep memory flat.
 IN_FLIGHT_PER_WORKER = 2
 
@@ -88,27 +94,27 @@ class _Findings:
         _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
         self.codes = codes.reshape(-1)
         self.first: list[int] = first.tolist()
-        self.tuples: list[tuple[Hit, ...]] = [hits[i] for i in self.first]
-        flat = [hit for found in self.tuples for hit in found]
+        self.tuples: list[tuple[Hit, ...]] = list(map(hits.__getitem__, self.first))
         sizes = np.fromiter(map(len, self.tuples), dtype=np.int64, count=len(self.tuples))
+        single = bool((sizes == 1).all())  # the common case: one finding per distinct value
+        flat = list(map(_FIRST, self.tuples)) if single else [hit for found in self.tuples for hit in found]
         owner = np.repeat(np.arange(len(self.tuples)), sizes)
-        # masks: one per distinct category set, OR-ed per tuple, then spread over the rows
-        category_masks: dict[frozenset[str], int] = {}
-        hit_masks = np.fromiter(
-            (category_masks.get(c) or category_masks.setdefault(c, mask_of(c)) for c in (h.categories for h in flat)),
-            dtype=np.int64,
-            count=len(flat),
-        )
+        # each hit's kind (entity, categories): found with C-level loops (itemgetter, dict lookups), so the
+        # Python work per hit is a few nanoseconds; masks and entity bits come per kind, then per hit by numpy
+        hit_kinds = list(map(_KIND, flat))
+        kinds = {kind: i for i, kind in enumerate(dict.fromkeys(hit_kinds))}
+        hit_kind = np.fromiter(map(kinds.__getitem__, hit_kinds), dtype=np.int64, count=len(flat))
+        entity_codes = {entity: i for i, entity in enumerate(dict.fromkeys(entity for entity, _ in kinds))}
+        kind_masks = np.array([mask_of(categories) for _, categories in kinds], dtype=np.int64)
+        kind_entities = np.array([entity_codes[entity] for entity, _ in kinds], dtype=np.uint64)
+        # masks OR-ed per tuple, then spread over the rows
         tuple_masks = np.zeros(len(self.tuples), dtype=np.int64)
-        np.bitwise_or.at(tuple_masks, owner, hit_masks)
+        np.bitwise_or.at(tuple_masks, owner, kind_masks[hit_kind])
         self.masks = tuple_masks.astype(np.uint16)[self.codes]
         # entities as bits per tuple, so a cell with two mobiles counts once
-        entity_codes: dict[str, int] = {}
-        hit_entities = np.fromiter(
-            (entity_codes.setdefault(h.entity, len(entity_codes)) for h in flat), dtype=np.int64, count=len(flat)
-        )
+        hit_entities = kind_entities[hit_kind]
         tuple_entities = np.zeros(len(self.tuples), dtype=np.uint64)
-        np.bitwise_or.at(tuple_entities, owner, np.left_shift(np.uint64(1), hit_entities.astype(np.uint64)))
+        np.bitwise_or.at(tuple_entities, owner, np.left_shift(np.uint64(1), hit_entities))
         weight = np.bincount(self.codes, minlength=len(self.tuples))
         self.entity_cells = {
             name: int(weight[(tuple_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
@@ -120,14 +126,15 @@ class _Findings:
             if (tuple_masks & bit).any()
         }
         # strong identifiers: one digest per distinct identifier hit, with the tuple it belongs to
-        self.digests: list[bytes] = []
+        self.digests = np.zeros((0, 2), dtype=np.uint64)
         self._digest_owner = np.zeros(0, dtype=np.int64)
         if with_identifiers:
-            where = [i for i, h in enumerate(flat) if h.identifier]
-            self.digests = [hasher.digest(flat[i].entity, flat[i].identifier) for i in where]  # type: ignore[arg-type]
-            self._digest_owner = owner[np.asarray(where, dtype=np.int64)]
+            where = np.flatnonzero(np.fromiter(map(truth, map(_IDENTIFIER, flat)), dtype=bool, count=len(flat)))
+            picked = flat if len(where) == len(flat) else [flat[i] for i in where.tolist()]
+            self.digests = hasher.digests(map(_ENTITY_AND_IDENTIFIER, picked))
+            self._digest_owner = owner[where]
 
-    def identifier_pairs(self, batch_rows: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    def identifier_pairs(self, batch_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, identifier digest) for every identifier found on every row of this column."""
         per_tuple = np.bincount(self._digest_owner, minlength=len(self.tuples))
         start = np.cumsum(per_tuple) - per_tuple
@@ -135,7 +142,7 @@ class _Findings:
         rows = np.repeat(batch_rows, count)
         within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
         index = np.repeat(start[self.codes], count) + within
-        return rows, [self.digests[i] for i in index.tolist()]
+        return rows, self.digests[index]
 
     def examples(self, values: pa.Array, rows: np.ndarray) -> list[str]:
         """Masked examples: identifiers found, or short cells; never more than a report shows."""
@@ -185,7 +192,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     )
     role_masks = {role: np.zeros(n, dtype=np.uint16) for role in dict.fromkeys([*keys, *roles.values()])}
     id_rows: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
-    id_digests: dict[str, list[bytes]] = {role: [] for role in role_masks}
+    id_digests: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
     for leaf in batch.columns:
         plan = plans[leaf.name]
         col = tally.column(leaf.name)
@@ -206,16 +213,17 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         if not keys:
             pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
             id_rows[role].append(pair_rows)
-            id_digests[role].extend(pair_digests)
+            id_digests[role].append(pair_digests)
 
-    def row_subject(row: int, kind: str) -> bytes:
-        return job.hasher.digest(kind, f"{batch.source}#{batch.row_offset + row}")
+    def row_subjects(rows: np.ndarray, kind: str) -> np.ndarray:
+        return job.hasher.digests((kind, f"{batch.source}#{batch.row_offset + row}") for row in rows.tolist())
 
     if keys:
-        subjects = by_key(role_masks, key_values, row_subject, job.hasher)
+        subjects = by_key(role_masks, key_values, row_subjects, job.hasher)
     else:
         pairs = {role: np.concatenate(parts or [np.zeros(0, np.int64)]) for role, parts in id_rows.items()}
-        subjects = inferred(role_masks, pairs, id_digests, row_subject)
+        words = {role: np.concatenate(parts or [np.zeros((0, 2), np.uint64)]) for role, parts in id_digests.items()}
+        subjects = inferred(role_masks, pairs, words, row_subjects)
     return Partial(tally, subjects)
 
 

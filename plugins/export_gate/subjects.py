@@ -21,21 +21,23 @@ words is ``IDENTIFICATION_RULES``):
   is one reporter), but identifiers of different roles on one row never link. A role with findings but no
   strong identifier on a row is one person of its own. A row with no personal information is nobody.
 
-Partial results (per batch, file, worker or partition) are ``ExportSubjects``: digest -> mask, plus aliases
-linking every other identifier of a person to its canonical digest. The canonical digest of a person is the
-smallest digest of their identifiers, so however the data is split, merging the parts by union gives
-exactly the subjects of one pass.
+Each batch's people are an ``ExportSubjects`` table (every identifier digest pointing at its person's
+canonical, smallest, digest); ``export_gate.subject_union`` merges the tables of batches, files, workers or
+partitions by union, which gives exactly the subjects of one pass however the data is split.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
 
 import numpy as np
 
 from export_gate.digest import SubjectHasher
 from export_gate.model import ExportSubjects
+from export_gate.subject_union import build
 
+_NO_DIGESTS = np.zeros((0, 2), dtype=np.uint64)
 #: ``identified_by`` when people were inferred from shared strong identifiers.
 STRONG_IDENTIFIERS = "strong_identifiers"
 #: Digest type of a person who is known only by the row they are on.
@@ -129,162 +131,79 @@ def inferred_roles(columns: Iterable[str]) -> dict[str, str]:
     return {column: role or default for column, role in named.items()}
 
 
-class SubjectSet:
-    """Distinct people under union: add a person's mask, link two identifiers of one person, merge parts.
-
-    Each component is represented by its smallest digest (its root). ``_parent`` holds only non-roots, so a
-    person known by one identifier costs one entry.
-    """
-
-    def __init__(self, how: str) -> None:
-        self.identified_by = how
-        self._masks: dict[bytes, int] = {}
-        self._parent: dict[bytes, bytes] = {}
-
-    def find(self, digest: bytes) -> bytes:
-        parent = self._parent
-        root = digest
-        while root in parent:
-            root = parent[root]
-        while digest != root:  # path compression keeps later look-ups short
-            parent[digest], digest = root, parent[digest]
-        return root
-
-    def add(self, digest: bytes, mask: int) -> None:
-        """Record ``mask`` for the person with this identifier digest."""
-        root = self.find(digest)
-        self._masks[root] = self._masks.get(root, 0) | mask
-
-    def link(self, a: bytes, b: bytes) -> bytes:
-        """Declare two identifier digests to belong to one person; returns the person's canonical digest."""
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return ra
-        low, high = (ra, rb) if ra < rb else (rb, ra)
-        self._parent[high] = low
-        masks = self._masks
-        if high in masks:
-            masks[low] = masks.get(low, 0) | masks.pop(high)
-        return low
-
-    def update(self, part: ExportSubjects) -> None:
-        """Merge a partial result in (union)."""
-        if part.identified_by != self.identified_by:
-            raise ValueError(f"cannot merge subjects identified by {part.identified_by!r} into {self.identified_by!r}")
-        for alias, canonical in part.aliases.items():
-            self.link(alias, canonical)
-        for digest, mask in part.masks.items():
-            self.add(digest, mask)
-
-    def result(self) -> ExportSubjects:
-        """The people so far, every alias pointing straight at its canonical digest. The result shares this
-        set's dictionaries instead of copying them (millions of people): merge nothing more after it."""
-        parent = self._parent
-        for alias in parent:
-            parent[alias] = self.find(alias)
-        return ExportSubjects(masks=self._masks, aliases=parent, identified_by=self.identified_by)
-
-
-def merge(parts: Iterable[ExportSubjects], how: str) -> ExportSubjects:
-    """The union of partial results, identical to what one pass over all the data gives."""
-    subjects = SubjectSet(how)
-    for part in parts:
-        subjects.update(part)
-    return subjects.result()
-
-
 def _is_blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+#: Names the people of ``rows`` who are known only by their row: ``row_subjects(rows, kind)`` -> digest words.
+RowSubjects = Callable[[np.ndarray, str], np.ndarray]
 
 
 def by_key(
     role_masks: dict[str, np.ndarray],
     key_values: dict[str, Sequence[object]],
-    row_subject: Callable[[int, str], bytes],
+    row_subjects: RowSubjects,
     hasher: SubjectHasher,
 ) -> ExportSubjects:
     """People of one batch named by subject key columns.
 
     ``role_masks[key][i]`` is the mask of what row ``i`` holds about the person in role ``key``;
-    ``key_values[key][i]`` is that person's key. ``row_subject(i, key)`` names a person whose key is empty.
+    ``key_values[key][i]`` is that person's key. A person whose key is empty is named by ``row_subjects``.
     """
-    subjects = SubjectSet(identified_by(list(role_masks)))
-    for key, masks in role_masks.items():
+    digests, masks = [], []
+    for key, role in role_masks.items():
+        rows = np.flatnonzero(role)
         values = key_values[key]
-        digests: dict[str, bytes] = {}
-        for row in np.flatnonzero(masks).tolist():
-            value = values[row]
-            if _is_blank(value):
-                digest = row_subject(row, f"{ROW_KIND}:{key}")
-            else:
-                text = str(value).strip()
-                digest = digests.get(text)
-                if digest is None:
-                    digest = digests[text] = hasher.digest(f"key:{key}", text)
-            subjects.add(digest, int(masks[row]))
-    return subjects.result()
-
-
-def _components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected components of the graph with nodes 0..size-1 and edges (a[i], b[i]): each node's label is
-    the smallest node of its component. Array work (hooking roots onto smaller roots, then pointer jumping),
-    a few rounds for the shallow graphs identifiers make."""
-    labels = np.arange(size, dtype=np.int64)
-    while True:
-        la, lb = labels[a], labels[b]
-        if np.array_equal(la, lb):
-            return labels
-        low = np.minimum(la, lb)
-        np.minimum.at(labels, la, low)
-        np.minimum.at(labels, lb, low)
-        while True:
-            jumped = labels[labels]
-            if np.array_equal(jumped, labels):
-                break
-            labels = jumped
+        texts = [None if _is_blank(value) else str(value).strip() for value in (values[row] for row in rows.tolist())]
+        named = np.array([text is not None for text in texts], dtype=bool)
+        distinct = list(dict.fromkeys(text for text in texts if text is not None))
+        number = {text: i for i, text in enumerate(distinct)}
+        key_digests = hasher.digests(zip(repeat(f"key:{key}"), distinct))
+        digests += [
+            key_digests[[number[text] for text in texts if text is not None]],
+            row_subjects(rows[~named], f"{ROW_KIND}:{key}"),
+        ]
+        masks += [role[rows[named]], role[rows[~named]]]
+    if not digests:
+        return ExportSubjects(identified_by=identified_by(list(role_masks)))
+    return build(np.concatenate(digests), np.concatenate(masks), identified_by=identified_by(list(role_masks)))
 
 
 def inferred(
     role_masks: Mapping[str, np.ndarray],
     identifier_rows: Mapping[str, np.ndarray],
-    identifier_digests: Mapping[str, Sequence[bytes]],
-    row_subject: Callable[[int, str], bytes],
+    identifier_digests: Mapping[str, np.ndarray],
+    row_subjects: RowSubjects,
 ) -> ExportSubjects:
     """People of one batch inferred from strong identifiers, one possible person per role and row.
 
     ``role_masks[role][i]`` is everything row ``i`` holds about its person in ``role``; the pairs
     (``identifier_rows[role][j]``, ``identifier_digests[role][j]``) say which identifier digests that role's
-    columns hold on which row. Each (role, row) is a slot; identifiers link slots, never roles of one row
-    directly. Identifiers are numbered in digest order, so the smallest number of a component is its canonical
-    (smallest) digest. ``row_subject(i, kind)`` names a person known only by row ``i`` (``kind`` carries the role).
+    columns hold on which row. Each (role, row) is a slot; the identifiers of a slot are one person (linked to
+    the slot's first identifier, which carries the slot's mask), and the same identifier in two slots joins
+    them; roles of one row are never linked directly. A slot with findings but no identifier is a person named
+    by ``row_subjects`` (``kind`` carries the role).
     """
     roles = list(role_masks)
     n = len(role_masks[roles[0]]) if roles else 0
     slot_masks = np.concatenate([np.asarray(role_masks[role]) for role in roles] or [np.zeros(0, np.uint16)])
     slot_parts = [np.asarray(identifier_rows.get(role, ()), dtype=np.int64) + i * n for i, role in enumerate(roles)]
     slots = np.concatenate(slot_parts or [np.zeros(0, np.int64)])
-    digests = [digest for role in roles for digest in identifier_digests.get(role, ())]
-    distinct = sorted(set(digests))
-    number = {digest: i for i, digest in enumerate(distinct)}
-    nodes = np.fromiter(map(number.__getitem__, digests), dtype=np.int64, count=len(digests))
+    words = np.concatenate([identifier_digests.get(role, _NO_DIGESTS) for role in roles] or [_NO_DIGESTS])
     order = np.argsort(slots, kind="stable")
-    slots, nodes = slots[order], nodes[order]
+    slots, words = slots[order], words[order]
     starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]) if len(slots) else np.zeros(0, dtype=np.int64)
-    anchors = np.repeat(nodes[starts], np.diff(np.r_[starts, len(slots)]))  # each pair's slot's first identifier
-    labels = _components(len(distinct), nodes, anchors)
-    slot_label = np.full(len(slot_masks), -1, dtype=np.int64)
-    slot_label[slots[starts]] = labels[nodes[starts]]
-    personal = np.flatnonzero(slot_masks)
-    linked = personal[slot_label[personal] >= 0]
-    component_masks = np.zeros(len(distinct), dtype=np.int64)
-    np.bitwise_or.at(component_masks, slot_label[linked], slot_masks[linked].astype(np.int64))
-    roots = np.flatnonzero(labels == np.arange(len(distinct)))
-    masks = dict(zip([distinct[i] for i in roots.tolist()], component_masks[roots].tolist(), strict=True))
-    for slot in personal[slot_label[personal] < 0].tolist():
-        role = roles[slot // n]
-        masks[row_subject(slot % n, f"{ROW_KIND}:{role}" if role else ROW_KIND)] = int(slot_masks[slot])
-    others = np.flatnonzero(labels != np.arange(len(distinct)))
-    aliases = dict(
-        zip([distinct[i] for i in others.tolist()], [distinct[i] for i in labels[others].tolist()], strict=True)
-    )
-    return ExportSubjects(masks=masks, aliases=aliases, identified_by=STRONG_IDENTIFIERS)
+    anchors = np.repeat(starts, np.diff(np.r_[starts, len(slots)]))  # each pair's slot's first pair
+    pairs = np.arange(len(slots))
+    edges = np.column_stack([pairs, anchors])[pairs != anchors]
+    pair_masks = np.zeros(len(slots), dtype=np.uint16)
+    pair_masks[starts] = slot_masks[slots[starts]]
+    named = np.zeros(len(slot_masks), dtype=bool)
+    named[slots[starts]] = True
+    lonely = np.flatnonzero((slot_masks != 0) & ~named)
+    digests, masks = [words], [pair_masks]
+    for i, role in enumerate(roles):
+        mine = lonely[(lonely >= i * n) & (lonely < (i + 1) * n)]
+        digests.append(row_subjects(mine - i * n, f"{ROW_KIND}:{role}" if role else ROW_KIND))
+        masks.append(slot_masks[mine])
+    return build(np.concatenate(digests), np.concatenate(masks), edges, identified_by=STRONG_IDENTIFIERS)

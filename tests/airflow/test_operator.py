@@ -18,7 +18,7 @@ import pytest
 from airflow_env import ALT_SECRET, HERE, SECRET, AirflowEnv
 from export_gate.errors import LedgerError
 from export_gate.ledger import Store
-from export_gate.model import ExportSubjects
+from export_gate.subject_union import from_mapping
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
 
 pytestmark = pytest.mark.airflow
@@ -239,7 +239,7 @@ def test_secret_key_and_ledger_come_from_airflow_connections(runs):
     assert runs.store().counts("h-connections", YEAR).personal == 0
     alt_url = f"sqlite:///{runs.env.alt_ledger}"
     assert Store(alt_url).counts("h-connections", YEAR).personal == PEOPLE
-    probe = ExportSubjects({bytes(16): 1})
+    probe = from_mapping({bytes(16): 1})
     with Store(alt_url, secret_key=ALT_SECRET.encode()).transaction("probe", YEAR) as tx:
         tx.reserve("probe/ok", probe)
     refused = Store(alt_url, secret_key=SECRET.encode())

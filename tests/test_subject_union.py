@@ -1,0 +1,116 @@
+"""The union of partial subject tables: against a plain dictionary union-find, in any grouping, with digests
+whose high words tie, and the digest format itself (plain HMAC-SHA256, 16 bytes, packed as words)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import pickle
+import random
+
+import numpy as np
+import pytest
+from export_gate import subject_union
+from export_gate.digest import SubjectHasher, pack_digests, unpack_digests
+from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
+from export_gate.subject_union import SubjectSet, build, from_mapping, merge
+
+HOW = "strong_identifiers"
+MASKS = [PERSONAL_BIT, PERSONAL_BIT | CATEGORY_BITS["medical_health"], PERSONAL_BIT | CATEGORY_BITS["biometric"]]
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, b"long key " * 20])
+def test_digest_is_plain_hmac_sha256_truncated(key: bytes) -> None:
+    hasher = SubjectHasher(key)
+    expected = hmac.new(key, b"CN_MOBILE\x1f8613812345678", hashlib.sha256).digest()[:16]
+    assert hasher.digest("CN_MOBILE", "8613812345678") == expected
+    assert unpack_digests(hasher.digests([("CN_MOBILE", "8613812345678"), ("X", "y")]))[0] == expected
+    assert pickle.loads(pickle.dumps(hasher)).digest("CN_MOBILE", "8613812345678") == expected
+
+
+def test_packed_digests_sort_like_bytes_and_refuse_raw_values() -> None:
+    digests = [bytes([255 - i]) + bytes(14) + bytes([i]) for i in range(5)] + [bytes(16)]
+    words = pack_digests(digests)
+    order = np.lexsort((words[:, 1], words[:, 0]))
+    assert unpack_digests(words[order]) == sorted(digests)
+    with pytest.raises(ValueError, match="16-byte keyed digests"):
+        pack_digests([b"13812345678"])
+    with pytest.raises(ValueError, match="16-byte keyed digests"):
+        from_mapping({"13812345678": 1})  # type: ignore[dict-item]
+
+
+def _reference(parts: list[tuple[dict[bytes, int], list[tuple[bytes, bytes]]]]) -> tuple[dict, dict]:
+    """The union with a dictionary union-find: (canonical -> mask, alias -> canonical); canonical = smallest."""
+    parent: dict[bytes, bytes] = {}
+
+    def find(d: bytes) -> bytes:
+        while parent.setdefault(d, d) != d:
+            d = parent[d]
+        return d
+
+    for masks, links in parts:
+        for d in masks:
+            find(d)
+        for a, b in links:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    people: dict[bytes, int] = {}
+    for masks, _ in parts:
+        for d, m in masks.items():
+            people[find(d)] = people.get(find(d), 0) | m
+    aliases = {d: find(d) for d in parent if find(d) != d}
+    for canonical in {find(d) for d in parent}:
+        people.setdefault(canonical, 0)
+    return people, aliases
+
+
+def _random_parts(seed: int, tie: bool) -> list[tuple[dict[bytes, int], list[tuple[bytes, bytes]]]]:
+    rng = random.Random(seed)
+    high = bytes(8)
+    pool = [(high if tie and i % 3 == 0 else rng.randbytes(8)) + rng.randbytes(8) for i in range(300)]
+    parts = []
+    for _ in range(rng.randint(5, 30)):
+        chosen = rng.sample(pool, rng.randint(1, 25))
+        masks = {d: rng.choice(MASKS) for d in chosen}
+        links = [(rng.choice(chosen), rng.choice(chosen)) for _ in range(rng.randint(0, 8))]
+        parts.append((masks, links))
+    return parts
+
+
+def _table(masks: dict[bytes, int], links: list[tuple[bytes, bytes]]) -> ExportSubjects:
+    digests = [*masks, *(d for link in links for d in link)]
+    values = np.zeros(len(digests), dtype=np.uint16)
+    values[: len(masks)] = list(masks.values())
+    ends = np.arange(len(masks), len(digests)).reshape(-1, 2)
+    return build(pack_digests(digests), values, ends, identified_by=HOW)
+
+
+@pytest.mark.parametrize("tie", [False, True], ids=["random", "high-words-tie"])
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("group", [1, 7, 10**9], ids=["one-by-one", "small-groups", "all-at-once"])
+def test_union_equals_a_dictionary_union_find(
+    seed: int, tie: bool, group: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subject_union, "PENDING_IDENTIFIERS", group)
+    parts = _random_parts(seed, tie)
+    people, aliases = _reference(parts)
+    merged = merge([_table(masks, links) for masks, links in parts], HOW)
+    assert dict(merged.people()) == people
+    assert dict(merged.aliases()) == aliases
+    assert len(merged) == len(people)
+    assert merged.counts().personal == len(people)
+    assert list(merged.digests[:, 0]) == sorted(merged.digests[:, 0].tolist())  # the table stays sorted
+
+
+def test_a_part_joining_two_people_of_the_table_keeps_the_smallest_digest_and_both_masks() -> None:
+    a, b, c = bytes([1]) * 16, bytes([2]) * 16, bytes([3]) * 16
+    subjects = SubjectSet(HOW)
+    subjects.update(from_mapping({a: MASKS[1]}))
+    subjects.update(from_mapping({c: MASKS[2]}))
+    subjects.update(from_mapping({b: PERSONAL_BIT}, {b: c}))
+    subjects.update(from_mapping({a: PERSONAL_BIT}, {a: b}))
+    result = subjects.result()
+    assert dict(result.people()) == {a: MASKS[1] | MASKS[2]}
+    assert dict(result.aliases()) == {b: a, c: a}
+    assert pickle.loads(pickle.dumps(result)).counts() == result.counts()
