@@ -238,3 +238,44 @@ def test_nfkc_is_skipped_only_where_it_changes_nothing() -> None:
         {"CN_MOBILE"},
         set(),
     ]
+
+
+def test_shapes_of_plain_values_agree_with_re2_for_every_recognizer() -> None:
+    # Plain values (ASCII letters and digits) skip the regex: the shapes read from each recognizer's regex must
+    # accept exactly the values RE2 matches as a whole, and "matches no plain text" must never be wrong.
+    import pyarrow.compute as pc
+    import re2
+    from export_gate.shapes import PlainValues, alnum_shapes, matches_no_plain_text
+
+    rng = np.random.default_rng(5)
+    alphabet = np.frombuffer(b"0123456789" * 6 + b"ABCDEGHKMPSXZabx", dtype=np.uint8)
+    found = detector()
+    for rec in found.recognizers:
+        regex = found._regex(rec, in_context=True)
+        shapes = alnum_shapes(regex)
+        values = ["".join(map(chr, rng.choice(alphabet, rng.integers(1, 21)))) for _ in range(3000)]
+        for shape in shapes or ():  # values of each shape, and the same with one byte changed
+            for _ in range(40):
+                spelt = [chr(rng.choice(sorted(allowed))) for allowed in shape]
+                values.append("".join(spelt))
+                spelt[rng.integers(len(spelt))] = chr(rng.choice(alphabet))
+                values.append("".join(spelt))
+        array = pa.array(values)
+        expected = np.array([re2.fullmatch(regex, v) is not None for v in values])
+        searched = np.array([re2.search(regex, v) is not None for v in values])
+        if matches_no_plain_text(regex):
+            assert not searched.any(), rec.name
+        if shapes is not None:
+            digits = pc.ascii_is_decimal(array).to_numpy(zero_copy_only=False)
+            plain = PlainValues(array, np.arange(len(values)), digits)
+            assert plain.match(shapes, np.arange(len(values))).tolist() == expected.tolist(), rec.name
+
+
+def test_shapes_model_anchors_case_and_unbounded_repeats() -> None:
+    from export_gate.shapes import alnum_shapes, matches_no_plain_text
+
+    assert alnum_shapes(r"(?i:\bkb\b)") == ((frozenset(b"kK"), frozenset(b"bB")),)
+    assert alnum_shapes(r"\Ba|a\Bb|^c$") == ((frozenset(b"c"),), (frozenset(b"a"), frozenset(b"b")))  # \B: inside only
+    assert alnum_shapes(r"[0-9]+") is None  # infinitely many: the regex decides
+    assert alnum_shapes(r"\p{Han}+|x@y") == ()  # needs a CJK character or '@': no plain value
+    assert matches_no_plain_text(r"[a-z0-9.]+@[a-z]+\.[a-z]{2,}") and not matches_no_plain_text(r"[a-z]+[0-9]*")

@@ -4,14 +4,17 @@ Plain Presidio analyses one string at a time (~250 cells/s here). This module ru
 (detectors/recognizers.yaml) over whole Arrow arrays instead:
 
 1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple;
-2. one RE2 pass with the union of all identifier patterns (bounded by their forbidden neighbours) finds the
-   values that can hold an identifier at all, and the union of the remaining ones is re-run after a recognizer
-   matched, so a value no recognizer can match costs one pass, not one per recognizer;
-3. recognizers run by priority, one RE2 pass each (pyarrow: linear time, no catastrophic backtracking); a
-   value that *is* an identifier (the whole trimmed cell matches) is validated in bulk by the vectorised
-   validators and claimed, so later passes skip it; only values with an identifier *inside* text go through
-   Python, match by match; term lists (medical, religion, ...) run only on values with letters or CJK;
-4. Presidio's spaCy NER runs only on free-text columns, only on values with two capitalised words.
+2. values made only of ASCII letters and digits (order numbers, IDs, codes: most cells) need no regex at all:
+   an identifier there can only be the whole value, and the shapes each recognizer's regex allows
+   (export_gate.shapes) are checked on the Arrow data buffer with numpy;
+3. for the other values, one RE2 pass with the union of all identifier patterns (bounded by their forbidden
+   neighbours) finds those that can hold an identifier at all, and the union of the remaining ones is re-run
+   after a recognizer matched, so a value no recognizer can match costs one pass, not one per recognizer;
+   recognizers run by priority, one RE2 pass each (pyarrow: linear time, no catastrophic backtracking);
+4. a value that *is* an identifier (the whole trimmed cell matches) is validated in bulk by the vectorised
+   validators and claimed, so later recognizers skip it; only values with an identifier *inside* text go
+   through Python, match by match; term lists (medical, religion, ...) run only on values with letters or CJK;
+5. Presidio's spaCy NER runs only on free-text columns, only on values with two capitalised words.
 
 Column names give context (a phone column accepts blocks phonenumbers does not know; a diagnosis column makes
 every value health information): see export_gate.profile and detectors/columns.yaml.
@@ -25,13 +28,11 @@ import gc
 import hashlib
 import re
 import string
-import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from itertools import repeat
-from re import _parser  # type: ignore[attr-defined]  # the stdlib parser gives each pattern's match lengths
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -48,6 +49,7 @@ from export_gate.recognizers import (
     load_recognizers,
     shared_analyzer,
 )
+from export_gate.shapes import PlainValues, alnum_shapes, matches_no_plain_text
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -154,22 +156,11 @@ def _patterns_of(rec: Recognizer, in_context: bool) -> tuple[str, ...]:
     return rec.patterns + (rec.context_patterns if in_context else ())
 
 
-@cache
-def _widths(rec: Recognizer, in_context: bool) -> tuple[tuple[int, int], ...]:
-    """(shortest, longest) match of each of the recognizer's patterns, from Python's regex parser (the
-    patterns are valid there too); no bound where it cannot tell."""
-    try:
-        return tuple(_parser.parse(p).getwidth() for p in _patterns_of(rec, in_context))
-    except (re.error, AttributeError, TypeError):
-        return ((0, sys.maxsize),)
-
-
-def _fits(lengths: np.ndarray, widths: tuple[tuple[int, int], ...]) -> np.ndarray:
-    """Which ``lengths`` some pattern's match can have."""
-    ok = np.zeros(len(lengths), dtype=bool)
-    for shortest, longest in widths:
-        ok |= (lengths >= shortest) & (lengths <= longest)
-    return ok
+def _plain(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(which values are made only of ASCII letters and digits, which only of digits): two string kernels."""
+    plain = pc.fill_null(pc.ascii_is_alnum(strings), False).to_numpy(zero_copy_only=False)
+    digits = pc.fill_null(pc.ascii_is_decimal(strings), False).to_numpy(zero_copy_only=False)
+    return plain.copy(), digits & plain
 
 
 def _subset(values: pa.Array, where: np.ndarray) -> pa.Array:
@@ -450,60 +441,29 @@ class Detector:
 
         Recognizers run highest priority first, and a value that *is* a valid identifier (whole cell) is
         claimed: nothing of lower priority can win inside it, so no later pass looks at it again. A column of
-        resident IDs thus costs the prefilter, the ID pass and its validation, not one pass per recognizer.
+        resident IDs thus costs its shape check and validation, not one pass per recognizer.
         """
         regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
         spans = [r for r in self.recognizers if not r.span_free]
-        bounded = [self._bounded(rec, regexes[rec.name]) for rec in spans]
-        candidates = _any_of(strings, np.arange(len(strings)), bounded)
-        values = _subset(strings, candidates)
-        claimed = np.zeros(len(values), dtype=bool)
-        # Letters and digits only ("SO2026000123", an 18-digit batch number): a match of a recognizer that no
-        # letter or digit may touch is then the whole value, with no second pass to find out.
-        plain = pc.utf8_length(pc.utf8_trim(values, ALNUM)).to_numpy(zero_copy_only=False) == 0
-        lengths = pc.binary_length(values).to_numpy(zero_copy_only=False)  # characters, where plain (ASCII)
-        # Values that can still hold a match of a recognizer at or after the current one. One pass with the union
-        # of the remaining bounded regexes (RE2 runs it as one DFA, about the cost of a single pattern) settles
-        # most values at once: a decoy column (order numbers, timestamps) costs a few passes, not one per
-        # recognizer. The union is re-run only after a recognizer matched something, because only then can
-        # values have dropped out of it. The candidates above are the first such pass.
-        open_ = np.arange(len(values))
-        stale = False  # the candidates match the union of all
-        found = []
-        for i, rec in enumerate(spans):
-            open_ = open_[~claimed[open_]]
-            if stale:
-                open_ = _any_of(values, open_, bounded[i:])
-                stale = False
-            if len(open_) == 0:
-                break
-            look = open_
-            if _walls_alnum(rec.bounded):  # a plain value can hold such a match only as a whole: of its length
-                look = open_[~plain[open_] | _fits(lengths[open_], _widths(rec, rec.name in plan.context))]
-            inside = look[_match(_subset(values, look), bounded[i])] if len(look) else look
-            if len(inside) == 0:
-                continue
-            stale = True
-            hits, whole_valid = self._validated(
-                rec,
-                rec.name in plan.context,
-                regexes[rec.name],
-                candidates[inside],
-                values.take(pa.array(inside)),
-                plain[inside] & _walls_alnum(rec.bounded),
-                as_of,
-            )
-            found.append(hits)
-            claimed[inside[whole_valid]] = True
+        plain, digits = _plain(strings)
+        if not all(_walls_alnum(r.bounded) or matches_no_plain_text(regexes[r.name]) for r in spans):
+            plain[:] = False  # a recognizer may match inside letters and digits: every value takes the regexes
+        found, claimed = self._plain_spans(plan, strings, plain, digits, spans, regexes, as_of)
+        other = np.flatnonzero(~plain)
+        if len(other):
+            more, claimed_other = self._spans(plan, strings, other, spans, regexes, as_of)
+            found.extend(more)
+            claimed[claimed_other] = True
         terms = [r for r in self.recognizers if r.span_free]
-        unclaimed = np.ones(len(strings), dtype=bool)
-        unclaimed[candidates[claimed]] = False
-        # Terms need letters or CJK: trimming digits and separators off both ends leaves nothing of the rest
-        # (a plain string kernel, a third of the cost of the equivalent regex).
-        rest = pc.utf8_length(pc.utf8_trim(strings, NOT_TERM_CHARS)).to_numpy(zero_copy_only=False)
-        open_ = np.flatnonzero(unclaimed & (rest > 0))
+        # Terms need letters or CJK: a plain value needs a letter; other values must keep something once digits
+        # and separators are trimmed off both ends (a plain string kernel, a third of the cost of a regex).
+        rest = plain & ~digits
+        if len(other):
+            trimmed = pc.utf8_length(pc.utf8_trim(_subset(strings, other), NOT_TERM_CHARS))
+            rest[other] = trimmed.to_numpy(zero_copy_only=False) > 0
+        open_ = np.flatnonzero(rest & ~claimed)
         stale = True
-        for i, rec in enumerate(terms):  # the same union cascade as above: an address column runs one term pass
+        for i, rec in enumerate(terms):  # the same union cascade as the spans: an address column runs one term pass
             if stale:
                 open_ = _any_of(strings, open_, [regexes[r.name] for r in terms[i:]])
                 stale = False
@@ -515,6 +475,100 @@ class Detector:
                 hit = self._hit(rec.entity, self._categories(rec))
                 found.append(_Found.whole(inside, [hit] * len(inside)))
         return found
+
+    def _plain_spans(
+        self,
+        plan: ColumnPlan,
+        strings: pa.Array,
+        plain: np.ndarray,
+        digits: np.ndarray,
+        spans: list[Recognizer],
+        regexes: dict[str, str],
+        as_of: datetime.date,
+    ) -> tuple[list[_Found], np.ndarray]:
+        """Span recognizers over the plain values (ASCII letters and digits only). Only a recognizer that no
+        letter or digit may touch can match there, and only as the whole value: its shapes (export_gate.shapes)
+        are checked on the data buffer instead of running its regex. Returns the findings and which values
+        (a mask over ``strings``) are claimed by a valid whole match."""
+        claimed = np.zeros(len(strings), dtype=bool)
+        where = np.flatnonzero(plain)
+        if len(where) == 0:
+            return [], claimed
+        values = PlainValues(strings, where, digits[where])
+        open_ = np.arange(len(where))
+        found = []
+        for rec in spans:
+            if len(open_) == 0:
+                break
+            if not _walls_alnum(rec.bounded):
+                continue  # matches nothing plain (checked by the caller)
+            shapes = alnum_shapes(regexes[rec.name])
+            if shapes is None:  # beyond the shape reading: the regex decides
+                inside = open_[_match(_subset(strings, where[open_]), f"^(?:{regexes[rec.name]})$")]
+            else:
+                inside = open_[values.match(shapes, open_)] if shapes else open_[:0]
+            if len(inside) == 0:
+                continue
+            hits, whole_valid = self._validated(
+                rec,
+                rec.name in plan.context,
+                regexes[rec.name],
+                where[inside],
+                _subset(strings, where[inside]),
+                np.ones(len(inside), dtype=bool),
+                as_of,
+            )
+            found.append(hits)
+            claimed[where[inside[whole_valid]]] = True
+            open_ = open_[~claimed[where[open_]]]
+        return found, claimed
+
+    def _spans(
+        self,
+        plan: ColumnPlan,
+        strings: pa.Array,
+        where: np.ndarray,
+        spans: list[Recognizer],
+        regexes: dict[str, str],
+        as_of: datetime.date,
+    ) -> tuple[list[_Found], np.ndarray]:
+        """Span recognizers over the values at ``where`` (those with more than letters and digits), by RE2.
+
+        One pass with the union of all identifier patterns (bounded by their forbidden neighbours) finds the
+        values that can hold one at all; the union of the remaining recognizers is re-run only after one
+        matched, because only then can values have dropped out of it (RE2 runs a union as one DFA, about the
+        cost of a single pattern). A decoy column (timestamps) costs a pass or two, not one per recognizer.
+        Returns the findings and the positions (in ``strings``) claimed by a valid whole match."""
+        bounded = [self._bounded(rec, regexes[rec.name]) for rec in spans]
+        candidates = _any_of(strings, where, bounded)
+        values = _subset(strings, candidates)
+        claimed = np.zeros(len(values), dtype=bool)
+        open_ = np.arange(len(values))
+        stale = False  # the candidates match the union of all
+        found = []
+        for i, rec in enumerate(spans):
+            open_ = open_[~claimed[open_]]
+            if stale:
+                open_ = _any_of(values, open_, bounded[i:])
+                stale = False
+            if len(open_) == 0:
+                break
+            inside = open_[_match(_subset(values, open_), bounded[i])]
+            if len(inside) == 0:
+                continue
+            stale = True
+            hits, whole_valid = self._validated(
+                rec,
+                rec.name in plan.context,
+                regexes[rec.name],
+                candidates[inside],
+                values.take(pa.array(inside)),
+                np.zeros(len(inside), dtype=bool),
+                as_of,
+            )
+            found.append(hits)
+            claimed[inside[whole_valid]] = True
+        return found, candidates[claimed]
 
     @staticmethod
     def _bounded(rec: Recognizer, regex: str) -> str:
