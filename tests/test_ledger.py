@@ -243,8 +243,8 @@ def test_a_different_secret_key_is_refused(ledger_url: str, monkeypatch: pytest.
 def test_raw_identifiers_are_refused(ledger_url: str) -> None:
     store = Store(ledger_url)
     with pytest.raises(LedgerError, match="16-byte keyed subject digests"), store.transaction("acme", YEAR) as tx:
-        raw = np.array([[13812345678]], dtype=np.uint64)  # a phone number where a digest belongs
-        tx.reserve("raw", ExportSubjects(raw, np.zeros(1, np.int64), np.ones(1, np.uint16)))
+        raw = np.array([13812345678], dtype=np.int64)  # a phone number where a digest belongs
+        tx.reserve("raw", ExportSubjects(raw, raw, np.zeros(1, np.int32), np.ones(1, np.uint16)))
     assert totals(store) == (0, 0)
 
 

@@ -57,13 +57,12 @@ def _mask_of_refs(refs: tuple[int, ...]) -> int:
 def _check_digests(subjects: ExportSubjects) -> None:
     """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
     each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
-    words, roots, masks = subjects.digests, subjects.roots, subjects.masks
+    columns = (subjects.high, subjects.low, subjects.roots, subjects.masks)
     if (
-        words.dtype != np.uint64
-        or words.ndim != 2
-        or words.shape[1] * 8 != DIGEST_BYTES
-        or not (len(words) == len(roots) == len(masks))
-        or bool((roots > np.arange(len(roots))).any())
+        subjects.high.dtype != np.uint64
+        or subjects.low.dtype != np.uint64
+        or any(column.ndim != 1 or len(column) != len(subjects.roots) for column in columns)
+        or bool((subjects.roots > np.arange(len(subjects.roots))).any())
     ):
         raise LedgerError(
             f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "

@@ -93,39 +93,43 @@ def mask_histogram(masks: np.ndarray) -> dict[int, int]:
 
 @dataclass(frozen=True, eq=False)
 class ExportSubjects:
-    """The distinct people of one export (or one partition of it), as keyed digests, in compact arrays.
+    """The distinct people of one export (or one partition of it), as keyed digests, in compact columns.
 
-    ``digests`` is every identifier digest known for the people, sorted and distinct ((n, 2) words, see
-    ``pack_digests``); ``roots[i]`` is the index of the canonical digest of the person identifier ``i`` belongs
-    to (the smallest digest of that person, so ``roots[i] <= i``; a canonical digest is its own root);
-    ``masks[i]`` is the person's mask (PERSONAL_BIT | category bits) at canonical entries, 0 elsewhere. The other
-    identifiers of a person (aliases) let the ledger recognise them in a later export through any of them.
-    About 26 bytes per identifier, so ten million people fit in a few hundred megabytes (dicts of bytes took
-    ten times that). Built and merged by ``export_gate.subject_union``. ``identified_by`` says how subjects
-    were identified (subject key columns, or strong identifiers).
+    Every identifier digest known for the people, sorted and distinct: ``high`` and ``low`` are its two 64-bit
+    words (see ``digest.pack_digests``); ``roots[i]`` is the index of the canonical digest of the person
+    identifier ``i`` belongs to (the person's smallest digest, so ``roots[i] <= i``; a canonical digest is its
+    own root); ``masks[i]`` is the person's mask (PERSONAL_BIT | category bits) at canonical entries, 0
+    elsewhere. The other identifiers of a person (aliases) let the ledger recognise them in a later export
+    through any of them. 30 bytes per identifier, so ten million people fit in a few hundred megabytes (dicts of
+    bytes took ten times that). Built and merged by ``export_gate.subject_union``. ``identified_by`` says how
+    subjects were identified (subject key columns, or strong identifiers).
     """
 
-    digests: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.uint64))
-    roots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    high: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    low: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    roots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     masks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint16))
     identified_by: str = "strong_identifiers"
 
     def _canonical(self) -> np.ndarray:
         return np.flatnonzero(self.roots == np.arange(len(self.roots)))
 
+    def _digests(self, at: np.ndarray) -> list[bytes]:
+        return unpack_digests(np.column_stack([self.high[at], self.low[at]]))
+
     def __len__(self) -> int:
         """The number of people."""
-        return int(np.count_nonzero(self.roots == np.arange(len(self.roots))))
+        return len(self._canonical())
 
     def people(self) -> Iterator[tuple[bytes, int]]:
         """(canonical digest, mask) of every person, in digest order."""
         canonical = self._canonical()
-        return zip(unpack_digests(self.digests[canonical]), self.masks[canonical].tolist(), strict=True)
+        return zip(self._digests(canonical), self.masks[canonical].tolist(), strict=True)
 
     def aliases(self) -> Iterator[tuple[bytes, bytes]]:
         """(identifier digest, canonical digest) for every identifier that is not its person's canonical one."""
         other = np.flatnonzero(self.roots != np.arange(len(self.roots)))
-        return zip(unpack_digests(self.digests[other]), unpack_digests(self.digests[self.roots[other]]), strict=True)
+        return zip(self._digests(other), self._digests(self.roots[other]), strict=True)
 
     def counts(self) -> Counts:
         return Counts.from_masks(self.masks)

@@ -6,9 +6,9 @@ identifiers in one part that belong to one person stay linked in the union, and 
 parts joins their people, so however the data is split, the union is exactly the subjects of one pass.
 
 Everything is numpy: digests are pairs of 64-bit words (``digest.pack_digests``), found by binary search,
-joined by array-based connected components. A table of ten million identifiers is about 260 MB, and adding a
-part costs a search per new identifier plus one copy of the table's columns, so ``SubjectSet`` collects parts
-and adds them in groups of about a million identifiers.
+joined by array-based connected components over a union-find forest of people. Ten million identifiers take
+about 300 MB; adding a group of them costs a binary search each plus one copy of the digest columns, so
+``SubjectSet`` collects parts and adds them in groups.
 """
 
 from __future__ import annotations
@@ -20,8 +20,10 @@ import numpy as np
 from export_gate.digest import pack_digests
 from export_gate.model import ExportSubjects
 
-#: Identifiers collected from parts before they are added to the table in one go (about 40 MB of arrays).
-PENDING_IDENTIFIERS = 1 << 20
+#: Identifiers collected from parts before they are added in one go (temporary arrays of ~150 bytes each).
+PENDING_IDENTIFIERS = 1 << 19
+#: Index type of the columns: half the memory of int64, room for 2**31 identifiers.
+INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 
 
@@ -46,22 +48,22 @@ def _unique(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered[first], inverse
 
 
-def _locate(table: np.ndarray, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For sorted distinct ``digests``: (their index in the sorted ``table``, -1 if absent; where each absent
-    one would be inserted). Binary search on the high word; the low word settles equal high words."""
-    left = np.searchsorted(table[:, 0], digests[:, 0], side="left")
-    run = np.searchsorted(table[:, 0], digests[:, 0], side="right") - left
+def _locate(high: np.ndarray, low: np.ndarray, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted distinct ``digests``: (their index in the sorted columns ``high``, ``low``, -1 if absent; where
+    each absent one would be inserted). Binary search on the high word; the low word settles equal high words."""
+    left = np.searchsorted(high, digests[:, 0], side="left")
+    run = np.searchsorted(high, digests[:, 0], side="right") - left
     found = np.full(len(digests), -1, dtype=np.int64)
     insert = left.copy()
     one = np.flatnonzero(run == 1)
-    low, there = digests[one, 1], table[left[one], 1]
-    found[one[low == there]] = left[one[low == there]]
-    insert[one] += low > there
-    for i in np.flatnonzero(run > 1).tolist():  # several table digests share this high word: search their lows
+    mine, there = digests[one, 1], low[left[one]]
+    found[one[mine == there]] = left[one[mine == there]]
+    insert[one] += mine > there
+    for i in np.flatnonzero(run > 1).tolist():  # several digests share this high word: search their low words
         start, stop = int(left[i]), int(left[i] + run[i])
-        at = start + int(np.searchsorted(table[start:stop, 1], digests[i, 1]))
+        at = start + int(np.searchsorted(low[start:stop], digests[i, 1]))
         insert[i] = at
-        if at < stop and table[at, 1] == digests[i, 1]:
+        if at < stop and low[at] == digests[i, 1]:
             found[i] = at
     return found, insert
 
@@ -85,82 +87,24 @@ def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             labels = jumped
 
 
-def absorb(
-    table: ExportSubjects, digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES
-) -> ExportSubjects:
-    """``table`` with more identifiers added: ``digests`` (words, repeats allowed), what each says about its
-    person (``masks``, 0 for nothing), and ``edges`` (pairs of indices into ``digests``) that belong to one
-    person. The returned table replaces ``table`` (its arrays are not copied when nothing is new)."""
-    distinct, inverse = _unique(digests)
-    found, insert = _locate(table.digests, distinct)
-    new = found < 0
-    added = int(new.sum())
-    known_digests, roots, person_masks = table.digests, table.roots, table.masks
-    if added:
-        at = insert[new]
-        placed = at + np.arange(added)
-        # an old entry moves up by the number of new entries inserted at or before it
-        roots = np.insert(roots + np.searchsorted(at, roots, side="right"), at, placed)
-        known_digests = np.insert(known_digests, at, distinct[new], axis=0)
-        person_masks = np.insert(person_masks, at, 0)
-        position = np.empty(len(distinct), dtype=np.int64)
-        position[new] = placed
-        position[~new] = found[~new] + np.searchsorted(at, found[~new], side="right")
-    else:
-        position = found
-    entry = position[inverse]
-    if len(edges):
-        a, b = roots[entry[edges[:, 0]]], roots[entry[edges[:, 1]]]
-        apart = a != b
-        if apart.any():
-            nodes, local = np.unique(np.concatenate([a[apart], b[apart]]), return_inverse=True)
-            labels = components(len(nodes), local[: int(apart.sum())], local[int(apart.sum()) :])
-            moved = np.flatnonzero(labels != np.arange(len(nodes)))
-            old, merged = nodes[moved], nodes[labels[moved]]
-            if not added:  # the arrays are still the caller's: copy before writing
-                roots, person_masks = roots.copy(), person_masks.copy()
-            np.bitwise_or.at(person_masks, merged, person_masks[old])
-            person_masks[old] = 0
-            relabel = np.arange(len(roots), dtype=np.int64)
-            relabel[old] = merged
-            roots = relabel[roots]
-    said = np.flatnonzero(masks)
-    if len(said):
-        if person_masks is table.masks:
-            person_masks = person_masks.copy()
-        np.bitwise_or.at(person_masks, roots[entry[said]], masks[said].astype(np.uint16))
-    return ExportSubjects(known_digests, roots, person_masks, table.identified_by)
-
-
-def build(
-    digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES, *, identified_by: str
-) -> ExportSubjects:
-    """A table from identifiers (see ``absorb``)."""
-    return absorb(ExportSubjects(identified_by=identified_by), digests, masks, edges)
-
-
-def _raw(parts: list[ExportSubjects]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tables as identifiers for ``absorb``: every digest, its mask, and an edge to its canonical digest."""
-    offsets = np.cumsum([0, *(len(part.roots) for part in parts)])
-    edges = [
-        np.column_stack([offset + np.flatnonzero(others), offset + part.roots[others]])
-        for part, offset in zip(parts, offsets.tolist(), strict=False)
-        for others in [part.roots != np.arange(len(part.roots))]
-    ]
-    return (
-        np.concatenate([part.digests for part in parts]),
-        np.concatenate([part.masks for part in parts]),
-        np.concatenate(edges),
-    )
-
-
 class SubjectSet:
-    """The union of parts as they arrive (``update``), then the table (``result``). Parts are collected and
-    added about a million identifiers at a time: memory stays near the size of the table itself."""
+    """Distinct people under union, as they arrive: ``add`` identifiers (or ``update`` with a part), then
+    ``result``.
+
+    Columns, one entry per distinct identifier digest in sorted order: its two words and its person (an id that
+    never changes, so inserting digests moves nothing else). People form a union-find forest (``_parent``, by
+    id) with their mask at the root. Canonical digests (a person's smallest) are chosen once, in ``result``.
+    Parts are collected and added in groups; each addition copies the columns once, one column at a time, so
+    memory stays near the size of the columns (about 30 bytes an identifier).
+    """
 
     def __init__(self, how: str) -> None:
         self.identified_by = how
-        self._table = ExportSubjects(identified_by=how)
+        self._high = np.zeros(0, dtype=np.uint64)
+        self._low = np.zeros(0, dtype=np.uint64)
+        self._person = np.zeros(0, dtype=INDEX)
+        self._parent = np.zeros(0, dtype=INDEX)
+        self._mask = np.zeros(0, dtype=np.uint16)
         self._pending: list[ExportSubjects] = []
         self._pending_size = 0
 
@@ -175,13 +119,104 @@ class SubjectSet:
 
     def _flush(self) -> None:
         if self._pending:
-            self._table = absorb(self._table, *_raw(self._pending))
+            digests, masks, edges = _raw(self._pending)
             self._pending, self._pending_size = [], 0
+            self.add(digests, masks, edges)
+
+    def add(self, digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES) -> None:
+        """Add identifiers: ``digests`` (words, repeats allowed), what each says about its person (``masks``, 0
+        for nothing), and ``edges`` (pairs of indices into ``digests``) that belong to one person."""
+        distinct, inverse = _unique(digests)
+        found, insert = _locate(self._high, self._low, distinct)
+        known = found >= 0
+        people = np.empty(len(distinct), dtype=INDEX)
+        people[known] = self._person[found[known]]
+        new = np.flatnonzero(~known)
+        if len(new):
+            first = len(self._parent)
+            if first + len(new) > np.iinfo(INDEX).max:
+                raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
+            fresh = np.arange(first, first + len(new), dtype=INDEX)
+            people[new] = fresh
+            self._parent = np.concatenate([self._parent, fresh])
+            self._mask = np.concatenate([self._mask, np.zeros(len(new), dtype=np.uint16)])
+            at = insert[new]  # one column at a time: the old copy of each is freed before the next is made
+            self._high = np.insert(self._high, at, distinct[new, 0])
+            self._low = np.insert(self._low, at, distinct[new, 1])
+            self._person = np.insert(self._person, at, fresh)
+        person = people[inverse]
+        if len(edges):
+            self._join(person[edges[:, 0]], person[edges[:, 1]])
+        said = np.flatnonzero(masks)
+        if len(said):
+            np.bitwise_or.at(self._mask, self._find(person[said]), masks[said].astype(np.uint16))
+
+    def _find(self, people: np.ndarray) -> np.ndarray:
+        roots = self._parent[people]
+        while True:
+            up = self._parent[roots]
+            if np.array_equal(up, roots):
+                return roots
+            roots = up
+
+    def _join(self, a: np.ndarray, b: np.ndarray) -> None:
+        """Make the people at both ends of each edge one person (their masks OR-ed at the new root)."""
+        ra, rb = self._find(a), self._find(b)
+        apart = ra != rb
+        if not apart.any():
+            return
+        nodes, local = np.unique(np.concatenate([ra[apart], rb[apart]]), return_inverse=True)
+        half = int(apart.sum())
+        labels = components(len(nodes), local[:half], local[half:])
+        moved = np.flatnonzero(labels != np.arange(len(nodes)))
+        old, root = nodes[moved], nodes[labels[moved]]
+        self._parent[old] = root
+        np.bitwise_or.at(self._mask, root, self._mask[old])
+        self._mask[old] = 0
 
     def result(self) -> ExportSubjects:
-        """The people of every part so far."""
+        """The people: each identifier points at its person's smallest digest, which holds the mask. Ends the set
+        (its columns become the result's, not copied)."""
         self._flush()
-        return self._table
+        while True:  # compress the forest: every person points at its root
+            up = self._parent[self._parent]
+            if np.array_equal(up, self._parent):
+                break
+            self._parent = up
+        size = len(self._high)
+        final = self._parent[self._person]
+        person_masks = self._mask[self._parent]
+        del self._person, self._parent, self._mask  # the set is spent; its columns become the result
+        canonical = np.full(len(person_masks), size, dtype=INDEX)
+        np.minimum.at(canonical, final, np.arange(size, dtype=INDEX))  # entries are in digest order
+        masks = np.zeros(size, dtype=np.uint16)
+        masks[canonical[canonical < size]] = person_masks[canonical < size]
+        del person_masks
+        roots = canonical[final]
+        del final, canonical
+        return ExportSubjects(self._high, self._low, roots, masks, self.identified_by)
+
+
+def build(
+    digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES, *, identified_by: str
+) -> ExportSubjects:
+    """A table from identifiers (see ``SubjectSet.add``)."""
+    subjects = SubjectSet(identified_by)
+    subjects.add(digests, masks, edges)
+    return subjects.result()
+
+
+def _raw(parts: list[ExportSubjects]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables as identifiers for ``SubjectSet.add``: every digest, its mask, and an edge to its canonical one."""
+    offsets = np.cumsum([0, *(len(part.roots) for part in parts)]).tolist()
+    edges = [
+        np.column_stack([offset + np.flatnonzero(others), offset + part.roots[others].astype(np.int64)])
+        for part, offset in zip(parts, offsets, strict=False)
+        for others in [part.roots != np.arange(len(part.roots))]
+    ]
+    high = np.concatenate([part.high for part in parts])
+    digests = np.column_stack([high, np.concatenate([part.low for part in parts])])
+    return digests, np.concatenate([part.masks for part in parts]), np.concatenate(edges)
 
 
 def merge(parts: Iterable[ExportSubjects], how: str) -> ExportSubjects:
