@@ -268,7 +268,7 @@ def test_shapes_of_plain_values_agree_with_re2_for_every_recognizer() -> None:
         if shapes is not None:
             digits = pc.ascii_is_decimal(array).to_numpy(zero_copy_only=False)
             plain = PlainValues(array, np.arange(len(values)), digits)
-            assert plain.match(shapes, np.arange(len(values))).tolist() == expected.tolist(), rec.name
+            assert plain.match(shapes, np.ones(len(values), dtype=bool)).tolist() == expected.tolist(), rec.name
 
 
 def test_shapes_model_anchors_case_and_unbounded_repeats() -> None:
@@ -279,3 +279,20 @@ def test_shapes_model_anchors_case_and_unbounded_repeats() -> None:
     assert alnum_shapes(r"[0-9]+") is None  # infinitely many: the regex decides
     assert alnum_shapes(r"\p{Han}+|x@y") == ()  # needs a CJK character or '@': no plain value
     assert matches_no_plain_text(r"[a-z0-9.]+@[a-z]+\.[a-z]{2,}") and not matches_no_plain_text(r"[a-z]+[0-9]*")
+
+
+def test_term_words_of_plain_values_agree_with_re2() -> None:
+    # Plain values with a letter look their lower-case form up among the words a term list spells there; the
+    # lookup must find exactly what RE2 finds, and a regex that can match elsewhere in a value is not read so.
+    import re2
+    from export_gate.shapes import alnum_words
+
+    found = detector()
+    values = ["Diabetes", "DIABETES", "diabetes2", "xdiabetes", "Buddhist", "Prescribed", "aids", "AIDS", "C0001"]
+    for rec in (r for r in found.recognizers if r.span_free):
+        regex = found._regex(rec, in_context=False)
+        words = alnum_words(regex)
+        if words is not None:
+            assert [v.lower() in words for v in values] == [re2.search(regex, v) is not None for v in values]
+    assert alnum_words(r"(?i:\bflu\b)") == {"flu"}
+    assert alnum_words(r"\bflu") is None and alnum_words(r"\bFlu\b") is None and alnum_words(r"\b\b") is None

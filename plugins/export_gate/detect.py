@@ -49,7 +49,7 @@ from export_gate.recognizers import (
     load_recognizers,
     shared_analyzer,
 )
-from export_gate.shapes import PlainValues, alnum_shapes, matches_no_plain_text
+from export_gate.shapes import PlainValues, alnum_shapes, alnum_words, matches_no_plain_text
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -457,7 +457,11 @@ class Detector:
         terms = [r for r in self.recognizers if r.span_free]
         # Terms need letters or CJK: a plain value needs a letter; other values must keep something once digits
         # and separators are trimmed off both ends (a plain string kernel, a third of the cost of a regex).
-        rest = plain & ~digits
+        rest = plain & ~digits & ~claimed
+        words = {r.name: alnum_words(regexes[r.name]) for r in terms if not matches_no_plain_text(regexes[r.name])}
+        if all(w is not None for w in words.values()):  # plain values hold a term only as the whole value
+            found.extend(self._plain_terms(strings, np.flatnonzero(rest), terms, words))  # type: ignore[arg-type]
+            rest[:] = False
         if len(other):
             trimmed = pc.utf8_length(pc.utf8_trim(_subset(strings, other), NOT_TERM_CHARS))
             rest[other] = trimmed.to_numpy(zero_copy_only=False) > 0
@@ -495,18 +499,19 @@ class Detector:
         if len(where) == 0:
             return [], claimed
         values = PlainValues(strings, where, digits[where])
-        open_ = np.arange(len(where))
+        open_ = np.ones(len(where), dtype=bool)
         found = []
         for rec in spans:
-            if len(open_) == 0:
+            if not open_.any():
                 break
             if not _walls_alnum(rec.bounded):
                 continue  # matches nothing plain (checked by the caller)
             shapes = alnum_shapes(regexes[rec.name])
             if shapes is None:  # beyond the shape reading: the regex decides
-                inside = open_[_match(_subset(strings, where[open_]), f"^(?:{regexes[rec.name]})$")]
+                look = np.flatnonzero(open_)
+                inside = look[_match(_subset(strings, where[look]), f"^(?:{regexes[rec.name]})$")]
             else:
-                inside = open_[values.match(shapes, open_)] if shapes else open_[:0]
+                inside = np.flatnonzero(values.match(shapes, open_))
             if len(inside) == 0:
                 continue
             hits, whole_valid = self._validated(
@@ -519,9 +524,32 @@ class Detector:
                 as_of,
             )
             found.append(hits)
+            open_[inside[whole_valid]] = False
             claimed[where[inside[whole_valid]]] = True
-            open_ = open_[~claimed[where[open_]]]
         return found, claimed
+
+    def _plain_terms(
+        self, strings: pa.Array, where: np.ndarray, terms: list[Recognizer], words: dict[str, frozenset[str]]
+    ) -> list[_Found]:
+        """Term recognizers over plain values with a letter (``where``): a set lookup of the lower-case value
+        among the words each term list spells in plain text (export_gate.shapes.alnum_words)."""
+        every = frozenset().union(*words.values())
+        if len(where) == 0 or not every:
+            return []
+        lowered = pc.ascii_lower(_subset(strings, where))
+        known = pc.fill_null(pc.is_in(lowered, value_set=pa.array(sorted(every), pa.string())), False)
+        hits = np.flatnonzero(known.to_numpy(zero_copy_only=False))
+        if len(hits) == 0:
+            return []
+        lowered, where = lowered.take(pa.array(hits)), where[hits]
+        found = []
+        for rec in terms:
+            if words.get(rec.name):
+                ok = pc.is_in(lowered, value_set=pa.array(sorted(words[rec.name]), pa.string()))
+                inside = where[pc.fill_null(ok, False).to_numpy(zero_copy_only=False)]
+                hit = self._hit(rec.entity, self._categories(rec))
+                found.append(_Found.whole(inside, [hit] * len(inside)))
+        return found
 
     def _spans(
         self,

@@ -27,6 +27,8 @@ ALNUM = frozenset((string.ascii_letters + string.digits).encode())
 DIGITS = frozenset(string.digits.encode())
 #: More shapes than this and the regex is cheaper (a term list of hundreds of words).
 MAX_SHAPES = 64
+#: Longer values are never matched by shapes (a shape is as long as the regex's longest bounded match).
+_LONGEST = 1024
 #: Markers for anchors inside a shape, checked against the shape's ends after expansion.
 _START, _END, _EDGE, _INNER = "^", "$", "b", "B"
 _ANCHORS = {
@@ -91,7 +93,7 @@ def _class(items: list, ignore_case: bool) -> frozenset[int]:
     return ALNUM - plain if negate else plain
 
 
-def _sequence(items: list, ignore_case: bool, every: bool = True) -> list[tuple]:
+def _sequence(items: list, ignore_case: bool, every: bool = True, limit: int = MAX_SHAPES * 4) -> list[tuple]:
     """Every way the parsed items can spell a plain string: tuples of byte sets and anchor markers. With
     ``every=False`` only whether there is one counts: a repetition then stands for its fewest repeats (if
     those cannot be spelt, no count can), so unbounded repetitions need no bound."""
@@ -110,24 +112,24 @@ def _sequence(items: list, ignore_case: bool, every: bool = True) -> list[tuple]
         elif op is sre.SUBPATTERN:
             _, add, remove, inner = arg
             flag = (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
-            choice = _sequence(list(inner), flag, every)
+            choice = _sequence(list(inner), flag, every, limit)
         elif op is sre.BRANCH:
-            choice = [s for branch in arg[1] for s in _sequence(list(branch), ignore_case, every)]
+            choice = [s for branch in arg[1] for s in _sequence(list(branch), ignore_case, every, limit)]
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            choice = _repeat(*arg, ignore_case, every)
+            choice = _repeat(*arg, ignore_case, every, limit)
         else:
             raise _Unknown(op)
         choice = [s for s in choice if all(not isinstance(x, frozenset) or x for x in s)]  # no empty byte set
         if not choice:
             return []
         options.append(choice)
-        if _count(options) > MAX_SHAPES * 4:
+        if _count(options) > limit:
             raise _Unknown("too many shapes")
     return [tuple(x for part in combo for x in part) for combo in product(*options)]
 
 
-def _repeat(low: int, high: int, inner: list, ignore_case: bool, every: bool) -> list[tuple]:
-    once = _sequence(list(inner), ignore_case, every)
+def _repeat(low: int, high: int, inner: list, ignore_case: bool, every: bool, limit: int) -> list[tuple]:
+    once = _sequence(list(inner), ignore_case, every, limit)
     if not once:  # nothing plain inside: only zero repetitions spell a plain string
         return [()] if low == 0 else []
     if not every:
@@ -137,7 +139,7 @@ def _repeat(low: int, high: int, inner: list, ignore_case: bool, every: bool) ->
     out: list[tuple] = []
     for times in range(low, high + 1):
         out.extend(tuple(x for part in combo for x in part) for combo in product(once, repeat=times))
-        if len(out) > MAX_SHAPES * 4:
+        if len(out) > limit:
             raise _Unknown("too many shapes")
     return out
 
@@ -178,9 +180,43 @@ def alnum_shapes(regex: str) -> tuple[Shape, ...] | None:
     except (_Unknown, re.error, RecursionError):
         return None
     shapes = {s for s in map(_anchored, sequences) if s is not None}
-    return tuple(sorted(shapes, key=lambda s: (len(s), [sorted(x) for x in s]))) if len(shapes) <= MAX_SHAPES else None
+    if len(shapes) > MAX_SHAPES or any(len(s) > _LONGEST for s in shapes):
+        return None
+    return tuple(sorted(shapes, key=lambda s: (len(s), [sorted(x) for x in s])))
 
 
+#: Most words a term list may spell in plain values (a set lookup answers them, whatever their number).
+MAX_WORDS = 100_000
+
+
+@cache
+def alnum_words(regex: str) -> frozenset[str] | None:
+    """The lower-case plain values that ``regex`` *finds* (searching, not matching as a whole), when each of
+    its matches in a plain value must be the whole value (it starts with \\b or ^ and ends with \\b or $, as the
+    ASCII words of a term list do) and is one word up to case: then a plain value holds a term exactly when
+    its lower-case form is in this set. None otherwise, and the regex decides."""
+    try:
+        parsed = _parser.parse(regex.replace(*_HAN))
+        sequences = _sequence(list(parsed), bool(parsed.state.flags & re.IGNORECASE), limit=MAX_WORDS)
+    except (_Unknown, re.error, RecursionError):
+        return None
+    words = set()
+    for sequence in sequences:
+        if not sequence or sequence[0] not in (_START, _EDGE) or sequence[-1] not in (_END, _EDGE):
+            return None
+        if not any(isinstance(x, frozenset) for x in sequence):
+            return None  # an empty match: found in every value
+        shape = _anchored(sequence)
+        if shape is None:
+            continue
+        word = "".join(chr(min(allowed)).lower() for allowed in shape)
+        if any(allowed != _cased(frozenset([ord(c)]), True) for c, allowed in zip(word, shape, strict=True)):
+            return None  # a class, not a letter in either case
+        words.add(word)
+    return frozenset(words)
+
+
+@cache
 def matches_no_plain_text(regex: str) -> bool:
     """Whether ``regex`` can match nothing inside a plain value (it needs '@', '.', a space or a CJK character
     in every match): then a plain value never needs that regex."""
@@ -191,17 +227,18 @@ def matches_no_plain_text(regex: str) -> bool:
         return False
 
 
-def _tables(shape: Shape) -> list[tuple[int, np.ndarray, bool, bool]]:
-    """(position, allowed-byte lookup table, digits all allowed, digits none allowed) of the positions that
-    do not allow every plain byte."""
-    out = []
-    for position, allowed in enumerate(shape):
+@cache
+def _checks(shape: Shape) -> tuple[bool, list[tuple[int, np.ndarray, bool]]]:
+    """(whether only digits fit the shape; (position, allowed-byte lookup table, every digit allowed) of each
+    position that does not allow every plain byte, the most selective first)."""
+    checks = []
+    for position, allowed in sorted(enumerate(shape), key=lambda p: len(p[1])):
         if allowed >= ALNUM:
             continue
         table = np.zeros(256, dtype=bool)
         table[list(allowed)] = True
-        out.append((position, table, allowed >= DIGITS, not allowed & DIGITS))
-    return out
+        checks.append((position, table, allowed >= DIGITS))
+    return all(allowed <= DIGITS for allowed in shape), checks
 
 
 class PlainValues:
@@ -209,37 +246,38 @@ class PlainValues:
 
     def __init__(self, strings: pa.Array, where: np.ndarray, digits: np.ndarray) -> None:
         """``where``: positions of plain values in ``strings``; ``digits``: which of them are digits only."""
-        offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[
-            strings.offset : strings.offset + len(strings) + 1
-        ]
-        self.data = np.frombuffer(strings.buffers()[2], dtype=np.uint8) if len(strings) else np.zeros(0, np.uint8)
-        self.where = where
+        first = strings.offset
+        offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[first : first + len(strings) + 1]
+        self.data = np.frombuffer(strings.buffers()[2], dtype=np.uint8) if len(where) else np.zeros(0, np.uint8)
         self.starts = offsets[:-1][where].astype(np.int64)
-        self.lengths = (offsets[1:][where] - offsets[:-1][where]).astype(np.int64)
+        self.lengths = offsets[1:][where] - offsets[:-1][where]
         self.digits = digits
+        self._counts = np.bincount(np.minimum(self.lengths, _LONGEST + 1))
+        self._sized: dict[int, np.ndarray] = {}
 
-    def match(self, shapes: tuple[Shape, ...], among: np.ndarray) -> np.ndarray:
-        """Which of the plain values ``among`` (indices into ``where``) have one of ``shapes``."""
-        ok = np.zeros(len(among), dtype=bool)
-        lengths = self.lengths[among]
+    def _of_length(self, length: int) -> np.ndarray:
+        """The values ``length`` bytes long (worked out once per length: a column has few)."""
+        if length > _LONGEST or length >= len(self._counts) or self._counts[length] == 0:
+            return np.zeros(0, dtype=np.int64)
+        if length not in self._sized:
+            self._sized[length] = np.flatnonzero(self.lengths == length)
+        return self._sized[length]
+
+    def match(self, shapes: tuple[Shape, ...], open_: np.ndarray) -> np.ndarray:
+        """Which plain values (a mask over ``where``) still ``open_`` have one of ``shapes``. Each position
+        check drops the values it fails, so a column of another shape costs about one lookup per value."""
+        ok = np.zeros(len(self.lengths), dtype=bool)
         for shape in shapes:
-            sized = np.flatnonzero(lengths == len(shape))
-            if len(sized) == 0:
-                continue
-            digits = self.digits[among[sized]]
-            fits = np.ones(len(sized), dtype=bool)
-            for position, table, all_digits, no_digits in _tables_of(shape):
-                if no_digits:
-                    fits &= ~digits
-                check = ~digits if all_digits else np.ones(len(sized), dtype=bool)
-                check &= fits
-                if check.any():
-                    at = np.flatnonzero(check)
-                    fits[at] = table[self.data[self.starts[among[sized[at]]] + position]]
-            ok[sized] |= fits
+            only_digits, checks = _checks(shape)
+            sized = self._of_length(len(shape))
+            sized = sized[open_[sized]]
+            numbers = sized[self.digits[sized]]  # a position allowing every digit needs no look at these
+            others = sized[~self.digits[sized]] if not only_digits else sized[:0]
+            for position, table, every_digit in checks:
+                if not every_digit and len(numbers):
+                    numbers = numbers[table[self.data[self.starts[numbers] + position]]]
+                if len(others):
+                    others = others[table[self.data[self.starts[others] + position]]]
+            ok[numbers] = True
+            ok[others] = True
         return ok
-
-
-@cache
-def _tables_of(shape: Shape) -> list[tuple[int, np.ndarray, bool, bool]]:
-    return _tables(shape)
