@@ -26,6 +26,7 @@ import bisect
 import datetime
 import gc
 import hashlib
+import itertools
 import re
 import string
 from collections.abc import Iterable, Iterator
@@ -49,7 +50,7 @@ from export_gate.recognizers import (
     load_recognizers,
     shared_analyzer,
 )
-from export_gate.shapes import PlainValues, alnum_shapes, alnum_words, matches_no_plain_text
+from export_gate.shapes import PlainValues, ValueBytes, alnum_shapes, alnum_words, matches_no_plain_text, needs
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine
@@ -139,6 +140,11 @@ def _match(strings: pa.Array, regex: str) -> np.ndarray:
     return pc.fill_null(pc.match_substring_regex(strings, regex), False).to_numpy(zero_copy_only=False)
 
 
+def _literal(word: str) -> str:
+    """``word`` as an RE2 literal: ASCII punctuation as \\x{..} escapes, everything else as it is."""
+    return "".join(c if c.isalnum() or ord(c) > 127 else f"\\x{{{ord(c):02x}}}" for c in word)
+
+
 @cache
 def _walls_alnum(bounded: str | None) -> bool:
     """Whether a recognizer's forbidden neighbours (a character class) include every ASCII letter and digit."""
@@ -213,7 +219,12 @@ def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return indices, encoded.dictionary
 
 
-def _rows(indices: np.ndarray, pos: np.ndarray, tuples: list[tuple[Hit, ...]]) -> tuple[np.ndarray, list]:
+def _objects(items: Iterable[object], count: int) -> np.ndarray:
+    """A 1-D object array of ``items`` (each tuple one element, not a row of a 2-D array)."""
+    return np.fromiter(items, dtype=object, count=count)
+
+
+def _rows(indices: np.ndarray, pos: np.ndarray, tuples: np.ndarray) -> tuple[np.ndarray, list]:
     """Spread the hit tuples of distinct values back to the rows holding them (the same tuple object)."""
     if len(pos) == 0:
         return _NO_ROWS, []
@@ -221,8 +232,7 @@ def _rows(indices: np.ndarray, pos: np.ndarray, tuples: list[tuple[Hit, ...]]) -
     lookup[pos] = np.arange(len(pos))
     mapped = lookup[indices]  # index -1 (null) reads the last slot, which is always -1
     rows = np.flatnonzero(mapped >= 0)
-    objects = np.fromiter(tuples, dtype=object, count=len(tuples))  # each tuple one object, not a 2-D array
-    return rows.astype(np.int64), objects[mapped[rows]].tolist()
+    return rows.astype(np.int64), tuples[mapped[rows]].tolist()
 
 
 def _resolve(group: list[tuple[int, int, int, Hit]]) -> tuple[Hit, ...]:
@@ -242,30 +252,30 @@ def _resolve(group: list[tuple[int, int, int, Hit]]) -> tuple[Hit, ...]:
     return tuple(dict.fromkeys(kept))
 
 
-def _combine(found: list[_Found]) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
-    """Distinct-value positions with findings (ascending) and each one's hit tuple."""
+def _combine(found: list[_Found]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct-value positions with findings (ascending) and each one's hit tuple (an object array). A value
+    with one finding gets a 1-tuple, made by zip in C (a column of identifiers has 10^5 of them)."""
     found = [f for f in found if len(f.pos)]
     if not found:
-        return _NO_ROWS, []
+        return _NO_ROWS, _objects((), 0)
     pos = np.concatenate([f.pos for f in found])
-    hits = [h for f in found for h in f.hits]
-    start, end, priority = (np.concatenate([getattr(f, a) for f in found]) for a in ("start", "end", "priority"))
+    hits = list(itertools.chain.from_iterable(f.hits for f in found))
     if len(pos) < 2 or bool(np.all(pos[1:] > pos[:-1])):  # one finding per value, in order: nothing to resolve
-        return pos, [(hit,) for hit in hits]
+        return pos, _objects(zip(hits), len(hits))
     order = np.argsort(pos, kind="stable")
     pos = pos[order]
     unique, first, counts = np.unique(pos, return_index=True, return_counts=True)
-    ordered = [hits[i] for i in order.tolist()]
     if len(unique) == len(pos):
-        return unique, [(hit,) for hit in ordered]
+        return unique, _objects(zip(hits), len(hits))[order]
+    start, end, priority = (np.concatenate([getattr(f, a) for f in found]) for a in ("start", "end", "priority"))
     tuples: list[tuple[Hit, ...]] = []
     for i, n in zip(first.tolist(), counts.tolist(), strict=True):
+        members = order[i : i + n]
         if n == 1:
-            tuples.append((ordered[i],))
+            tuples.append((hits[members[0]],))
         else:
-            members = order[i : i + n]
             tuples.append(_resolve([(int(start[m]), int(end[m]), int(priority[m]), hits[m]) for m in members]))
-    return unique, tuples
+    return unique, _objects(tuples, len(tuples))
 
 
 def _identifier_hits(entity: str, identifiers: list[str], categories: Iterable[frozenset[str]]) -> list[Hit]:
@@ -504,8 +514,8 @@ class Detector:
         for rec in spans:
             if not open_.any():
                 break
-            if not _walls_alnum(rec.bounded):
-                continue  # matches nothing plain (checked by the caller)
+            if not _walls_alnum(rec.bounded) or self._needs_words(rec, plan):
+                continue  # matches nothing plain (checked by the caller), or no room for a context word
             shapes = alnum_shapes(regexes[rec.name])
             if shapes is None:  # beyond the shape reading: the regex decides
                 look = np.flatnonzero(open_)
@@ -570,6 +580,9 @@ class Detector:
         bounded = [self._bounded(rec, regexes[rec.name]) for rec in spans]
         candidates = _any_of(strings, where, bounded)
         values = _subset(strings, candidates)
+        # What every match needs (digits, an '@') is counted on the candidates' data buffer: a recognizer whose
+        # needs a value lacks skips it without a pass (a phone column holds too few digits for IDs and cards).
+        counts = ValueBytes(values) if len(values) else None
         claimed = np.zeros(len(values), dtype=bool)
         open_ = np.arange(len(values))
         stale = False  # the candidates match the union of all
@@ -579,9 +592,13 @@ class Detector:
             if stale:
                 open_ = _any_of(values, open_, bounded[i:])
                 stale = False
-            if len(open_) == 0:
+            if len(open_) == 0 or counts is None:
                 break
-            inside = open_[_match(_subset(values, open_), bounded[i])]
+            look = open_[counts.can_hold(needs(regexes[rec.name]))[open_]]
+            if self._needs_words(rec, plan) and len(look):  # a shape without context counts only after its words
+                words = "|".join(_literal(w) for w in rec.context_words)
+                look = look[_match(_subset(values, look), f"(?i:{words})")] if words else look[:0]
+            inside = look[_match(_subset(values, look), bounded[i])] if len(look) else look
             if len(inside) == 0:
                 continue
             stale = True
@@ -597,6 +614,12 @@ class Detector:
             found.append(hits)
             claimed[inside[whole_valid]] = True
         return found, candidates[claimed]
+
+    @staticmethod
+    def _needs_words(rec: Recognizer, plan: ColumnPlan) -> bool:
+        """Whether a match counts only with a context word before it in the value (passports, permits, ICD-10
+        codes outside a column named for them)."""
+        return rec.validator == "needs_context" and rec.name not in plan.context
 
     @staticmethod
     def _bounded(rec: Recognizer, regex: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import string
+from dataclasses import dataclass
 from functools import cache
 from itertools import product
 from re import _constants as sre  # type: ignore[attr-defined]
@@ -248,7 +249,8 @@ class PlainValues:
         """``where``: positions of plain values in ``strings``; ``digits``: which of them are digits only."""
         first = strings.offset
         offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[first : first + len(strings) + 1]
-        self.data = np.frombuffer(strings.buffers()[2], dtype=np.uint8) if len(where) else np.zeros(0, np.uint8)
+        buffer = strings.buffers()[2] if len(where) else None
+        self.data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
         self.starts = offsets[:-1][where].astype(np.int64)
         self.lengths = offsets[1:][where] - offsets[:-1][where]
         self.digits = digits
@@ -280,4 +282,87 @@ class PlainValues:
                     others = others[table[self.data[self.starts[others] + position]]]
             ok[numbers] = True
             ok[others] = True
+        return ok
+
+
+# --- what every match needs, for values with more than letters and digits -----------------------------------
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What every match of a regex holds: at least ``digits`` ASCII digits and each of ``chars`` (ASCII
+    punctuation such as '@'). A value short of either cannot contain a match, and counting digits or
+    finding '@' on the data buffer costs a fraction of a regex pass."""
+
+    digits: int
+    chars: frozenset[int]
+
+
+def _needs(items: list) -> tuple[int, frozenset[int]]:
+    digits, chars = 0, frozenset[int]()
+    for op, arg in items:
+        if op is sre.LITERAL:
+            digits += arg in DIGITS
+            chars |= {arg} if arg < 128 and arg not in ALNUM else set()
+        elif op is sre.IN:
+            allowed = _class(arg, False) if all(o is not sre.NEGATE for o, _ in arg) else ALNUM
+            digits += bool(allowed) and allowed <= DIGITS and _ascii_only(arg)
+        elif op is sre.SUBPATTERN:
+            more, need = _needs(list(arg[3]))
+            digits, chars = digits + more, chars | need
+        elif op is sre.BRANCH:
+            options = [_needs(list(branch)) for branch in arg[1]]
+            digits += min(d for d, _ in options)
+            chars |= frozenset.intersection(*(c for _, c in options))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and arg[0] > 0:
+            more, need = _needs(list(arg[2]))
+            digits, chars = digits + arg[0] * more, chars | need
+    return digits, chars
+
+
+def _ascii_only(items: list) -> bool:
+    """Whether a character class holds ASCII characters only (a class of digits that also takes other
+    characters, such as full-width ones, does not promise an ASCII digit)."""
+    return all((op is sre.LITERAL and arg < 128) or (op is sre.RANGE and arg[1] < 128) for op, arg in items)
+
+
+@cache
+def needs(regex: str) -> Needs:
+    """What every match of ``regex`` holds (nothing, when the regex is beyond this reading)."""
+    try:
+        digits, chars = _needs(list(_parser.parse(regex.replace(*_HAN))))
+    except (re.error, RecursionError):
+        return Needs(0, frozenset())
+    return Needs(digits, chars)
+
+
+class ValueBytes:
+    """Per-value counts of bytes of an Arrow string array (ASCII digits, single punctuation bytes), read from
+    its data buffer with one segmented sum each (numpy reduceat) and no copy of the texts."""
+
+    def __init__(self, strings: pa.Array) -> None:
+        first = strings.offset
+        offsets = np.frombuffer(strings.buffers()[1], dtype=np.int32)[first : first + len(strings) + 1]
+        buffer = strings.buffers()[2] if len(strings) else None
+        data = np.frombuffer(buffer, dtype=np.uint8) if buffer is not None else np.zeros(0, np.uint8)
+        self.data = np.append(data[offsets[0] : offsets[-1]], np.uint8(0))  # a byte past the end for empty tails
+        self.starts = offsets[:-1] - offsets[0]
+        self.empty = offsets[1:] == offsets[:-1]
+        self._counts: dict[int | str, np.ndarray] = {}
+
+    def count(self, what: int | str) -> np.ndarray:
+        """How many bytes of each value are ``what`` (a byte value, or "digits")."""
+        if what not in self._counts:
+            hit = (self.data - np.uint8(48) <= 9) if what == "digits" else (self.data == what)
+            hit[-1] = False
+            counts = np.add.reduceat(hit, self.starts, dtype=np.int32) if len(self.starts) else self.starts
+            counts[self.empty] = 0  # reduceat gives an empty segment the byte at its start
+            self._counts[what] = counts
+        return self._counts[what]
+
+    def can_hold(self, need: Needs) -> np.ndarray:
+        """Which values hold enough of what every match of a regex needs."""
+        ok = self.count("digits") >= need.digits if need.digits else np.ones(len(self.starts), dtype=bool)
+        for char in need.chars:
+            ok &= self.count(char) > 0
         return ok
