@@ -89,10 +89,12 @@ def _table(masks: dict[bytes, int], links: list[tuple[bytes, bytes]]) -> ExportS
 @pytest.mark.parametrize("tie", [False, True], ids=["random", "high-words-tie"])
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("group", [1, 7, 10**9], ids=["one-by-one", "small-groups", "all-at-once"])
+@pytest.mark.parametrize("bits", [0, 3, 8], ids=lambda bits: f"{2**bits}-partitions")
 def test_union_equals_a_dictionary_union_find(
-    seed: int, tie: bool, group: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, tie: bool, group: int, bits: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(subject_union, "PENDING_IDENTIFIERS", group)
+    monkeypatch.setattr(subject_union, "SCAN_PARTITION_BITS", bits)
     parts = _random_parts(seed, tie)
     people, aliases = _reference(parts)
     merged = merge([_table(masks, links) for masks, links in parts], HOW)
@@ -105,7 +107,7 @@ def test_union_equals_a_dictionary_union_find(
 
 def test_a_part_joining_two_people_of_the_table_keeps_the_smallest_digest_and_both_masks() -> None:
     a, b, c = bytes([1]) * 16, bytes([2]) * 16, bytes([3]) * 16
-    subjects = SubjectSet(HOW)
+    subjects = SubjectSet(HOW, partition_bits=1)
     subjects.update(from_mapping({a: MASKS[1]}))
     subjects.update(from_mapping({c: MASKS[2]}))
     subjects.update(from_mapping({b: PERSONAL_BIT}, {b: c}))

@@ -21,7 +21,9 @@ from export_gate.digest import pack_digests
 from export_gate.model import ExportSubjects
 
 #: Identifiers collected from parts before they are added in one go (temporary arrays of ~150 bytes each).
-PENDING_IDENTIFIERS = 1 << 19
+PENDING_IDENTIFIERS = 1 << 18
+#: Partitions of a whole scan's subjects (2**8: ten million identifiers are 256 partitions of ~50,000).
+SCAN_PARTITION_BITS = 8
 #: Index type of the columns: half the memory of int64, room for 2**31 identifiers.
 INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
@@ -68,6 +70,17 @@ def _locate(high: np.ndarray, low: np.ndarray, digests: np.ndarray) -> tuple[np.
     return found, insert
 
 
+def _grown(column: np.ndarray, more: np.ndarray) -> np.ndarray:
+    """``column`` with ``more`` appended, grown in place where it can be (realloc: a large array is remapped,
+    not copied, so growing never holds two copies of it)."""
+    size = len(column)
+    if not column.flags.owndata or column.base is not None:
+        return np.concatenate([column, more])
+    column.resize(size + len(more), refcheck=False)  # the set holds the only reference to its columns
+    column[size:] = more
+    return column
+
+
 def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph with nodes 0..size-1 and edges (a[i], b[i]): each node's label is
     the smallest node of its component. Array work (hooking roots onto smaller roots, then pointer jumping),
@@ -94,15 +107,19 @@ class SubjectSet:
     Columns, one entry per distinct identifier digest in sorted order: its two words and its person (an id that
     never changes, so inserting digests moves nothing else). People form a union-find forest (``_parent``, by
     id) with their mask at the root. Canonical digests (a person's smallest) are chosen once, in ``result``.
-    Parts are collected and added in groups; each addition copies the columns once, one column at a time, so
-    memory stays near the size of the columns (about 30 bytes an identifier).
+    The columns are split into ``2 ** partition_bits`` partitions by the leading bits of the digest (keyed
+    digests are uniform, so the partitions stay even): adding identifiers copies only the partitions they
+    fall in, a few hundred kilobytes each, never the whole table. About 30 bytes an identifier.
+    Parts are collected and added in groups (``PENDING_IDENTIFIERS``).
     """
 
-    def __init__(self, how: str) -> None:
+    def __init__(self, how: str, *, partition_bits: int = 0) -> None:
         self.identified_by = how
-        self._high = np.zeros(0, dtype=np.uint64)
-        self._low = np.zeros(0, dtype=np.uint64)
-        self._person = np.zeros(0, dtype=INDEX)
+        self._bits = partition_bits
+        count = 1 << partition_bits
+        self._high = [np.zeros(0, dtype=np.uint64)] * count
+        self._low = [np.zeros(0, dtype=np.uint64)] * count
+        self._person = [np.zeros(0, dtype=INDEX)] * count
         self._parent = np.zeros(0, dtype=INDEX)
         self._mask = np.zeros(0, dtype=np.uint16)
         self._pending: list[ExportSubjects] = []
@@ -127,23 +144,30 @@ class SubjectSet:
         """Add identifiers: ``digests`` (words, repeats allowed), what each says about its person (``masks``, 0
         for nothing), and ``edges`` (pairs of indices into ``digests``) that belong to one person."""
         distinct, inverse = _unique(digests)
-        found, insert = _locate(self._high, self._low, distinct)
-        known = found >= 0
         people = np.empty(len(distinct), dtype=INDEX)
-        people[known] = self._person[found[known]]
-        new = np.flatnonzero(~known)
-        if len(new):
-            first = len(self._parent)
-            if first + len(new) > np.iinfo(INDEX).max:
-                raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
-            fresh = np.arange(first, first + len(new), dtype=INDEX)
-            people[new] = fresh
-            self._parent = np.concatenate([self._parent, fresh])
-            self._mask = np.concatenate([self._mask, np.zeros(len(new), dtype=np.uint16)])
-            at = insert[new]  # one column at a time: the old copy of each is freed before the next is made
-            self._high = np.insert(self._high, at, distinct[new, 0])
-            self._low = np.insert(self._low, at, distinct[new, 1])
-            self._person = np.insert(self._person, at, fresh)
+        parts = distinct[:, 0] >> np.uint64(64 - self._bits) if self._bits else np.zeros(len(distinct), np.uint64)
+        bounds = np.searchsorted(parts, np.arange((1 << self._bits) + 1, dtype=np.uint64)).tolist()
+        first = next_person = len(self._parent)
+        for part in np.flatnonzero(np.diff(bounds)).tolist():  # digests are sorted: each partition is a range
+            start, stop = bounds[part], bounds[part + 1]
+            chunk = distinct[start:stop]
+            found, insert = _locate(self._high[part], self._low[part], chunk)
+            known = found >= 0
+            people[start:stop][known] = self._person[part][found[known]]
+            new = np.flatnonzero(~known)
+            if len(new):
+                fresh = np.arange(next_person, next_person + len(new), dtype=np.int64)
+                next_person += len(new)
+                people[start + new] = fresh
+                at = insert[new]
+                self._high[part] = np.insert(self._high[part], at, chunk[new, 0])
+                self._low[part] = np.insert(self._low[part], at, chunk[new, 1])
+                self._person[part] = np.insert(self._person[part], at, fresh.astype(INDEX))
+        if next_person > np.iinfo(INDEX).max:
+            raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
+        if next_person > first:
+            self._parent = _grown(self._parent, np.arange(first, next_person, dtype=INDEX))
+            self._mask = _grown(self._mask, np.zeros(next_person - first, dtype=np.uint16))
         person = people[inverse]
         if len(edges):
             self._join(person[edges[:, 0]], person[edges[:, 1]])
@@ -183,10 +207,13 @@ class SubjectSet:
             if np.array_equal(up, self._parent):
                 break
             self._parent = up
-        size = len(self._high)
-        final = self._parent[self._person]
+        high, self._high = np.concatenate(self._high), []  # partitions in order: the digests in order
+        low, self._low = np.concatenate(self._low), []
+        person, self._person = np.concatenate(self._person), []
+        size = len(high)
+        final = self._parent[person]
         person_masks = self._mask[self._parent]
-        del self._person, self._parent, self._mask  # the set is spent; its columns become the result
+        del self._parent, self._mask, person  # the set is spent; its columns become the result
         canonical = np.full(len(person_masks), size, dtype=INDEX)
         np.minimum.at(canonical, final, np.arange(size, dtype=INDEX))  # entries are in digest order
         masks = np.zeros(size, dtype=np.uint16)
@@ -194,7 +221,7 @@ class SubjectSet:
         del person_masks
         roots = canonical[final]
         del final, canonical
-        return ExportSubjects(self._high, self._low, roots, masks, self.identified_by)
+        return ExportSubjects(high, low, roots, masks, self.identified_by)
 
 
 def build(
@@ -221,7 +248,7 @@ def _raw(parts: list[ExportSubjects]) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def merge(parts: Iterable[ExportSubjects], how: str) -> ExportSubjects:
     """The union of partial results, identical to what one pass over all the data gives."""
-    subjects = SubjectSet(how)
+    subjects = SubjectSet(how, partition_bits=SCAN_PARTITION_BITS)
     for part in parts:
         subjects.update(part)
     return subjects.result()
