@@ -38,6 +38,17 @@ def test_rows_are_ascending_int64_and_equal_values_share_one_tuple() -> None:
     assert hits[3][0].entity == "CN_RESIDENT_ID"
 
 
+def test_a_column_of_mostly_distinct_values_still_shares_one_tuple_per_value() -> None:
+    # Nearly all distinct (order numbers): rows are analysed without dictionary encoding, then grouped.
+    mobiles = [f"1381234{i:04d}" for i in range(10_000)]
+    values = pa.array([*mobiles, None, mobiles[7], f"SO{10**15}", mobiles[7]])
+    found = detector()
+    rows, hits = found.detect(found.plan("phone", values.type, values.slice(0, 1000)), values, AS_OF)
+    assert rows.tolist() == [*range(10_000), 10_001, 10_003]
+    assert hits[7] is hits[-2] is hits[-1] and hits[8] is not hits[7]
+    assert hits[-1][0].identifier == f"CN_MOBILE:+86{mobiles[7]}"
+
+
 @pytest.mark.parametrize(
     "make",
     [

@@ -79,6 +79,9 @@ NOT_TERM_CHARS = "0123456789 +()./:-"
 #: (extension A and the main block have no decomposition mappings, and nothing composes with them).
 NFKC_STABLE = r"^[\x00-\x7F\x{3001}-\x{3035}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}]*$"
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+#: Values of a column looked at to judge whether nearly all differ, and the share of distinct ones that means so.
+DISTINCT_PROBE = 2048
+MOSTLY_DISTINCT = 0.9
 #: A PERSON span counts when it is a full name (given and family name, capitalised): the small spaCy model
 #: also tags single capitalised words ("Shipped") as PERSON.
 FULL_NAME = re.compile(r"[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)+")
@@ -210,6 +213,29 @@ def _extracted_ints(strings: pa.Array, regex: str) -> dict[str, np.ndarray]:
         group = pc.if_else(matched, pc.struct_field(struct, [i]), pa.scalar(None, pa.string()))
         out[struct.type.field(i).name] = pc.fill_null(pc.cast(group, pa.int64()), -1).to_numpy(zero_copy_only=False)
     return out
+
+
+def _mostly_distinct(values: pa.Array) -> bool:
+    """Whether nearly every value of a column differs from the others (order numbers, IDs, timestamps), judged
+    on its first values: then each row is analysed as it is and only rows with findings are grouped."""
+    if pa.types.is_dictionary(values.type) or len(values) < 4 * DISTINCT_PROBE:
+        return False
+    probe = values.slice(0, DISTINCT_PROBE)
+    return pc.count_distinct(probe).as_py() >= MOSTLY_DISTINCT * (len(probe) - probe.null_count)
+
+
+def _shared(values: pa.Array, pos: np.ndarray, tuples: np.ndarray) -> np.ndarray:
+    """``tuples`` with equal ``values`` at ``pos`` sharing one tuple object (the interface promises it; equal
+    values found the same, so any of theirs will do)."""
+    if len(pos) < 2:
+        return tuples
+    codes = pc.dictionary_encode(_subset(values, pos)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    distinct = int(codes.max()) + 1
+    if distinct == len(codes):
+        return tuples
+    representative = np.empty(distinct, dtype=np.int64)
+    representative[codes] = np.arange(len(codes))
+    return tuples[representative[codes]]
 
 
 def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
@@ -361,6 +387,13 @@ class Detector:
             values = values.combine_chunks()
         if plan.kind == "skip" or len(values) == 0 or values.null_count == len(values):
             return _NO_ROWS, []
+        if _mostly_distinct(values):  # dictionary encoding would cost a pass and save nothing
+            valid = values.is_valid().to_numpy(zero_copy_only=False)
+            rows = np.flatnonzero(valid)
+            present = values if len(rows) == len(values) else values.filter(pa.array(valid))
+            with _no_gc():
+                pos, tuples = _combine(self._findings(plan, present, as_of))
+                return rows[pos], _shared(present, pos, tuples).tolist()
         indices, distinct = _distinct(values)
         with _no_gc():
             pos, tuples = _combine(self._findings(plan, distinct, as_of))
@@ -607,7 +640,7 @@ class Detector:
                 rec.name in plan.context,
                 regexes[rec.name],
                 candidates[inside],
-                values.take(pa.array(inside)),
+                _subset(values, inside),
                 np.zeros(len(inside), dtype=bool),
                 as_of,
             )
@@ -657,28 +690,28 @@ class Detector:
         rest = np.flatnonzero(~whole)
         if len(rest):
             whole[rest] = _match(_subset(values, rest), f"^(?:{regex})$")
-        texts = [values.filter(whole)]
-        owner = [pos[whole]]
-        starts = [np.zeros(int(whole.sum()), dtype=np.int64)]
-        ends = [pc.utf8_length(texts[0]).to_numpy(zero_copy_only=False).astype(np.int64)]
-        flags = [np.full(len(owner[0]), in_column)]
-        inner = self._inner_matches(rec, in_column, regex, pos[~whole], values.filter(pc.invert(pa.array(whole))))
-        for part, extra in zip((texts, owner, starts, ends, flags), inner, strict=True):
-            part.append(extra)
-        text = pa.concat_arrays([t.cast(pa.string()) for t in texts])
-        owner_all, start, end, context = (np.concatenate(x) for x in (owner, starts, ends, flags))
+        wholes = np.flatnonzero(whole)
+        text = _subset(values, wholes)
+        owner, start = pos[wholes], np.zeros(len(wholes), dtype=np.int64)
+        end = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
+        context = np.full(len(wholes), in_column)
+        if len(wholes) < len(values):  # matches inside text, found match by match
+            inner = self._inner_matches(rec, in_column, regex, pos[~whole], values.filter(pa.array(~whole)))
+            text = pa.concat_arrays([text.cast(pa.string()), inner[0]])
+            parts = zip((owner, start, end, context), inner[1:], strict=True)
+            owner, start, end, context = (np.concatenate(x) for x in parts)
         ok = np.zeros(len(text), dtype=bool)
         check = validators.VALIDATORS[rec.validator]
         for flag in (True, False):
             where = np.flatnonzero(context == flag)
             if len(where):
-                ok[where] = check(text.take(pa.array(where)), validators.Context(flag, as_of))
+                ok[where] = check(_subset(text, where), validators.Context(flag, as_of))
         keep = np.flatnonzero(ok)
         whole_valid = np.zeros(len(values), dtype=bool)
-        whole_valid[np.flatnonzero(whole)] = ok[: len(owner[0])]
+        whole_valid[wholes] = ok[: len(wholes)]
         found = _Found(
-            owner_all[keep],
-            self._match_hits(rec, text.take(pa.array(keep)), as_of),
+            owner[keep],
+            self._match_hits(rec, _subset(text, keep), as_of),
             start[keep],
             end[keep],
             np.full(len(keep), rec.priority, dtype=np.int64),
