@@ -81,6 +81,17 @@ def _grown(column: np.ndarray, more: np.ndarray) -> np.ndarray:
     return column
 
 
+def _drained(partitions: list[np.ndarray]) -> np.ndarray:
+    """The partitions one after the other (in digest order), each freed once copied: never two copies of all."""
+    out = np.empty(sum(map(len, partitions)), dtype=partitions[0].dtype)
+    at = 0
+    for i, part in enumerate(partitions):
+        out[at : at + len(part)] = part
+        at += len(part)
+        partitions[i] = part[:0]
+    return out
+
+
 def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph with nodes 0..size-1 and edges (a[i], b[i]): each node's label is
     the smallest node of its component. Array work (hooking roots onto smaller roots, then pointer jumping),
@@ -207,9 +218,7 @@ class SubjectSet:
             if np.array_equal(up, self._parent):
                 break
             self._parent = up
-        high, self._high = np.concatenate(self._high), []  # partitions in order: the digests in order
-        low, self._low = np.concatenate(self._low), []
-        person, self._person = np.concatenate(self._person), []
+        high, low, person = (_drained(column) for column in (self._high, self._low, self._person))
         size = len(high)
         final = self._parent[person]
         person_masks = self._mask[self._parent]
