@@ -49,6 +49,17 @@ def test_a_column_of_mostly_distinct_values_still_shares_one_tuple_per_value() -
     assert hits[-1][0].identifier == f"CN_MOBILE:+86{mobiles[7]}"
 
 
+def test_a_column_named_for_an_identifier_finds_it_whole_and_inside_text() -> None:
+    # The recognizer a column's name expects runs first as a whole-value pass; values holding it inside text
+    # must keep their own finding at their own row (values in and out of order, enough for the Arrow path).
+    values = ["电话13812345678", "13812345679", "+86 139 1234 5678", "手机：13812345677", "tel 13912345670 x"] * 40
+    found = detector()
+    hits = found.detect(found.plan("mobile", pa.string(), pa.array(values)), pa.array(values), AS_OF)
+    by_row = dict(zip(hits[0].tolist(), hits[1], strict=True))
+    expected = ["13812345678", "13812345679", "13912345678", "13812345677", "13912345670"]
+    assert [by_row[row][0].identifier for row in range(len(values))] == [f"CN_MOBILE:+86{e}" for e in expected] * 40
+
+
 @pytest.mark.parametrize(
     "make",
     [

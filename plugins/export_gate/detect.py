@@ -81,7 +81,7 @@ NFKC_STABLE = r"^[\x00-\x7F\x{3001}-\x{3035}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}]*
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 #: Values of a column looked at to judge whether nearly all differ, and the share of distinct ones that means so.
 DISTINCT_PROBE = 2048
-MOSTLY_DISTINCT = 0.9
+MOSTLY_DISTINCT = 0.99  # a birthday-paradox share: 2,048 draws of 30,000 dates repeat 3%
 #: A PERSON span counts when it is a full name (given and family name, capitalised): the small spaCy model
 #: also tags single capitalised words ("Shipped") as PERSON.
 FULL_NAME = re.compile(r"[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)+")
@@ -324,6 +324,30 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
+class _Worded:
+    """Which values hold a context word of the recognizers that count only after one (passports, permits,
+    ICD-10 codes outside a column named for them): one RE2 pass with all their words, the first time one of
+    them runs, then each recognizer's own words only on the values that have some."""
+
+    def __init__(self, values: pa.Array, recognizers: list[Recognizer]) -> None:
+        self.values = values
+        self.every = "|".join(_literal(w) for r in recognizers for w in r.context_words)
+        self.mask: np.ndarray | None = None
+
+    def among(self, rec: Recognizer, look: np.ndarray, open_: np.ndarray) -> np.ndarray:
+        """The values of ``look`` holding one of ``rec``'s context words (``look`` within ``open_``, and
+        ``open_`` within every earlier ``open_``)."""
+        if len(look) == 0 or not rec.context_words:
+            return look[:0]
+        if self.mask is None:
+            self.mask = np.zeros(len(self.values), dtype=bool)
+            if self.every:
+                self.mask[open_] = _match(_subset(self.values, open_), f"(?i:{self.every})")
+        look = look[self.mask[look]]
+        own = "|".join(_literal(w) for w in rec.context_words)
+        return look[_match(_subset(self.values, look), f"(?i:{own})")] if len(look) and own != self.every else look
+
+
 class Detector:
     """The detectors of one scan. Cheap to re-create from its settings in a worker process (pickling sends
     only the settings); Presidio and spaCy are loaded the first time a plan needs them (free text with NER)."""
@@ -510,8 +534,9 @@ class Detector:
             rest[other] = trimmed.to_numpy(zero_copy_only=False) > 0
         open_ = np.flatnonzero(rest & ~claimed)
         stale = True
+        last_expected = max((i for i, r in enumerate(terms) if r.name in plan.context), default=-1)
         for i, rec in enumerate(terms):  # the same union cascade as the spans: an address column runs one term pass
-            if stale:
+            if stale and i > last_expected:
                 open_ = _any_of(strings, open_, [regexes[r.name] for r in terms[i:]])
                 stale = False
             if len(open_) == 0:
@@ -611,27 +636,39 @@ class Detector:
         cost of a single pattern). A decoy column (timestamps) costs a pass or two, not one per recognizer.
         Returns the findings and the positions (in ``strings``) claimed by a valid whole match."""
         bounded = [self._bounded(rec, regexes[rec.name]) for rec in spans]
-        candidates = _any_of(strings, where, bounded)
+        # A recognizer the column's name expects (a phone column's mobiles) would match most values: a union
+        # pass before it prunes nothing, so unions wait until it has run.
+        expected = [rec.name in plan.context for rec in spans]
+        last_expected = max((i for i, e in enumerate(expected) if e), default=-1)
+        candidates = where if last_expected >= 0 else _any_of(strings, where, bounded)
         values = _subset(strings, candidates)
         # What every match needs (digits, an '@') is counted on the candidates' data buffer: a recognizer whose
         # needs a value lacks skips it without a pass (a phone column holds too few digits for IDs and cards).
         counts = ValueBytes(values) if len(values) else None
+        worded = _Worded(values, [r for r in spans if self._needs_words(r, plan)])
         claimed = np.zeros(len(values), dtype=bool)
         open_ = np.arange(len(values))
         stale = False  # the candidates match the union of all
         found = []
         for i, rec in enumerate(spans):
             open_ = open_[~claimed[open_]]
-            if stale:
+            if stale and i > last_expected:
                 open_ = _any_of(values, open_, bounded[i:])
                 stale = False
             if len(open_) == 0 or counts is None:
                 break
             look = open_[counts.can_hold(needs(regexes[rec.name]))[open_]]
-            if self._needs_words(rec, plan) and len(look):  # a shape without context counts only after its words
-                words = "|".join(_literal(w) for w in rec.context_words)
-                look = look[_match(_subset(values, look), f"(?i:{words})")] if words else look[:0]
-            inside = look[_match(_subset(values, look), bounded[i])] if len(look) else look
+            if self._needs_words(rec, plan):  # a shape without context counts only after its context words
+                look = worded.among(rec, look, open_)
+            if expected[i]:  # most values are the identifier as a whole: that pass also says they match
+                whole = _match(_subset(values, look), f"^(?:{regexes[rec.name]})$") if len(look) else look[:0] > 0
+                rest = look[~whole]
+                matched = rest[_match(_subset(values, rest), bounded[i])] if len(rest) else rest
+                inside = np.sort(np.concatenate([look[whole], matched]))  # ascending, as _subset wants
+                known_whole = np.isin(inside, look[whole], assume_unique=True)
+            else:
+                inside = look[_match(_subset(values, look), bounded[i])] if len(look) else look
+                known_whole = np.zeros(len(inside), dtype=bool)
             if len(inside) == 0:
                 continue
             stale = True
@@ -641,7 +678,7 @@ class Detector:
                 regexes[rec.name],
                 candidates[inside],
                 _subset(values, inside),
-                np.zeros(len(inside), dtype=bool),
+                known_whole,
                 as_of,
             )
             found.append(hits)
