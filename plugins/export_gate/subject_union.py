@@ -29,20 +29,23 @@ INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 
 
-def _order(digests: np.ndarray) -> np.ndarray:
-    """The permutation sorting (n, 2) digest words: by the high word (one numpy sort), or by both words when two
-    high words are equal (about one chance in 10^6 at ten million digests; then exact, not guessed)."""
+def _sorted(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the permutation sorting (n, 2) digest words, the sorted words): by the high word (one numpy sort), or
+    by both words when two different digests share a high word (about one chance in 10^6 at ten million
+    digests; then exact, not guessed). Repeats of one digest are common (a person on many rows) and need
+    nothing more."""
     order = np.argsort(digests[:, 0])
-    high = digests[order, 0]
-    if len(high) > 1 and bool((high[1:] == high[:-1]).any()):
+    ordered = digests[order]
+    tied = ordered[1:, 0] == ordered[:-1, 0]
+    if bool((tied & (ordered[1:, 1] != ordered[:-1, 1])).any()):
         order = np.lexsort((digests[:, 1], digests[:, 0]))
-    return order
+        ordered = digests[order]
+    return order, ordered
 
 
 def _unique(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct digests in order, the index of each input digest among them)."""
-    order = _order(digests)
-    ordered = digests[order]
+    order, ordered = _sorted(digests)
     first = np.ones(len(ordered), dtype=bool)
     first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
     inverse = np.empty(len(ordered), dtype=np.int64)
