@@ -188,6 +188,60 @@ def resident_id_birth_dates(texts: pa.Array) -> np.ndarray:
     return out
 
 
+def _legacy_digits(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(indices of 15-digit texts, their digits as an (18, n) matrix of the 18-digit form: region, "19", the
+    two-digit year, month, day, sequence, and the GB 11643 check character (X as 10))."""
+    texts = _strings(texts)
+    lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+    sized = np.flatnonzero(lengths == 15)
+    legacy = char_columns(texts, 15, None if len(sized) == len(texts) else sized) - np.uint8(ord("0"))
+    shaped = (legacy <= 9).all(axis=0)
+    legacy = legacy[:, shaped]
+    century = np.tile(np.array([[1], [9]], dtype=np.uint8), (1, legacy.shape[1]))
+    digits = np.concatenate([legacy[:6], century, legacy[6:], np.zeros((1, legacy.shape[1]), np.uint8)])
+    total = np.zeros(digits.shape[1], dtype=np.uint16)
+    for row, weight in zip(digits[:17], _ID_WEIGHTS.tolist(), strict=True):
+        total += row * np.uint16(weight)
+    digits[17] = _ID_CHECK_VALUE[total % 11]
+    return sized[shaped], digits
+
+
+def resident_id_15(texts: pa.Array, ctx: Context) -> np.ndarray:
+    """The first-generation (1985-2004) 15-digit card: region, YYMMDD of a birth in the 1900s, a 3-digit
+    sequence and no check digit. Fifteen digits are common (order numbers, 0086 + a mobile), so only with
+    context (a column named for the ID, or a context word before it), a known prefecture and a real date."""
+    if not ctx.in_context:
+        return np.zeros(len(texts), dtype=bool)
+    shaped, digits = _legacy_digits(texts)
+    ok = known_prefectures()[_number(digits[:4])] & _real_birth(digits, ctx.as_of)
+    return _scatter(len(texts), shaped, ok)
+
+
+def resident_id_15_birth_dates(texts: pa.Array) -> np.ndarray:
+    """Birth date (YYYYMMDD as int, 19YYMMDD) of each 15-digit legacy ID; 0 where the text has no such shape."""
+    shaped, digits = _legacy_digits(texts)
+    out = np.zeros(len(texts), dtype=np.int64)
+    out[shaped] = _number(digits[6:14])
+    return out
+
+
+def resident_id_18(texts: pa.Array) -> pa.Array:
+    """Identifier form of a legacy 15-digit ID: the 18-digit number the same person holds today (GB 11643:
+    "19" before the year, the check character appended), so one person written both ways is one identifier."""
+    texts = _strings(texts)
+    shaped, digits = _legacy_digits(texts)
+    chars = (digits + np.uint8(ord("0"))).T.copy()
+    chars[:, 17] = np.where(digits[17] == 10, ord("X"), chars[:, 17])
+    offsets = pa.py_buffer(np.arange(0, 18 * (len(shaped) + 1), 18, dtype=np.int32).tobytes())
+    converted = pa.Array.from_buffers(pa.string(), len(shaped), [None, offsets, pa.py_buffer(chars.tobytes())])
+    out = upper(texts)  # texts that are not 15 digits are left as they are (they never validate)
+    if len(shaped) == 0:
+        return out
+    mask = np.zeros(len(texts), dtype=bool)
+    mask[shaped] = True
+    return pc.replace_with_mask(out, pa.array(mask), converted)
+
+
 def foreigner_permanent_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     """The 2023 foreigner's permanent residence ID: 18 characters starting with 9, GB 11643 check character and
     a real birth date in positions 7-14 (the old 15-character card has no public check and needs context)."""
@@ -362,6 +416,7 @@ def lower(texts: pa.Array) -> pa.Array:
 
 VALIDATORS: dict[str, Validator] = {
     "resident_id": resident_id,
+    "resident_id_15": resident_id_15,
     "foreigner_permanent_id": foreigner_permanent_id,
     "cn_mobile": cn_mobile,
     "bank_card": bank_card,
@@ -374,10 +429,17 @@ VALIDATORS: dict[str, Validator] = {
 NORMALISERS: dict[str, Normaliser] = {
     "upper_compact": upper_compact,
     "upper": upper,
+    "resident_id_18": resident_id_18,
     "digits": digits_only,
     "cn_mobile": cn_mobile_identifier,
     "lower": lower,
 }
 
 #: Recognizers whose match carries a birth date (for minor_under_14), by validator name.
-BIRTH_DATES: dict[str, Callable[[pa.Array], np.ndarray]] = {"resident_id": resident_id_birth_dates}
+BIRTH_DATES: dict[str, Callable[[pa.Array], np.ndarray]] = {
+    "resident_id": resident_id_birth_dates,
+    "resident_id_15": resident_id_15_birth_dates,
+}
+
+#: Validators that accept a match only with context (a column named for it, or a context word before it).
+CONTEXT_ONLY = frozenset({"needs_context", "resident_id_15"})

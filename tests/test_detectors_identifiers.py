@@ -54,6 +54,35 @@ def test_resident_id_lookalikes_do_not_match(lookalike: str) -> None:
     assert "CN_RESIDENT_ID" not in entities("batch_no", [lookalike])[0]
 
 
+#: The first-generation card of the person holding ADULT_ID (born 1949-12-31): region, YYMMDD, sequence.
+LEGACY = ADULT[:6] + ADULT[8:17]
+
+
+def test_legacy_15_digit_id_is_the_same_identifier_as_the_18_digit_form() -> None:
+    # GB 11643: "19" goes before the year and the check character is appended (python-stdnum computes it).
+    assert len(LEGACY) == 15 and resident_id(LEGACY[:6] + "19" + LEGACY[6:]) == ADULT
+    assert identifiers("身份证号", [LEGACY, ADULT]) == [{f"CN_RESIDENT_ID:{ADULT}"}] * 2
+    assert identifiers("remark", [f"身份证：{LEGACY}，已核验"]) == [{f"CN_RESIDENT_ID:{ADULT}"}]
+    assert categories("id_card", [LEGACY], settings=DetectorSettings(identity_document_sensitive=True)) == [
+        {"specific_identity"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("order_no", LEGACY),  # fifteen digits without context: an order number as likely as an ID
+        ("remark", f"订单{LEGACY}已发货"),  # in text without a context word
+        ("id_card", LEGACY[:8] + "1332" + LEGACY[12:]),  # 32 December
+        ("id_card", "990105491231002"),  # no such prefecture
+        ("id_card", "008613812345678"),  # a mobile number written with 0086
+        ("id_card", LEGACY + "1"),  # 16 digits
+    ],
+)
+def test_legacy_15_digit_lookalikes_do_not_match(column: str, value: str) -> None:
+    assert "CN_RESIDENT_ID" not in entities(column, [value])[0]
+
+
 def test_stdnum_rejects_a_county_created_after_birth_but_real_ids_have_it() -> None:
     # 110112 (Tongzhou district) exists since 1997; people born earlier who registered there hold it.
     number = resident_id("11011219500101001")

@@ -689,7 +689,7 @@ class Detector:
     def _needs_words(rec: Recognizer, plan: ColumnPlan) -> bool:
         """Whether a match counts only with a context word before it in the value (passports, permits, ICD-10
         codes outside a column named for them)."""
-        return rec.validator == "needs_context" and rec.name not in plan.context
+        return rec.validator in validators.CONTEXT_ONLY and rec.name not in plan.context
 
     @staticmethod
     def _bounded(rec: Recognizer, regex: str) -> str:

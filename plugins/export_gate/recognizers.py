@@ -177,10 +177,14 @@ def _presidio_recognizer(spec: Recognizer) -> PatternRecognizer:
         """A YAML pattern recognizer whose matches go through the validator named in its export_gate block."""
 
         def validate_result(self, pattern_text: str) -> bool | None:
-            if spec.validator in ("always", "needs_context"):
+            if spec.validator == "always":
                 return None  # nothing to check: Presidio's score and context words decide
-            ctx = validators.Context(in_context=False, as_of=datetime.date.max)  # deterministic, like plans
-            return bool(validators.VALIDATORS[spec.validator](pa.array([pattern_text]), ctx)[0])
+            # A shape that counts only with context is checked as if it had it; its low score leaves the
+            # context to Presidio's context words. Deterministic, like plans: no export date.
+            in_context = spec.validator in validators.CONTEXT_ONLY
+            ctx = validators.Context(in_context=in_context, as_of=datetime.date.max)
+            valid = bool(validators.VALIDATORS[spec.validator](pa.array([pattern_text]), ctx)[0])
+            return None if valid and in_context else valid
 
     patterns = [Pattern(f"{spec.name}_{i}", regex, spec.score) for i, regex in enumerate(spec.patterns)]
     return ValidatedPatternRecognizer(
