@@ -22,8 +22,9 @@ from export_gate.model import ExportSubjects
 
 #: Identifiers collected from parts before they are added in one go (temporary arrays of ~150 bytes each).
 PENDING_IDENTIFIERS = 1 << 18
-#: Partitions of a whole scan's subjects (2**8: ten million identifiers are 256 partitions of ~50,000).
-SCAN_PARTITION_BITS = 8
+#: Partitions of a whole scan's subjects (2**6: ten million identifiers are 64 partitions of ~160,000, so
+#: adding to one copies a few megabytes).
+SCAN_PARTITION_BITS = 6
 #: Index type of the columns: half the memory of int64, room for 2**31 identifiers.
 INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
@@ -71,6 +72,23 @@ def _locate(high: np.ndarray, low: np.ndarray, digests: np.ndarray) -> tuple[np.
         if at < stop and low[at] == digests[i, 1]:
             found[i] = at
     return found, insert
+
+
+def _inserted(
+    columns: tuple[np.ndarray, ...], at: np.ndarray, values: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray, ...]:
+    """Columns of one partition with ``values`` inserted before the sorted positions ``at`` (``np.insert``
+    without its per-call sort of the positions, one slot mask for all columns)."""
+    slots = at + np.arange(len(at))
+    kept = np.ones(len(columns[0]) + len(at), dtype=bool)
+    kept[slots] = False
+    out = []
+    for column, value in zip(columns, values, strict=True):
+        grown = np.empty(len(kept), dtype=column.dtype)
+        grown[kept] = column
+        grown[slots] = value
+        out.append(grown)
+    return tuple(out)
 
 
 def _grown(column: np.ndarray, more: np.ndarray) -> np.ndarray:
@@ -173,10 +191,11 @@ class SubjectSet:
                 fresh = np.arange(next_person, next_person + len(new), dtype=np.int64)
                 next_person += len(new)
                 people[start + new] = fresh
-                at = insert[new]
-                self._high[part] = np.insert(self._high[part], at, chunk[new, 0])
-                self._low[part] = np.insert(self._low[part], at, chunk[new, 1])
-                self._person[part] = np.insert(self._person[part], at, fresh.astype(INDEX))
+                self._high[part], self._low[part], self._person[part] = _inserted(
+                    (self._high[part], self._low[part], self._person[part]),
+                    insert[new],
+                    (chunk[new, 0], chunk[new, 1], fresh),
+                )
         if next_person > np.iinfo(INDEX).max:
             raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
         if next_person > first:
