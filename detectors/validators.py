@@ -384,6 +384,16 @@ def always(texts: pa.Array, ctx: Context) -> np.ndarray:
     return np.ones(len(texts), dtype=bool)
 
 
+def vehicle_plate(texts: pa.Array, ctx: Context) -> np.ndarray:
+    """A mainland plate: the regex fixes province, authority letter and serial shape; a 4- or 5-character
+    serial holds at most two letters (the public number rules), so product codes after a province-like
+    character ("上新SKUAB") are not plates. A 6-character serial is a new-energy plate (D/F), always valid."""
+    serial = pc.replace_substring_regex(pc.utf8_slice_codeunits(_strings(texts), 2), r"[·• \-]", "")
+    letters = pc.count_substring_regex(serial, "[A-Z]").to_numpy(zero_copy_only=False)
+    six = pc.utf8_length(serial).to_numpy(zero_copy_only=False) == 6
+    return six | (letters <= 2)
+
+
 _IPV4 = r"^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$"
 
 
@@ -423,6 +433,7 @@ VALIDATORS: dict[str, Validator] = {
     "hk_identity_card": hk_identity_card,
     "needs_context": needs_context,
     "ip_address": ip_address,
+    "vehicle_plate": vehicle_plate,
     "always": always,
 }
 

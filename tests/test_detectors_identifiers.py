@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import phonenumbers
 import pytest
-from detector_support import ADULT_ID, AS_OF, card, categories, entities, identifiers, resident_id, wrong_check
+from detector_support import (
+    ADULT_ID,
+    AS_OF,
+    card,
+    categories,
+    entities,
+    findings,
+    identifiers,
+    resident_id,
+    wrong_check,
+)
 from export_gate.detect import DetectorSettings
 from stdnum.cn import ric
 
@@ -258,3 +268,27 @@ def test_ip_addresses_and_their_lookalikes() -> None:
     lookalikes = ["v1.2.3.4.5", "2026-03-01 12:30:45", "999.1.1.1", "MAC 00:1A:2B:3C:4D:5E", "1:2::3::4"]
     found = entities("remark", values + lookalikes)
     assert found == [{"IP_ADDRESS"}] * len(values) + [set()] * len(lookalikes)
+
+
+# --- vehicle licence plates -------------------------------------------------------------------------------------
+
+
+def test_vehicle_plates_are_personal_but_neither_sensitive_nor_strong_identifiers() -> None:
+    plates = ["沪A12345", "粤B·D12345", "京A·12345", "粤B12345D", "京A1234警", "浙A 12345"]
+    hits = findings("车牌号", plates)
+    assert [{h.entity for h in row} for row in hits] == [{"VEHICLE_PLATE"}] * len(plates)
+    assert all(h.identifier is None and not h.categories for row in hits for h in row)  # a car is shared or sold
+    assert entities("remark", ["车主粤B·D12345于昨日违停"]) == [{"VEHICLE_PLATE"}]
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "上新SKUAB款",  # a province-like character before a product code: four letters in the serial
+        "订单沪A1234567号",  # an order number after a province-like character: the serial runs on
+        "沪I12345",  # I and O are never authority letters
+        "沪a12345",  # lower case
+    ],
+)
+def test_vehicle_plate_lookalikes_do_not_match(lookalike: str) -> None:
+    assert "VEHICLE_PLATE" not in entities("车牌号", [lookalike])[0]
