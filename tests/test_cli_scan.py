@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -94,3 +96,35 @@ def test_errors_exit_2_with_one_line_naming_the_problem(
     assert captured.out == ""
     (line,) = captured.err.strip().splitlines()
     assert line.startswith("export-gate: error:") and named in line
+
+
+class _Terminal(io.StringIO):
+    """stderr as a person's terminal sees it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_shows_the_total_from_parquet_footers(
+    tmp_path: Path, export: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    second = tmp_path / "more" / "part.parquet"
+    second.parent.mkdir()
+    pq.write_table(pa.table({"mobile": ["13812345678"] * 4}), second)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["scan", str(export), str(second), "--format", "table", "--workers", "1"]) == 0
+    shown = terminal.getvalue()
+    assert "100% 7/7 rows" in shown and "s left" in shown
+    assert CANARY_MOBILE not in shown and "13812345678" not in shown
+    # CSV has no footer: rows and speed without a total; and no bar at all when stderr is not a terminal
+    csv = tmp_path / "export.csv"
+    csv.write_text("mobile\n13812345678\n", encoding="utf-8")
+    terminal.seek(0)
+    terminal.truncate()
+    assert main(["scan", str(csv), "--format", "table", "--workers", "1"]) == 0
+    assert "1 rows" in terminal.getvalue() and "%" not in terminal.getvalue()
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert main(["scan", str(csv), "--format", "table", "--workers", "1"]) == 0
+    assert sys.stderr.getvalue() == ""
+    capsys.readouterr()

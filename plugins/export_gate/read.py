@@ -142,6 +142,23 @@ def table_batches(
             offset += piece.num_rows
 
 
+def row_count(paths: Sequence[str], *, fmt: str | None = None) -> int | None:
+    """The number of rows in the files when their footers say it without reading the data (Parquet), for a
+    progress bar with a total; None when any file would have to be read through (CSV, JSON Lines) or its
+    footer cannot be read (the scan then reports the problem)."""
+    total = 0
+    for source in resolve(paths, fmt=fmt):
+        if _format_of(source, fmt) != "parquet":
+            return None
+        fs, path = _filesystem(source)
+        try:
+            with fs.open(path, "rb") as handle, pq.ParquetFile(handle) as parquet:
+                total += parquet.metadata.num_rows
+        except (OSError, pa.ArrowException):
+            return None
+    return total
+
+
 def fingerprint(paths: Sequence[str]) -> str:
     """``sha256:<hex>`` over each file's name, size and content, for the audit log.
 

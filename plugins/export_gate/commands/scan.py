@@ -16,6 +16,7 @@ from datetime import date
 from export_gate.detect import DetectorSettings
 from export_gate.digest import SubjectHasher
 from export_gate.errors import EXIT_OK
+from export_gate.read import row_count
 from export_gate.report import render_table
 from export_gate.scan import scan_paths
 
@@ -65,26 +66,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _progress_bar() -> Callable[[int], None] | None:
-    """Rows scanned and speed on a terminal's stderr; nothing when stderr is a file or a pipe."""
+def _progress_bar(args: argparse.Namespace) -> Callable[[int], None] | None:
+    """Rows scanned, speed and (when the files' footers give the total) percentage and time left, on a
+    terminal's stderr; nothing when stderr is a file or a pipe."""
     if not sys.stderr.isatty():
         return None
+    total = row_count(args.paths, fmt=args.input_format)
     start = time.monotonic()
     done = 0
 
     def update(rows: int) -> None:
         nonlocal done
         done += rows
-        rate = done / max(time.monotonic() - start, 1e-6)
-        filled = int(time.monotonic() - start) % 20
-        bar = "=" * filled + ">" + " " * (19 - filled)
-        print(f"\r[{bar}] {done:,} rows  {rate:,.0f} rows/s", end="", file=sys.stderr, flush=True)
+        elapsed = max(time.monotonic() - start, 1e-6)
+        rate = done / elapsed
+        if total:
+            share = min(done / total, 1.0)
+            filled = int(share * 20)
+            bar = "=" * filled + (">" if filled < 20 else "") + " " * (19 - filled)
+            left = (total - done) / rate if rate else 0.0
+            status = f"{share:4.0%} {done:,}/{total:,} rows  {rate:,.0f} rows/s  {left:,.0f} s left"
+        else:  # no total: the arrow moves to show it is alive
+            filled = int(elapsed) % 20
+            bar = "=" * filled + ">" + " " * (19 - filled)
+            status = f"{done:,} rows  {rate:,.0f} rows/s"
+        print(f"\r[{bar}] {status}", end="", file=sys.stderr, flush=True)
 
     return update
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = _progress_bar() if args.format == "table" else None
+    progress = _progress_bar(args) if args.format == "table" else None
     result = scan_paths(
         args.paths,
         fmt=args.input_format,
