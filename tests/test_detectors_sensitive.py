@@ -102,6 +102,22 @@ def test_birth_date_column_any_type_relative_to_as_of() -> None:
     assert entities("birth_date", ["2099-01-01", "not a date"]) == [set(), set()]
 
 
+def test_birth_dates_written_month_or_day_first() -> None:
+    # A part above 12 says which is the day: both spellings of one adult and of one child are birth dates.
+    assert entities("birth_date", ["03/15/1980", "15.03.1980", "15-03-1980"]) == [{"BIRTH_DATE"}] * 3
+    assert categories("birth_date", ["11/20/2015", "20.11.2015", "03/15/1980"]) == [{"minor_under_14"}] * 2 + [set()]
+    assert entities("birth_date", ["13/13/1980", "31/02/1980", "03/15/2099", "1980"]) == [set()] * 4
+
+
+def test_ambiguous_written_dates_follow_the_column_or_count_high() -> None:
+    # 07/06/2012 is 6 July 2012 month first (under 14 on AS_OF, 2026-06-15) but 7 June 2012 day first (14).
+    boundary = "07/06/2012"
+    assert categories("birth_date", [boundary]) == [{"minor_under_14"}]  # no evidence: either reading counts
+    assert categories("birth_date", [boundary, "25/12/1990"]) == [set(), set()]  # the column writes day first
+    assert categories("birth_date", [boundary, "12/25/1990"]) == [{"minor_under_14"}, set()]  # month first
+    assert entities("birth_date", ["06/20/2026"]) == [set()]  # both readings after the export date
+
+
 def test_age_column() -> None:
     assert categories("age", [13, 14, 40, None]) == [{"minor_under_14"}, set(), set(), set()]
     assert categories("年龄", ["8个月", "13岁", "35"]) == [{"minor_under_14"}, {"minor_under_14"}, set()]

@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import re2
 
 from export_gate.detectors import validators
-from export_gate.profile import NER_CANDIDATE, ColumnPlan, plan_column, type_family
+from export_gate.profile import NER_CANDIDATE, WRITTEN_DATE, ColumnPlan, plan_column, type_family
 from export_gate.recognizers import (
     Recognizer,
     detectors_digest,
@@ -473,13 +473,38 @@ class Detector:
                 for f in (pc.year, pc.month, pc.day)
             ]
         else:
+            strings = _prepare(distinct)
             pattern = r"^(?P<y>[0-9]{4})[-/.年]?(?P<m>[0-9]{1,2})[-/.月]?(?P<d>[0-9]{1,2})"
-            groups = _extracted_ints(_prepare(distinct), pattern)
+            groups = _extracted_ints(strings, pattern)
             parts = [groups[k] for k in "ymd"]
+            if (groups["y"] < 0).any():  # not year first: 03/15/2010, 15.03.2010
+                return self._written_dates(plan, strings, parts, as_of)
         year, month, day = parts
         real = validators.real_dates(year, month, day, as_of)
         minor = (year * 10000 + month * 100 + day) > validators.minor_cutoff(as_of)
         return self._minor_hits(plan, real, minor)
+
+    def _written_dates(
+        self, plan: ColumnPlan, strings: pa.Array, year_first: list[np.ndarray], as_of: datetime.date
+    ) -> _Found:
+        """Birth dates written day and month before the year. A part above 12 says which is the day; otherwise
+        the column's sample decides (plan.date_order, from its values with a part above 12); otherwise the
+        date is read both ways: it is a birth date if either reading is a real one, and minor_under_14 if either
+        real reading is under 14 (counting high, as for any uncertain sensitive finding)."""
+        first, second, year = (_extracted_ints(strings, WRITTEN_DATE)[k] for k in ("a", "b", "y"))
+        open_ = (year_first[0] < 0) & (year >= 0)
+        day_first = open_ & ((first > 12) | ((second <= 12) & (plan.date_order == "dmy")))
+        month_first = open_ & ((second > 12) | ((first <= 12) & (plan.date_order == "mdy")))
+        cutoff = validators.minor_cutoff(as_of)
+        real = np.zeros(len(strings), dtype=bool)
+        minor = np.zeros(len(strings), dtype=bool)
+        for allowed, month, day in ((~day_first, first, second), (~month_first, second, first)):
+            reading = open_ & allowed & validators.real_dates(year, month, day, as_of)
+            real |= reading
+            minor |= reading & ((year * 10000 + month * 100 + day) > cutoff)
+        y, m, d = year_first
+        known = validators.real_dates(y, m, d, as_of)
+        return self._minor_hits(plan, known | real, np.where(known, (y * 10000 + m * 100 + d) > cutoff, minor))
 
     def _minor_hits(self, plan: ColumnPlan, valid: np.ndarray, minor: np.ndarray) -> _Found:
         pos = np.flatnonzero(valid)

@@ -22,6 +22,8 @@ FREE_TEXT_MEAN_CHARS = 25
 #: ... or at least this share of sample values look like sentences.
 FREE_TEXT_SHARE = 0.3
 _SENTENCE = r"[，。；！？!?;]|\S+\s+\S+\s+\S+"
+#: A date written day and month before the year (03/15/2010 month first, 15.03.2010 day first).
+WRITTEN_DATE = r"^(?P<a>[0-9]{1,2})[-/.](?P<b>[0-9]{1,2})[-/.](?P<y>[0-9]{4})$"
 #: Values worth running English NER on: two capitalised words in a row.
 NER_CANDIDATE = r"[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z]+"
 
@@ -38,6 +40,7 @@ class ColumnPlan:
     entity: str | None = None  # entity of a column-rule hit (kinds other than skip/structured/free_text)
     categories: tuple[str, ...] = ()  # sensitive categories of a column-rule hit
     value_regex: str | None = None  # RE2 regex a value must contain to be a column-rule hit
+    date_order: str | None = None  # "dmy" | "mdy": how the sample writes dates with the year last, if it says
 
     @property
     def patterns(self) -> bool:
@@ -94,6 +97,18 @@ def _whole_numbers(sample: pa.Array) -> bool:
     return len(values) > 0 and bool(np.all((values == np.floor(values)) & (np.abs(values) >= 1e6)))
 
 
+def _date_order(sample: pa.Array) -> str | None:
+    """How a sample writes dates with the year last: "dmy" when some have a first part above 12 (a day) and
+    none a second part above 12, "mdy" the other way round; None when the sample does not say or says both."""
+    strings = sample.dictionary_decode() if pa.types.is_dictionary(sample.type) else sample
+    parts = pc.extract_regex(pc.utf8_trim_whitespace(strings.cast(pa.string())), WRITTEN_DATE)
+    first, second = (
+        pc.fill_null(pc.cast(pc.struct_field(parts, [i]), pa.int64()), 0).to_numpy(zero_copy_only=False) for i in (0, 1)
+    )
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    return "dmy" if day_first and not month_first else "mdy" if month_first and not day_first else None
+
+
 def _looks_free_text(sample: pa.Array) -> tuple[bool, str]:
     values = pc.drop_null(sample)
     if len(values) == 0:
@@ -113,14 +128,16 @@ def plan_column(
     context = context_of(key, recognizers)
     rule = _column_rule(key, family)
     if rule is not None:
+        order = _date_order(sample) if rule.kind == "birth_date" and family == "string" else None
         return ColumnPlan(
             column=column,
             kind=rule.kind,
-            reason=f"column name says {rule.entity.lower()} ({family})",
+            reason=f"column name says {rule.entity.lower()} ({family})" + (f", dates {order}" if order else ""),
             context=context,
             entity=rule.entity,
             categories=tuple(sorted(rule.categories)),
             value_regex=rule.value,
+            date_order=order,
         )
     if family in ("integer", "decimal"):
         return ColumnPlan(column, "structured", f"{family} values may hold phone, card or ID numbers", context)
