@@ -227,7 +227,8 @@ def main() -> None:
         )
         subjects = result.subjects  # type: ignore[attr-defined]
         table = sum(column.nbytes for column in (subjects.high, subjects.low, subjects.roots, subjects.masks))
-        print(f"subjects: {len(subjects.roots):,} identifier digests of {len(subjects):,} people, {table / 2**20:,.0f} MiB")
+        people = f"{len(subjects.roots):,} identifier digests of {len(subjects):,} people"
+        print(f"subjects: {people}, {table / 2**20:,.0f} MiB")
 
         floor, floor_cells = floor_cells_per_second(files, python_re2=False)
         print(f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s ({floor_cells:,} cells)")
