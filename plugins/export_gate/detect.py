@@ -3,7 +3,9 @@
 Plain Presidio analyses one string at a time (~250 cells/s here). This module runs the same recognizers
 (detectors/recognizers.yaml) over whole Arrow arrays instead:
 
-1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple;
+1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple; a column
+   whose values nearly all differ (order numbers, IDs) skips the encoding, and only its rows with findings are
+   grouped to share tuples;
 2. values made only of ASCII letters and digits (order numbers, IDs, codes: most cells) need no regex at all:
    an identifier there can only be the whole value, and the shapes each recognizer's regex allows
    (export_gate.shapes) are checked on the Arrow data buffer with numpy;
