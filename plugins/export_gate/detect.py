@@ -821,8 +821,8 @@ class Detector:
         if not rec.has_birth_date:
             return _identifier_hits(rec.entity, identifiers, repeat(categories))
         minor = validators.BIRTH_DATES[rec.validator](texts) > validators.minor_cutoff(as_of)
-        young = categories | {"minor_under_14"}
-        return _identifier_hits(rec.entity, identifiers, [young if m else categories for m in minor.tolist()])
+        choices = _objects((categories, categories | {"minor_under_14"}), 2)
+        return _identifier_hits(rec.entity, identifiers, choices[minor.astype(np.intp)])  # picked in C, not a loop
 
     # --- names by NER ------------------------------------------------------------------------------------
 
