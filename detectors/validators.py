@@ -57,9 +57,11 @@ def digits_only(texts: pa.Array) -> pa.Array:
     if len(texts) == 0 or pc.all(pc.ascii_is_decimal(texts)).as_py() is not False:  # digits already, or empty
         return texts
     offsets, data = _buffers(texts)
-    data = data[offsets[0] : offsets[-1]]
-    keep = (data >= ord("0")) & (data <= ord("9"))
-    kept = np.concatenate(([0], np.cumsum(keep, dtype=np.int32)), dtype=np.int32)[offsets - offsets[0]]
+    data = np.append(data[offsets[0] : offsets[-1]], np.uint8(0))  # a byte past the end for empty tails
+    keep = data - np.uint8(ord("0")) <= 9
+    counts = np.add.reduceat(keep, offsets[:-1] - offsets[0], dtype=np.int32)  # digits per text
+    counts[offsets[1:] == offsets[:-1]] = 0  # reduceat gives an empty text the byte at its start
+    kept = np.concatenate(([0], np.cumsum(counts, dtype=np.int32)), dtype=np.int32)
     validity = pa.concat_arrays([texts]).buffers()[0] if texts.null_count else None  # bitmap from offset 0
     buffers = [validity, pa.py_buffer(kept), pa.py_buffer(data[keep])]
     return pa.Array.from_buffers(pa.string(), len(texts), buffers, texts.null_count)
