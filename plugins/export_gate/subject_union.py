@@ -242,10 +242,12 @@ class SubjectSet:
             self._parent = up
         high, low, person = (_drained(column) for column in (self._high, self._low, self._person))
         size = len(high)
-        final = self._parent[person]
+        final = self._parent[person]  # each identifier's person (a root)
+        del person
         person_masks = self._mask[self._parent]
-        del self._parent, self._mask, person  # the set is spent; its columns become the result
-        canonical = np.full(len(person_masks), size, dtype=INDEX)
+        people = len(self._parent)
+        del self._parent, self._mask  # the set is spent; its columns become the result
+        canonical = np.full(people, size, dtype=INDEX)
         np.minimum.at(canonical, final, np.arange(size, dtype=INDEX))  # entries are in digest order
         masks = np.zeros(size, dtype=np.uint16)
         masks[canonical[canonical < size]] = person_masks[canonical < size]
