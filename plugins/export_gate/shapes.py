@@ -290,34 +290,45 @@ class PlainValues:
 
 @dataclass(frozen=True)
 class Needs:
-    """What every match of a regex holds: at least ``digits`` ASCII digits and each of ``chars`` (ASCII
-    punctuation such as '@'). A value short of either cannot contain a match, and counting digits or
-    finding '@' on the data buffer costs a fraction of a regex pass."""
+    """What every match of a regex holds: at least ``digits`` ASCII digits, ``capitals`` ASCII capital letters
+    (where the regex is case-sensitive) and each of ``chars`` (ASCII punctuation such as '@'). A value short of
+    any of these cannot contain a match, and counting them on the data buffer costs a fraction of a regex
+    pass (a lower-case e-mail address holds no ICD-10 code or passport number)."""
 
     digits: int
+    capitals: int
     chars: frozenset[int]
 
 
-def _needs(items: list) -> tuple[int, frozenset[int]]:
-    digits, chars = 0, frozenset[int]()
+CAPITALS = frozenset(string.ascii_uppercase.encode())
+
+
+def _needs(items: list, ignore_case: bool) -> tuple[int, int, frozenset[int]]:
+    digits, capitals, chars = 0, 0, frozenset[int]()
     for op, arg in items:
         if op is sre.LITERAL:
             digits += arg in DIGITS
+            capitals += arg in CAPITALS and not ignore_case
             chars |= {arg} if arg < 128 and arg not in ALNUM else set()
         elif op is sre.IN:
-            allowed = _class(arg, False) if all(o is not sre.NEGATE for o, _ in arg) else ALNUM
-            digits += bool(allowed) and allowed <= DIGITS and _ascii_only(arg)
+            plain = all(o is not sre.NEGATE for o, _ in arg) and _ascii_only(arg)
+            allowed = _class(arg, ignore_case) if plain else ALNUM
+            digits += bool(allowed) and allowed <= DIGITS
+            capitals += bool(allowed) and allowed <= CAPITALS
         elif op is sre.SUBPATTERN:
-            more, need = _needs(list(arg[3]))
-            digits, chars = digits + more, chars | need
+            _, add, remove, inner = arg
+            flag = (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
+            more = _needs(list(inner), flag)
+            digits, capitals, chars = digits + more[0], capitals + more[1], chars | more[2]
         elif op is sre.BRANCH:
-            options = [_needs(list(branch)) for branch in arg[1]]
-            digits += min(d for d, _ in options)
-            chars |= frozenset.intersection(*(c for _, c in options))
+            options = [_needs(list(branch), ignore_case) for branch in arg[1]]
+            digits += min(o[0] for o in options)
+            capitals += min(o[1] for o in options)
+            chars |= frozenset.intersection(*(o[2] for o in options))
         elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and arg[0] > 0:
-            more, need = _needs(list(arg[2]))
-            digits, chars = digits + arg[0] * more, chars | need
-    return digits, chars
+            more = _needs(list(arg[2]), ignore_case)
+            digits, capitals, chars = digits + arg[0] * more[0], capitals + arg[0] * more[1], chars | more[2]
+    return digits, capitals, chars
 
 
 def _ascii_only(items: list) -> bool:
@@ -330,10 +341,11 @@ def _ascii_only(items: list) -> bool:
 def needs(regex: str) -> Needs:
     """What every match of ``regex`` holds (nothing, when the regex is beyond this reading)."""
     try:
-        digits, chars = _needs(list(_parser.parse(regex.replace(*_HAN))))
+        parsed = _parser.parse(regex.replace(*_HAN))
+        digits, capitals, chars = _needs(list(parsed), bool(parsed.state.flags & re.IGNORECASE))
     except (re.error, RecursionError):
-        return Needs(0, frozenset())
-    return Needs(digits, chars)
+        return Needs(0, 0, frozenset())
+    return Needs(digits, capitals, chars)
 
 
 class ValueBytes:
@@ -353,7 +365,12 @@ class ValueBytes:
     def count(self, what: int | str) -> np.ndarray:
         """How many bytes of each value are ``what`` (a byte value, or "digits")."""
         if what not in self._counts:
-            hit = (self.data - np.uint8(48) <= 9) if what == "digits" else (self.data == what)
+            if what == "digits":
+                hit = self.data - np.uint8(ord("0")) <= 9
+            elif what == "capitals":
+                hit = self.data - np.uint8(ord("A")) <= 25
+            else:
+                hit = self.data == what
             hit[-1] = False
             counts = np.add.reduceat(hit, self.starts, dtype=np.int32) if len(self.starts) else self.starts
             counts[self.empty] = 0  # reduceat gives an empty segment the byte at its start
@@ -363,6 +380,8 @@ class ValueBytes:
     def can_hold(self, need: Needs) -> np.ndarray:
         """Which values hold enough of what every match of a regex needs."""
         ok = self.count("digits") >= need.digits if need.digits else np.ones(len(self.starts), dtype=bool)
+        if need.capitals:
+            ok &= self.count("capitals") >= need.capitals
         for char in need.chars:
             ok &= self.count(char) > 0
         return ok
