@@ -141,7 +141,8 @@ class SubjectSet:
     id) with their mask at the root. Canonical digests (a person's smallest) are chosen once, in ``result``.
     The columns are split into ``2 ** partition_bits`` partitions by the leading bits of the digest (keyed
     digests are uniform, so the partitions stay even): adding identifiers copies only the partitions they
-    fall in, a few hundred kilobytes each, never the whole table. About 30 bytes an identifier.
+    fall in, one at a time (a few megabytes each at ten million identifiers), never two copies of the whole
+    table. About 30 bytes an identifier.
     Parts are collected and added in groups (``PENDING_IDENTIFIERS``).
     """
 
@@ -232,8 +233,8 @@ class SubjectSet:
         self._mask[old] = 0
 
     def result(self) -> ExportSubjects:
-        """The people: each identifier points at its person's smallest digest, which holds the mask. Ends the set
-        (its columns become the result's, not copied)."""
+        """The people: each identifier points at its person's smallest digest, which holds the mask. Ends the set:
+        its columns move into the result, each freed as soon as it is used."""
         self._flush()
         while True:  # compress the forest: every person points at its root
             up = self._parent[self._parent]
