@@ -1,13 +1,19 @@
-"""What a recognizer's regex can match in a value made only of ASCII letters and digits, worked out once from the
-regex itself, so such values (order numbers, IDs, product codes: most cells of an export) need no regex pass.
+"""What a recognizer's regex can match, read once from the regex itself, so that most values of an export need
+no regex pass at all.
 
-In such a "plain" value a recognizer that no letter or digit may touch can only match the whole value, and a
-regex over a bounded alphabet and length has a finite language: a few *shapes*, each a sequence of allowed
-bytes per position (``1[3-9][0-9]{9}`` is one shape of 11 positions). Checking a shape is a handful of numpy
-lookups at fixed offsets of the Arrow data buffer (``match_plain``), a tenth of the cost of RE2 on each value.
-Where the language is infinite or the regex uses what this reading does not model, ``alnum_shapes`` says so
-(None) and the caller keeps the regex. Python's own regex parser reads the patterns (they are written to be
-valid for RE2 and Python alike, see detectors/recognizers.yaml).
+* Plain values (ASCII letters and digits only: order numbers, IDs, product codes, most cells): a recognizer that
+  no letter or digit may touch can only match the whole value, and a regex over that alphabet and a bounded
+  length has a finite language, a few *shapes* (``alnum_shapes``), each a sequence of allowed bytes per
+  position (``1[3-9][0-9]{9}`` is one shape of 11 positions). ``PlainValues.match`` checks them with numpy
+  lookups at fixed offsets of the Arrow data buffer, a fraction of the cost of RE2 on each value. A term list's
+  ASCII words (``\\bdiabetes\\b``) match a plain value only as the whole value, up to case (``alnum_words``):
+  a set lookup.
+* Other values: ``needs`` says what every match holds (so many ASCII digits and capitals, an '@'), and
+  ``ValueBytes`` counts those per value on the data buffer, so a recognizer skips the values that lack them.
+
+Where a language is infinite or a regex uses what this reading does not model, the functions say so (None, or
+no needs) and the caller keeps the regex. Python's own regex parser reads the patterns (they are written to be
+valid for RE2 and Python alike, see detectors/recognizers.yaml); RE2's \\p{Han} is read as a non-ASCII class.
 """
 
 from __future__ import annotations
