@@ -75,9 +75,10 @@ def _ascii_folds() -> dict[int, int]:
 def _cased(chars: frozenset[int], ignore_case: bool) -> frozenset[int]:
     if not ignore_case:
         return chars
-    folds = _ascii_folds()
     out = {ord(f) for c in chars for f in (chr(c).lower(), chr(c).upper()) if len(f) == 1 and f < "\x80"}
-    return frozenset(out | {folds[c] for c in chars if c in folds})
+    if any(c > 127 for c in chars):
+        out |= {_ascii_folds()[c] for c in chars if c in _ascii_folds()}
+    return frozenset(out)
 
 
 def _class(items: list, ignore_case: bool) -> frozenset[int]:
@@ -90,7 +91,7 @@ def _class(items: list, ignore_case: bool) -> frozenset[int]:
             chars.add(arg)
         elif op is sre.RANGE:
             chars.update(range(arg[0], min(arg[1], 127) + 1))
-            if ignore_case:
+            if ignore_case and arg[1] > 127:
                 chars.update(c for c in _ascii_folds() if arg[0] <= c <= arg[1])
         elif op is sre.CATEGORY and arg in _CATEGORIES:
             chars.update(_CATEGORIES[arg])
