@@ -78,7 +78,7 @@ def _cased(chars: frozenset[int], ignore_case: bool) -> frozenset[int]:
     out = {ord(f) for c in chars for f in (chr(c).lower(), chr(c).upper()) if len(f) == 1 and f < "\x80"}
     if any(c > 127 for c in chars):
         out |= {_ascii_folds()[c] for c in chars if c in _ascii_folds()}
-    return frozenset(out)
+    return frozenset(out | {ord(chr(c).swapcase()) for c in out})  # case is ignored both ways
 
 
 def _class(items: list, ignore_case: bool) -> frozenset[int]:
