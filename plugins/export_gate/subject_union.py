@@ -109,7 +109,7 @@ def _drained(partitions: list[np.ndarray]) -> np.ndarray:
     for i, part in enumerate(partitions):
         out[at : at + len(part)] = part
         at += len(part)
-        partitions[i] = part[:0]
+        partitions[i] = np.zeros(0, dtype=part.dtype)  # not part[:0]: a view would keep the partition alive
     return out
 
 
