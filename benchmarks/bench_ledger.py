@@ -1,28 +1,32 @@
-"""Ledger scale benchmark: preview + reserve of a 1-million-subject export on top of a 10-million-subject year.
+"""Ledger scale benchmark: preview + reserve of a 5-million-person export (1 million aliases) into an empty year
+and into a 10-million-person year, with the process's peak memory.
 
     .venv/bin/python benchmarks/bench_ledger.py                      # SQLite file in a temp dir
     .venv/bin/python benchmarks/bench_ledger.py --postgres postgresql+psycopg://user@host/db   # also PostgreSQL
-    .venv/bin/python benchmarks/bench_ledger.py --base 2000000 --add 500000    # smaller run
+    .venv/bin/python benchmarks/bench_ledger.py --base 2000000 --add 500000 --aliases 100000   # smaller run
 
-The year is filled through the same API (reservations of --chunk subjects each); then one export of --add
-subjects, --overlap of them already counted this year (a tenth sensitive), is previewed and reserved in one
-locked transaction, as the gate does. Then --audit records are appended to the audit log and the UI's
-queries, verify and export are timed. Prints seconds per step.
+First the export of --add people (--aliases of them known by a second identifier too, a tenth sensitive) is
+previewed and reserved into an empty year. Then another handler's year is filled through the same API
+(reservations of --chunk people each), and an export of the same shape, --overlap of its people already
+counted this year, is previewed and reserved in one locked transaction, as the gate does; then retried
+(replacing its reservation) and released. Then --audit records are appended to the audit log and the UI's
+queries, verify and export are timed. Prints seconds per step and, for the measured steps, the peak resident
+memory of this process (Linux: the peak is reset before each step) next to the size of the export's arrays.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from export_gate import db
 from export_gate.ledger import Store
 from export_gate.model import ExportSubjects, mask_of
-from export_gate.subject_union import from_mapping
+from export_gate.subject_union import build
 
 PERSONAL, MEDICAL = mask_of(()), mask_of(("medical_health",))
 KEY = b"benchmark-key-not-secret"
@@ -39,41 +43,68 @@ def _took(started: tuple[float, float]) -> str:
     return f"{wall:.2f} s (CPU here {cpu:.2f} s)"
 
 
-def digests(count: int) -> list[bytes]:
-    """``count`` random 16-byte digests (what the scan's HMAC produces)."""
-    blob = os.urandom(16 * count)
-    return [blob[i : i + 16] for i in range(0, len(blob), 16)]
+def _rss_mb(field: str) -> float:
+    """This process's resident memory (VmRSS) or its peak (VmHWM), in MB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
-def subjects(people: list[bytes]) -> ExportSubjects:
-    return from_mapping({d: MEDICAL if i % 10 == 0 else PERSONAL for i, d in enumerate(people)})
+def _reset_peak() -> None:
+    """Start a new peak-memory measurement (writing 5 to clear_refs resets VmHWM to the current RSS)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
-def run(url: str, base: int, add: int, overlap: float, chunk: int) -> None:
+def _memory(subjects: ExportSubjects) -> str:
+    arrays = sum(column.nbytes for column in (subjects.high, subjects.low, subjects.roots, subjects.masks))
+    return f"peak RSS {_rss_mb('VmHWM'):,.0f} MB (export arrays {arrays / 2**20:,.0f} MB)"
+
+
+def words(count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` random digests as (n, 2) words (what the scan's HMAC produces)."""
+    return rng.integers(0, 2**64, size=(count, 2), dtype=np.uint64)
+
+
+def subjects(people: np.ndarray, others: np.ndarray) -> ExportSubjects:
+    """People (a tenth sensitive); the first ``len(others)`` of them also known by the identifiers ``others``."""
+    masks = np.full(len(people) + len(others), PERSONAL, dtype=np.uint16)
+    masks[: len(people) : 10] = MEDICAL
+    edges = np.column_stack([np.arange(len(others)) + len(people), np.arange(len(others))]).astype(np.int64)
+    return build(np.concatenate([people, others]), masks, edges, identified_by="strong_identifiers")
+
+
+def add_export(store: Store, handler: str, key: str, export: ExportSubjects, label: str) -> None:
+    """Preview and reserve ``export`` in one locked transaction, as the gate does; print time and peak memory."""
+    _reset_peak()
+    started = _now()
+    with store.transaction(handler, 2026) as tx:
+        before, after = tx.preview(export, reservation=key)
+        previewed = _took(started)
+        tx.reserve(key, export)
+    print(f"  {label}: preview {previewed}; preview + reserve + commit {_took(started)}; {_memory(export)}")
+    print(f"    year to date: {before.personal:,} -> {after.personal:,} personal, {after.sensitive:,} sensitive")
+
+
+def run(url: str, base: int, add: int, aliases: int, overlap: float, chunk: int) -> None:
     store = Store(url, secret_key=KEY)
-    counted: list[bytes] = []  # people of the year that the measured export names again
+    rng = np.random.default_rng(0)
+    export = subjects(words(add, rng), words(aliases, rng))
+    print(f"  export: {add:,} people, {aliases:,} aliases; RSS before {_rss_mb('VmRSS'):,.0f} MB")
+    add_export(store, "bench-empty", "bench/empty", export, "into an empty year")
+    del export
+    year = words(base, rng)
     started = _now()
     for start in range(0, base, chunk):
-        people = digests(min(chunk, base - start))
-        counted = counted or people[: int(add * overlap)]
         with store.transaction("bench-handler", 2026) as tx:
-            tx.reserve(f"fill/{start}", subjects(people))
-    print(f"  fill {base:,} subjects in {(base + chunk - 1) // chunk} reservations: {_took(started)}")
-    export = subjects(counted + digests(add - len(counted)))
-    started = _now()
-    with store.transaction("bench-handler", 2026) as tx:
-        before, after = tx.preview(export, reservation="bench/export")
-        previewed = _took(started)
-        tx.reserve("bench/export", export)
-    total = _took(started)
-    print(f"  preview {add:,} subjects ({overlap:.0%} already counted): {previewed}")
-    print(f"  preview + reserve + commit: {total}")
-    print(f"  year to date: {before.personal:,} -> {after.personal:,} personal, {after.sensitive:,} sensitive")
-    started = _now()
-    with store.transaction("bench-handler", 2026) as tx:
-        tx.preview(export, reservation="bench/export")
-        tx.reserve("bench/export", export)
-    print(f"  retry of the same export (replaces its reservation): {_took(started)}")
+            tx.reserve(f"fill/{start}", subjects(year[start : start + chunk], year[:0]))
+    print(f"  fill {base:,} people in {(base + chunk - 1) // chunk} reservations: {_took(started)}")
+    counted = year[: min(base, int(add * overlap))]  # people of the year that the measured export names again
+    export = subjects(np.concatenate([counted, words(add - len(counted), rng)]), words(aliases, rng))
+    del year, counted
+    print(f"  RSS before {_rss_mb('VmRSS'):,.0f} MB")
+    add_export(store, "bench-handler", "bench/export", export, f"into the year ({overlap:.0%} already counted)")
+    add_export(store, "bench-handler", "bench/export", export, "retry (replaces its reservation)")
     started = _now()
     store.release("bench/export")
     print(f"  release it: {_took(started)}")
@@ -127,10 +158,11 @@ def _record(n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", type=int, default=10_000_000, help="subjects already in the year")
-    parser.add_argument("--add", type=int, default=1_000_000, help="subjects in the measured export")
+    parser.add_argument("--base", type=int, default=10_000_000, help="people already in the year")
+    parser.add_argument("--add", type=int, default=5_000_000, help="people in the measured export")
+    parser.add_argument("--aliases", type=int, default=1_000_000, help="of them, known by a second identifier")
     parser.add_argument("--overlap", type=float, default=0.2, help="share of the export already counted")
-    parser.add_argument("--chunk", type=int, default=1_000_000, help="subjects per filling reservation")
+    parser.add_argument("--chunk", type=int, default=2_000_000, help="people per filling reservation")
     parser.add_argument("--audit", type=int, default=100_000, help="audit records to append and query (0: skip)")
     parser.add_argument("--postgres", metavar="URL", help="also run against this (empty) PostgreSQL database")
     args = parser.parse_args()
@@ -138,13 +170,13 @@ def main() -> None:
         print(f"SQLite ({Path(tmp) / 'ledger.db'})")
         url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
         if args.base or args.add:
-            run(url, args.base, args.add, args.overlap, args.chunk)
+            run(url, args.base, args.add, args.aliases, args.overlap, args.chunk)
         if args.audit:
             run_audit(url, args.audit)
     if args.postgres:
         print("PostgreSQL")
         if args.base or args.add:
-            run(args.postgres, args.base, args.add, args.overlap, args.chunk)
+            run(args.postgres, args.base, args.add, args.aliases, args.overlap, args.chunk)
         if args.audit:
             run_audit(args.postgres, args.audit)
 
