@@ -341,3 +341,14 @@ def test_what_every_match_needs_is_never_more_than_a_match_holds() -> None:
             matched = np.array([re2.search(regex, v) is not None for v in values])
             missed = [v for v, m, h in zip(values, matched, holds, strict=True) if m and not h]
             assert not missed, (rec.name, missed[:3])
+
+
+def test_spans_inside_chinese_text_keep_every_finding_that_does_not_overlap() -> None:
+    # Spans are byte offsets for every recognizer alike: an IPv6 address and an e-mail after CJK characters
+    # do not overlap and both count; a passport number counts after its context word 20 characters back.
+    cells = [
+        "广东省深圳市南山区科技园2001:db8:0:0:0:0:2:1，cmrxr628@qq.com/",
+        "客户护照号码为：E12345678，已核验",
+        "客户编号E12345678，已核验" + "。" * 20 + "护照",
+    ]
+    assert detector_entities("remark", cells) == [{"IP_ADDRESS", "EMAIL_ADDRESS"}, {"CN_PASSPORT"}, set()]
