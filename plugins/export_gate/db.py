@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ _WRITE = "export_gate_write"
 BIT_NAMES: tuple[str, ...] = ("personal", *CATEGORIES)
 #: Per person, how many active reservations carry each bit: a release can then drop a bit without a scan.
 REF_COLUMNS: tuple[str, ...] = tuple(f"{name}_refs" for name in BIT_NAMES)
+#: Rows per executemany in ``bulk_insert`` on SQLite (memory stays bounded for a million-row insert).
+INSERT_BATCH = 1 << 16
 #: Audit hash chain start.
 GENESIS_HASH = "0" * 64
 
@@ -275,11 +278,12 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         if table.name.startswith("eg_"):  # a temp table: autovacuum never analyses it, the planner must know
             cursor.execute(f"ANALYZE {table.name}")
         return
-    rows = list(rows)
-    if not rows:  # executemany with no parameters is an error in the DB-API, not a no-op
-        return
     marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", rows)
+    rows = iter(rows)
+    # in batches, so millions of rows never sit in one list; an empty batch ends it (executemany with no
+    # parameters is an error in the DB-API, not a no-op)
+    while batch := list(itertools.islice(rows, INSERT_BATCH)):
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", batch)
 
 
 @contextmanager

@@ -19,11 +19,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import itertools
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
@@ -31,9 +32,9 @@ from sqlalchemy.engine import Connection
 
 from export_gate import db, settings
 from export_gate.audit import AuditLog
-from export_gate.digest import DIGEST_BYTES
+from export_gate.digest import DIGEST_BYTES, pack_digests, unpack_digests
 from export_gate.errors import LedgerError
-from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects
+from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects, mask_histogram
 
 PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
 _ACTIVE = (PENDING, CONFIRMED)
@@ -49,11 +50,6 @@ def _refs_of(mask: int) -> tuple[int, ...]:
     return tuple(1 if mask & bit else 0 for bit in _BITS)
 
 
-@functools.cache
-def _mask_of_refs(refs: tuple[int, ...]) -> int:
-    return sum(bit for bit, count in zip(_BITS, refs, strict=True) if count > 0)
-
-
 def _check_digests(subjects: ExportSubjects) -> None:
     """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
     each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
@@ -62,7 +58,7 @@ def _check_digests(subjects: ExportSubjects) -> None:
         subjects.high.dtype != np.uint64
         or subjects.low.dtype != np.uint64
         or any(column.ndim != 1 or len(column) != len(subjects.roots) for column in columns)
-        or bool((subjects.roots > np.arange(len(subjects.roots))).any())
+        or bool((subjects.roots > np.arange(len(subjects.roots), dtype=subjects.roots.dtype)).any())
     ):
         raise LedgerError(
             f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.digest.SubjectHasher), "
@@ -72,14 +68,31 @@ def _check_digests(subjects: ExportSubjects) -> None:
 
 @dataclass
 class _Plan:
-    """What adding one export does to a scope, computed before anything is written (preview), applied by reserve."""
+    """What adding one export does to a scope, computed before anything is written (preview), applied by reserve.
+
+    People are columns of digest words (see ``digest.pack_digests``), never Python objects per person: a
+    ten-million-row export names millions of people, and dicts of bytes would take gigabytes.
+    """
 
     before: Counter[int]
-    after: Counter[int] = field(default_factory=Counter)
-    members: dict[bytes, int] = field(default_factory=dict)  # person -> this export's mask
-    new: dict[bytes, int] = field(default_factory=dict)  # new person -> mask
-    updated: dict[bytes, tuple[int, ...]] = field(default_factory=dict)  # known person -> new reference counts
-    aliases: dict[bytes, bytes] = field(default_factory=dict)  # identifier not yet known -> person
+    after: Counter[int]
+    new: _People  # people the scope does not know yet, with this export's masks (their first reference counts)
+    known: _People  # known people this export names, with this export's masks (added to their reference counts)
+    alias_high: np.ndarray  # identifiers not yet known (digest words, in digest order) ...
+    alias_low: np.ndarray
+    alias_person: _People  # ... and the person each one names (masks unused)
+
+
+@dataclass
+class _People:
+    """Digests as two word columns, in digest order, and a mask per digest."""
+
+    high: np.ndarray
+    low: np.ndarray
+    masks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.high)
 
 
 class LedgerTx:
@@ -116,10 +129,10 @@ class LedgerTx:
             plan = self._plan(subjects, earlier)
         scope_id = _scope_id(self._conn, self.handler_id, self.year, create=True)
         assert scope_id is not None
-        if earlier is not None and earlier.scope_id != scope_id:  # last year's try of this key: take it back
-            _log_history(self._conn, earlier.scope_id, reservation, "release", _remove_members(self._conn, earlier))
-        elif earlier is not None:  # this year's: the plan already counts its people without it
-            self._conn.execute(sa.delete(db.membership).where(db.membership.c.reservation_id == earlier.id))
+        if earlier is not None:  # take the earlier try back (the plan already counts this year's without it)
+            totals = _remove_members(self._conn, earlier)
+            if earlier.scope_id != scope_id:  # last year's try of this key
+                _log_history(self._conn, earlier.scope_id, reservation, "release", totals)
         reservation_id = _save_reservation(self._conn, scope_id, reservation, status, subjects, meta)
         _apply(self._conn, scope_id, reservation_id, plan)
         _log_history(self._conn, scope_id, reservation, "reserve", plan.after)
@@ -144,51 +157,60 @@ class LedgerTx:
         return row
 
     def _plan(self, subjects: ExportSubjects, earlier: sa.Row | None) -> _Plan:
-        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None)."""
+        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None).
+
+        A person of the export found through several identifiers is the smallest known person they name
+        (several known people stay apart: counting high is the safe side); the export's identifiers the scope
+        does not know yet become aliases of that person, so a later export naming only one of them finds them.
+        """
         scope_id = _scope_id(self._conn, self.handler_id, self.year)
-        plan = _Plan(before=_histogram(self._conn, scope_id) if scope_id is not None else Counter())
-        refs: dict[bytes, tuple[int, ...]] = {}
-        if earlier is not None and earlier.scope_id == scope_id:
-            refs = _without(self._conn, earlier, plan.before)
-            plan.updated.update(refs)  # its people are written back even if this export does not name them
-        other_ids: dict[bytes, list[bytes]] = defaultdict(list)
-        for identifier, canonical in subjects.aliases():
-            other_ids[canonical].append(identifier)
-        ordered = list(subjects.people())  # digest order: lookups and inserts walk the keys in order
-        known: dict[bytes, bytes] = {}
+        before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
+        replaced = earlier.id if earlier is not None and earlier.scope_id == scope_id else None
+        if replaced is not None:
+            _histogram_without(self._conn, earlier, before)
+        size = len(subjects.roots)
+        is_root = subjects.roots == np.arange(size, dtype=subjects.roots.dtype)
         if scope_id is not None:
-            identifiers = [canonical for canonical, _ in ordered]
-            identifiers += sorted(other for extra in other_ids.values() for other in extra)
-            known, found = _lookup(self._conn, scope_id, identifiers)
-            for person, counts in found.items():
-                refs.setdefault(person, counts)
-        members = plan.members
-        for canonical, mask in ordered:
-            if canonical not in other_ids:  # the common case, kept fast for a million people
-                person = known.get(canonical, canonical)
-            else:
-                identifiers = (canonical, *other_ids[canonical])
-                found_people = [known[identifier] for identifier in identifiers if identifier in known]
-                person = min(found_people) if found_people else canonical  # several: keep apart (count high)
-                for identifier in identifiers:
-                    if identifier != person and identifier not in known:
-                        plan.aliases[identifier] = person
-            members[person] = members.get(person, 0) | mask
-        plan.after = Counter(plan.before)
-        for person, mask in members.items():
-            old = refs.get(person)
-            if old is None:
-                plan.new[person] = mask
-                plan.after[mask & _ALL_BITS] += 1
-                continue
-            new = tuple(a + b for a, b in zip(old, _refs_of(mask), strict=True))
-            plan.updated[person] = new
-            old_mask, new_mask = _mask_of_refs(old), _mask_of_refs(new)
-            if old_mask != new_mask:
-                plan.after[old_mask] -= 1
-                plan.after[new_mask] += 1
-        plan.after.pop(0, None)
-        return plan
+            known_at, known = _lookup(self._conn, scope_id, replaced, subjects.high, subjects.low)
+        else:
+            known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+        # the known person of each person of the export that has one: the smallest found through any identifier
+        found_root, first = _first_per_group(subjects.roots[known_at], known.high, known.low)
+        found = _People(known.high[first], known.low[first], known.masks[first])  # masks: without ``earlier``
+        del known, first
+        has_found = np.zeros(size, dtype=bool)
+        has_found[found_root] = True
+        new_at = np.flatnonzero(is_root & ~has_found)
+        new = _People(subjects.high[new_at], subjects.low[new_at], subjects.masks[new_at] & _ALL_BITS)
+        del new_at
+        after = before.copy()
+        after.update(mask_histogram(new.masks))
+        members, old = _merged(found, subjects.masks[found_root] & _ALL_BITS)
+        changes, counts = np.unique(old << 8 | (old | members.masks), return_counts=True)
+        for change, count in zip(changes.tolist(), counts.tolist(), strict=True):
+            if change >> 8 != change & 0xFF:
+                after[change >> 8] -= count
+                after[change & 0xFF] += count
+        after.pop(0, None)
+        # identifiers not known yet that are not their person's digest: learnt as aliases
+        is_known = np.zeros(size, dtype=bool)
+        is_known[known_at] = True
+        alias_at = np.flatnonzero(~is_known & (has_found[subjects.roots] | ~is_root))
+        del is_known, is_root, known_at
+        roots = subjects.roots[alias_at]
+        through = has_found[roots]
+        where = np.searchsorted(found_root, roots).clip(max=max(len(found_root) - 1, 0))
+        person_high = np.where(through, found.high[where] if len(found) else 0, subjects.high[roots])
+        person_low = np.where(through, found.low[where] if len(found) else 0, subjects.low[roots])
+        return _Plan(
+            before=before,
+            after=after,
+            new=new,
+            known=members,
+            alias_high=subjects.high[alias_at],
+            alias_low=subjects.low[alias_at],
+            alias_person=_People(person_high, person_low, np.zeros(0, np.uint16)),
+        )
 
 
 class Store:
@@ -351,31 +373,117 @@ def _write_histogram(conn: Connection, scope_id: int, histogram: Counter[int]) -
         conn.execute(sa.insert(db.mask_total), rows)
 
 
-#: Known people named by the identifiers in eg_incoming, directly or through an alias. CROSS JOIN fixes the join
-#: order in SQLite (which has no statistics on a fresh temp table): scan the export's digests, probe the keys.
+def _first_per_group(groups: np.ndarray, high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``groups`` (sorted) and, for each, the position of its smallest digest (high, low)."""
+    order = np.lexsort((low, high, groups))
+    ordered = groups[order]
+    first = np.ones(len(order), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first], order[first]
+
+
+def _merged(people: _People, masks: np.ndarray) -> tuple[_People, np.ndarray]:
+    """``people`` with repeats merged (several people of an export can be one known person): each distinct
+    digest once, in digest order, with the OR of its ``masks``; and each one's own mask from ``people.masks``."""
+    order = np.lexsort((people.low, people.high))
+    high, low = people.high[order], people.low[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
+    starts = np.flatnonzero(first)
+    merged = np.bitwise_or.reduceat(masks[order], starts) if len(starts) else masks[:0]
+    return _People(high[first], low[first], merged), people.masks[order][first]
+
+
+_NO_WORDS = (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+#: Rows per batch between numpy and the database (digests unpacked to bytes, results read back), so the
+#: buffers stay a few megabytes however many people an export names.
+_BATCH = 1 << 16
+
+
+def _rows(size: int, *columns: object) -> Iterator[tuple]:
+    """Rows for ``db.bulk_insert``, ``_BATCH`` at a time: a column is a constant, a ``range``, a numpy array, or
+    a pair of word arrays (high, low) that become 16-byte digests."""
+    for start in range(0, size, _BATCH):
+        part = slice(start, min(start + _BATCH, size))
+        values: list[Iterable[object]] = []
+        for column in columns:
+            if isinstance(column, tuple):
+                values.append(unpack_digests(np.column_stack([column[0][part], column[1][part]])))
+            elif isinstance(column, np.ndarray):
+                values.append(column[part].tolist())
+            elif isinstance(column, range):
+                values.append(column[part])
+            else:
+                values.append(itertools.repeat(column, part.stop - part.start))
+        yield from zip(*values, strict=False)
+
+
+def _people_rows(scope_id: int, people: _People) -> Iterator[tuple]:
+    """ledger_person rows of new people: counted once in each bit of their mask."""
+    for row in _rows(len(people), scope_id, (people.high, people.low), people.masks):
+        yield (*row, *_refs_of(row[2]))
+
+
+def _shifted(members: sa.FromClause, sign: int) -> dict[str, sa.ColumnElement[int]]:
+    """ledger_person's reference counts and mask once ``members`` (person, mask) are added (``sign`` 1) to, or
+    taken out (-1) of, them: one set-based update however many people a reservation holds."""
+    person = db.person
+    values = {
+        name: person.c[name] + sa.case((members.c.mask.op("&")(bit) != 0, sign), else_=0)
+        for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)
+    }
+    bits = zip(db.REF_COLUMNS, _BITS, strict=True)
+    values["mask"] = sum((sa.case((values[name] > 0, bit), else_=0) for name, bit in bits), sa.literal(0))
+    return values
+
+
+#: Known people named by the identifiers in eg_incoming, directly or through an alias, with each one's mask
+#: without the reservation :replaced (a retry: its people are counted as if it did not exist). CROSS JOIN fixes
+#: the join order in SQLite (which has no statistics on a fresh temp table): scan the export's digests, probe
+#: the keys.
 _LOOKUP_SQL = """
-SELECT i.digest, p.digest AS person, {refs} FROM eg_incoming AS i CROSS JOIN ledger_person AS p
- WHERE p.scope_id = :scope AND p.digest = i.digest
+SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledger_person
+ LEFT JOIN ledger_membership
+  ON ledger_membership.reservation_id = :replaced AND ledger_membership.person = ledger_person.digest
+ WHERE ledger_person.scope_id = :scope AND ledger_person.digest = i.digest
 UNION ALL
-SELECT i.digest, p.digest AS person, {refs} FROM eg_incoming AS i CROSS JOIN ledger_alias AS a
- CROSS JOIN ledger_person AS p
- WHERE a.scope_id = :scope AND a.digest = i.digest AND p.scope_id = :scope AND p.digest = a.person
-""".format(refs=", ".join(f"p.{name}" for name in db.REF_COLUMNS))
+SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledger_alias AS a
+ CROSS JOIN ledger_person
+ LEFT JOIN ledger_membership
+  ON ledger_membership.reservation_id = :replaced AND ledger_membership.person = ledger_person.digest
+ WHERE a.scope_id = :scope AND a.digest = i.digest AND ledger_person.scope_id = :scope
+  AND ledger_person.digest = a.person
+"""
 
 
 def _lookup(
-    conn: Connection, scope_id: int, identifiers: list[bytes]
-) -> tuple[dict[bytes, bytes], dict[bytes, tuple[int, ...]]]:
-    """Which known person each identifier names (directly or through an alias), and those people's counts."""
-    known: dict[bytes, bytes] = {}
-    refs: dict[bytes, tuple[int, ...]] = {}
-    incoming_digest = sa.Column("digest", sa.LargeBinary(DIGEST_BYTES))  # no index: it is the outer loop
-    with db.temp_table(conn, "eg_incoming", incoming_digest) as incoming:
-        db.bulk_insert(conn, incoming, ["digest"], ((digest,) for digest in identifiers))
-        for digest, found, *counts in conn.execute(sa.text(_LOOKUP_SQL), {"scope": scope_id}):
-            known[digest] = min(found, known.get(digest, found))
-            refs[found] = tuple(counts)
-    return known, refs
+    conn: Connection, scope_id: int, replaced: int | None, high: np.ndarray, low: np.ndarray
+) -> tuple[np.ndarray, _People]:
+    """Which identifiers (positions in ``high``/``low``) name a known person, sorted, and for each the smallest
+    known person it names, with that person's mask without the reservation ``replaced``."""
+    without = _shifted(db.membership, -1)["mask"]
+    query = _LOOKUP_SQL.format(mask=without.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    at: list[np.ndarray] = []
+    people: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    columns = (sa.Column("idx", sa.Integer), sa.Column("digest", sa.LargeBinary(DIGEST_BYTES)))  # outer loop
+    with db.temp_table(conn, "eg_incoming", *columns) as incoming:
+        db.bulk_insert(conn, incoming, ["idx", "digest"], _rows(len(high), range(len(high)), (high, low)))
+        result = conn.execute(
+            sa.text(query), {"scope": scope_id, "replaced": replaced}, execution_options={"yield_per": _BATCH}
+        )
+        for rows in result.partitions():
+            found_at, found, mask = zip(*rows, strict=True)
+            at.append(np.array(found_at, dtype=np.int64))
+            people.append(pack_digests(found))
+            masks.append(np.array(mask, dtype=np.uint16))
+    if not at:
+        return np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+    found_at = np.concatenate(at)
+    words = np.concatenate(people)
+    del at, people
+    found_at, first = _first_per_group(found_at, words[:, 0], words[:, 1])
+    return found_at, _People(words[first, 0], words[first, 1], np.concatenate(masks)[first])
 
 
 def _save_reservation(
@@ -403,31 +511,22 @@ def _save_reservation(
 
 
 def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) -> None:
-    """Write a plan: new people, updated counts of known people, new aliases, the members, the totals."""
-    person_columns = ["scope_id", "digest", "mask", *db.REF_COLUMNS]
-    if plan.new:
-        tails = {m: (_mask_of_refs(_refs_of(m)), *_refs_of(m)) for m in set(plan.new.values())}
-        rows = ((scope_id, d, *tails[m]) for d, m in sorted(plan.new.items()))
-        db.bulk_insert(conn, db.person, person_columns, rows)
-    if plan.updated:
-        staged_columns = [
-            sa.Column("digest", sa.LargeBinary(DIGEST_BYTES)),
-            sa.Column("mask", sa.Integer),
-            *(sa.Column(name, sa.Integer) for name in db.REF_COLUMNS),
-        ]
+    """Write a plan: new people, known people's counts, new aliases, the members, the totals. Streamed in
+    batches from the plan's columns; known people are updated set-based from a staged copy of them."""
+    db.bulk_insert(conn, db.person, ["scope_id", "digest", "mask", *db.REF_COLUMNS], _people_rows(scope_id, plan.new))
+    if len(plan.known):
+        staged_columns = (sa.Column("person", sa.LargeBinary(DIGEST_BYTES)), sa.Column("mask", sa.Integer))
         with db.temp_table(conn, "eg_staged", *staged_columns) as staged:
-            rows = ((d, _mask_of_refs(refs), *refs) for d, refs in sorted(plan.updated.items()))
-            db.bulk_insert(conn, staged, person_columns[1:], rows)
-            conn.execute(
-                sa.update(db.person)
-                .where(db.person.c.scope_id == scope_id, db.person.c.digest == staged.c.digest)
-                .values({name: staged.c[name] for name in person_columns[2:]})
-            )
-    if plan.aliases:
-        rows = ((scope_id, d, p) for d, p in sorted(plan.aliases.items()))
-        db.bulk_insert(conn, db.alias, ["scope_id", "digest", "person"], rows)
-    rows = ((reservation_id, p, mask) for p, mask in sorted(plan.members.items()))
-    db.bulk_insert(conn, db.membership, ["reservation_id", "person", "mask"], rows)
+            rows = _rows(len(plan.known), (plan.known.high, plan.known.low), plan.known.masks)
+            db.bulk_insert(conn, staged, ["person", "mask"], rows)
+            joined = sa.and_(db.person.c.scope_id == scope_id, db.person.c.digest == staged.c.person)
+            conn.execute(sa.update(db.person).where(joined).values(_shifted(staged, 1)))
+    person = plan.alias_person
+    rows = _rows(len(plan.alias_high), scope_id, (plan.alias_high, plan.alias_low), (person.high, person.low))
+    db.bulk_insert(conn, db.alias, ["scope_id", "digest", "person"], rows)
+    for members in (plan.new, plan.known):
+        rows = _rows(len(members), reservation_id, (members.high, members.low), members.masks)
+        db.bulk_insert(conn, db.membership, ["reservation_id", "person", "mask"], rows)
     _write_histogram(conn, scope_id, plan.after)
 
 
@@ -439,48 +538,32 @@ def _members_cte(reservation_id: int) -> sa.CTE:
     return query.cte("members").prefix_with("MATERIALIZED")
 
 
-def _without(conn: Connection, row: sa.Row, histogram: Counter[int]) -> dict[bytes, tuple[int, ...]]:
-    """The reference counts of a reservation's people as if it did not exist; ``histogram`` is adjusted."""
+def _histogram_without(conn: Connection, row: sa.Row, histogram: Counter[int]) -> None:
+    """Adjust the totals ``histogram`` of a reservation's scope as if the reservation did not exist: one
+    aggregate of (mask now, mask without it) over its members, at most 256 x 256 rows."""
     members, person = _members_cte(row.id), db.person
-    query = (
-        sa.select(members.c.person, members.c.mask, *(person.c[name] for name in db.REF_COLUMNS))
+    pairs = (
+        sa.select(person.c.mask.label("old"), _shifted(members, -1)["mask"].label("new"))
         .select_from(members)
         .join(person, sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person))
+        .subquery()
     )
-    refs: dict[bytes, tuple[int, ...]] = {}
-    for digest, mask, *counts in conn.execute(query):
-        remaining = tuple(a - b for a, b in zip(counts, _refs_of(mask), strict=True))
-        refs[digest] = remaining
-        old_mask, new_mask = _mask_of_refs(tuple(counts)), _mask_of_refs(remaining)
-        if old_mask != new_mask:
-            histogram[old_mask] -= 1
-            histogram[new_mask] += 1
+    query = sa.select(pairs.c.old, pairs.c.new, sa.func.count()).group_by(pairs.c.old, pairs.c.new)
+    for old, new, count in conn.execute(query):
+        if old != new:
+            histogram[old] -= count
+            histogram[new] += count
     histogram.pop(0, None)
-    return refs
 
 
 def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
     """Take a reservation's people out of the counts (set-based: one update over its members) and forget its
     members. Returns the new totals histogram of its scope."""
     person, member, members = db.person, db.membership, _members_cte(row.id)
-    joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
-
-    def affected() -> Counter[int]:
-        query = sa.select(person.c.mask, sa.func.count()).select_from(members).join(person, joined)
-        return Counter(dict(conn.execute(query.group_by(person.c.mask)).all()))
-
-    def remaining(name: str, bit: int) -> sa.ColumnElement[int]:
-        return person.c[name] - sa.case((members.c.mask.op("&")(bit) != 0, 1), else_=0)
-
-    bits = list(zip(db.REF_COLUMNS, _BITS, strict=True))
-    new_mask = sum((sa.case((remaining(name, bit) > 0, bit), else_=0) for name, bit in bits), sa.literal(0))
-    old = affected()
-    values = {name: remaining(name, bit) for name, bit in bits}
-    conn.execute(sa.update(person).where(joined).values(mask=new_mask, **values))
     histogram = _histogram(conn, row.scope_id)
-    histogram.subtract(old)
-    histogram.update(affected())
-    histogram.pop(0, None)
+    _histogram_without(conn, row, histogram)
+    joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
+    conn.execute(sa.update(person).where(joined).values(_shifted(members, -1)))
     _write_histogram(conn, row.scope_id, histogram)
     conn.execute(sa.delete(member).where(member.c.reservation_id == row.id))
     return histogram
