@@ -83,6 +83,41 @@ def test_an_alias_recognises_the_same_person_in_a_later_export(ledger_url: str) 
     assert (after.personal, after.sensitive, after.categories["biometric"]) == (1, 1, 1)
 
 
+def test_a_person_found_through_several_known_people_is_the_smallest_and_the_others_stay_apart(
+    ledger_url: str,
+) -> None:
+    hasher = SubjectHasher(secret_key_from_env())
+    phone, email, card = (hasher.digest(kind, value) for kind, value in (("MOBILE", "1"), ("EMAIL", "a"), ("ID", "x")))
+    store = Store(ledger_url)
+    reserve(store, "phone", from_mapping({phone: mask_of(())}))
+    reserve(store, "email", from_mapping({email: mask_of(())}))
+    # one row links both known people and a new identifier: it is the smaller of them, counted once more
+    _, after = reserve(store, "linked", from_mapping({card: mask_of({"medical_health"})}, {phone: card, email: card}))
+    assert (after.personal, after.sensitive) == (2, 1)
+    smaller, larger = sorted((phone, email))
+    # the new identifier was learnt as an alias of the smaller person; the larger one stays a person of its own
+    _, after = reserve(store, "card", from_mapping({card: mask_of({"financial_account"})}))
+    assert (after.personal, after.sensitive, after.categories["financial_account"]) == (2, 1, 1)
+    _, after = reserve(store, "larger", from_mapping({larger: mask_of({"biometric"})}))
+    assert (after.personal, after.sensitive, after.categories["biometric"]) == (2, 2, 1)
+    _, after = reserve(store, "smaller", from_mapping({smaller: mask_of({"biometric"})}))
+    assert (after.sensitive, after.categories["biometric"], after.categories["medical_health"]) == (2, 2, 1)
+
+
+def test_two_people_of_an_export_who_are_one_known_person_count_once(ledger_url: str) -> None:
+    hasher = SubjectHasher(secret_key_from_env())
+    first, second, third = (hasher.digest("key:id", value) for value in ("1", "2", "3"))
+    store = Store(ledger_url)
+    reserve(store, "all-three", from_mapping({first: mask_of(())}, {second: first, third: first}))
+    # the export does not know the two identifiers belong together; the ledger does
+    later = from_mapping({second: mask_of({"medical_health"}), third: mask_of({"financial_account"})})
+    before, after = reserve(store, "split", later)
+    assert (before.personal, after.personal, after.sensitive) == (1, 1, 1)
+    assert (after.categories["medical_health"], after.categories["financial_account"]) == (1, 1)
+    store.release("split")  # both categories go back with the one membership
+    assert totals(store) == (1, 0)
+
+
 def test_pending_counts_confirm_keeps_release_gives_back(ledger_url: str) -> None:
     store = Store(ledger_url)
     reserve(store, "first", people(range(10)))
