@@ -472,7 +472,7 @@ def _lookup(
         result = conn.execute(
             sa.text(query), {"scope": scope_id, "replaced": replaced}, execution_options={"yield_per": _BATCH}
         )
-        for rows in result.partitions():
+        for rows in result.partitions(_BATCH):
             found_at, found, mask = zip(*rows, strict=True)
             at.append(np.array(found_at, dtype=np.int64))
             people.append(pack_digests(found))
