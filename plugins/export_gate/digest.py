@@ -68,10 +68,6 @@ class SubjectHasher:
         return full[:, : DIGEST_BYTES // 8].astype(np.uint64)
 
 
-def _words(joined: bytes) -> np.ndarray:
-    return np.frombuffer(joined, dtype=">u8").astype(np.uint64).reshape(-1, 2)
-
-
 def pack_digests(digests: Iterable[bytes]) -> np.ndarray:
     """Digests as an (n, 2) array of 64-bit words, high word first, so numeric order is byte order (arrays
     sort and search in numpy; ten million digests take 160 MB instead of 1.5 GB of bytes objects). Anything
@@ -82,7 +78,7 @@ def pack_digests(digests: Iterable[bytes]) -> np.ndarray:
             f"subject digests are {DIGEST_BYTES}-byte keyed digests (export_gate.digest.SubjectHasher), "
             "got something else; raw identifiers are never kept"
         )
-    return _words(b"".join(items))
+    return np.frombuffer(b"".join(items), dtype=">u8").astype(np.uint64).reshape(-1, 2)
 
 
 def unpack_digests(words: np.ndarray) -> list[bytes]:
