@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from export_gate import db, settings
 from export_gate.audit import AuditLog
-from export_gate.digest import DIGEST_BYTES, pack_digests, unpack_digests
+from export_gate.digest import DIGEST_BYTES, digest_order, pack_digests, run_starts, unpack_digests
 from export_gate.errors import LedgerError
 from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects, mask_histogram
 
@@ -385,10 +385,9 @@ def _first_per_group(groups: np.ndarray, high: np.ndarray, low: np.ndarray) -> t
 def _merged(people: _People, masks: np.ndarray) -> tuple[_People, np.ndarray]:
     """``people`` with repeats merged (several people of an export can be one known person): each distinct
     digest once, in digest order, with the OR of its ``masks``; and each one's own mask from ``people.masks``."""
-    order = np.lexsort((people.low, people.high))
+    order = digest_order(people.high, people.low)
     high, low = people.high[order], people.low[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
+    first = run_starts(high, low)
     starts = np.flatnonzero(first)
     merged = np.bitwise_or.reduceat(masks[order], starts) if len(starts) else masks[:0]
     return _People(high[first], low[first], merged), people.masks[order][first]
