@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from export_gate.digest import pack_digests
+from export_gate.digest import digest_order, pack_digests, run_starts
 from export_gate.model import ExportSubjects
 
 #: Identifiers collected from parts before they are added in one go (temporary arrays of ~150 bytes each).
@@ -30,25 +30,11 @@ INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 
 
-def _sorted(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the permutation sorting (n, 2) digest words, the sorted words): by the high word (one numpy sort), or
-    by both words when two different digests share a high word (about one chance in 10^6 at ten million
-    digests; then exact, not guessed). Repeats of one digest are common (a person on many rows) and need
-    nothing more."""
-    order = np.argsort(digests[:, 0])
-    ordered = digests[order]
-    tied = ordered[1:, 0] == ordered[:-1, 0]
-    if bool((tied & (ordered[1:, 1] != ordered[:-1, 1])).any()):
-        order = np.lexsort((digests[:, 1], digests[:, 0]))
-        ordered = digests[order]
-    return order, ordered
-
-
 def _unique(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(the distinct digests in order, the index of each input digest among them)."""
-    order, ordered = _sorted(digests)
-    first = np.ones(len(ordered), dtype=bool)
-    first[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    """(the distinct digests of (n, 2) words, in order; the index of each input digest among them)."""
+    order = digest_order(digests[:, 0], digests[:, 1])
+    ordered = digests[order]
+    first = run_starts(ordered[:, 0], ordered[:, 1])
     inverse = np.empty(len(ordered), dtype=np.int64)
     inverse[order] = np.cumsum(first) - 1
     return ordered[first], inverse
@@ -95,7 +81,7 @@ def _grown(column: np.ndarray, more: np.ndarray) -> np.ndarray:
     """``column`` with ``more`` appended, grown in place where it can be (realloc: a large array is remapped,
     not copied, so growing never holds two copies of it)."""
     size = len(column)
-    if not column.flags.owndata or column.base is not None:
+    if column.base is not None:  # a view: not ours to resize
         return np.concatenate([column, more])
     column.resize(size + len(more), refcheck=False)  # the set holds the only reference to its columns
     column[size:] = more
