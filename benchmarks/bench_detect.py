@@ -153,7 +153,7 @@ def _report(detector: Detector, label: str, column: str, batches: list[pa.Array]
     plan = detector.plan(column, batches[0].type, batches[0].slice(0, 1000))
     if plan.ner:
         detector.detect(plan, batches[0].slice(0, 10), AS_OF)  # load spaCy outside the timing
-    took, hit = _best(repeat, lambda: sum(len(detector.detect(plan, batch, AS_OF)[0]) for batch in batches))
+    took, hit = _best(repeat, lambda: sum(len(detector.detect(plan, batch, AS_OF)) for batch in batches))
     floor, _ = _best(repeat, lambda: _floor(batches))
     floor_rate = f"{n / floor:14,.0f}" if floor > 0 and pa.types.is_string(batches[0].type) else f"{'-':>14}"
     print(f"{label:26} {n:9,} {n / took:15,.0f} {floor_rate} {hit:9,}  [{plan.kind}]")

@@ -52,9 +52,9 @@ def findings(
     array = pa.array(values, type=dtype)
     found = detector(settings)
     plan = found.plan(column, array.type, array)
-    rows, hits = found.detect(plan, array, as_of)
+    detected = found.detect(plan, array, as_of)
     out: list[tuple[Hit, ...]] = [()] * len(values)
-    for row, hit in zip(rows.tolist(), hits, strict=True):
+    for row, hit in zip(detected.rows.tolist(), detected.per_row(), strict=True):
         out[row] = hit
     return out
 

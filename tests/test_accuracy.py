@@ -114,9 +114,9 @@ def _predicted_rows(path: Path, detector: Detector) -> dict[tuple[str, str], set
         for leaf in batch.columns:
             if leaf.name not in plans:
                 plans[leaf.name] = detector.plan(leaf.name, leaf.values.type, leaf.values.slice(0, SAMPLE_VALUES))
-            rows, hits = detector.detect(plans[leaf.name], leaf.values, AS_OF)
-            batch_rows = rows if leaf.rows is None else leaf.rows[rows]
-            for row, tuple_ in zip(batch_rows.tolist(), hits, strict=True):
+            detected = detector.detect(plans[leaf.name], leaf.values, AS_OF)
+            batch_rows = detected.rows if leaf.rows is None else leaf.rows[detected.rows]
+            for row, tuple_ in zip(batch_rows.tolist(), detected.per_row(), strict=True):
                 for entity in {hit.entity for hit in tuple_}:
                     found.setdefault((leaf.name, entity), set()).add(offset + row)
         offset += batch.num_rows

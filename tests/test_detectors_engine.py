@@ -12,40 +12,51 @@ import pyarrow as pa
 import pytest
 from detector_support import ADULT_ID, AS_OF, detector, resident_id
 from detector_support import entities as detector_entities
-from export_gate.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings
+from export_gate.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings, Findings, Hit
 from export_gate.profile import column_key
 
 MOBILE = "13812345678"
+
+
+def _rows_and_hits(found: Findings) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
+    return found.rows, found.per_row()
 
 
 def test_every_cell_is_checked_not_only_the_sample() -> None:
     values = pa.array(["N/A"] * 50_000 + [f"call {MOBILE}"])
     found = detector()
     plan = found.plan("remark", values.type, values.slice(0, 1000))
-    rows, hits = found.detect(plan, values, AS_OF)
+    rows, hits = _rows_and_hits(found.detect(plan, values, AS_OF))
     assert rows.tolist() == [50_000]
     assert hits[0][0].identifier == f"CN_MOBILE:+86{MOBILE}"
 
 
-def test_rows_are_ascending_int64_and_equal_values_share_one_tuple() -> None:
+def test_rows_are_ascending_int64_and_equal_values_share_one_group() -> None:
     values = pa.array([MOBILE, None, "nothing", f"+86 {MOBILE[:3]} {MOBILE[3:7]} {MOBILE[7:]}", MOBILE, ADULT_ID])
     found = detector()
-    rows, hits = found.detect(found.plan("phone", values.type, values), values, AS_OF)
+    detected = found.detect(found.plan("phone", values.type, values), values, AS_OF)
+    rows, hits = _rows_and_hits(detected)
     assert rows.dtype == np.int64
     assert rows.tolist() == [0, 3, 4, 5]
-    assert hits[0] is hits[2]  # the same value: analysed once
+    assert detected.groups.tolist() == [0, 1, 0, 2]  # the same value: analysed once, one group
+    assert detected.hit_group.tolist() == [0, 1, 2]
+    assert hits[0] is hits[2]
     assert hits[0] == hits[1]  # the same number written another way: equal hits, one identifier
     assert hits[3][0].entity == "CN_RESIDENT_ID"
+    assert detected.entities() == {"CN_MOBILE", "CN_RESIDENT_ID"}
 
 
-def test_a_column_of_mostly_distinct_values_still_shares_one_tuple_per_value() -> None:
-    # Nearly all distinct (order numbers): rows are analysed without dictionary encoding, then grouped.
+def test_a_column_of_mostly_distinct_values_is_analysed_row_by_row() -> None:
+    # Nearly all distinct (order numbers): rows are analysed without dictionary encoding, a group per row; a
+    # repeated value gives the same identifier, so the people stay the same.
     mobiles = [f"1381234{i:04d}" for i in range(10_000)]
     values = pa.array([*mobiles, None, mobiles[7], f"SO{10**15}", mobiles[7]])
     found = detector()
-    rows, hits = found.detect(found.plan("phone", values.type, values.slice(0, 1000)), values, AS_OF)
+    detected = found.detect(found.plan("phone", values.type, values.slice(0, 1000)), values, AS_OF)
+    rows, hits = _rows_and_hits(detected)
     assert rows.tolist() == [*range(10_000), 10_001, 10_003]
-    assert hits[7] is hits[-2] is hits[-1] and hits[8] is not hits[7]
+    assert detected.groups.tolist() == list(range(10_002))
+    assert hits[7] == hits[-2] == hits[-1] != hits[8]
     assert hits[-1][0].identifier == f"CN_MOBILE:+86{mobiles[7]}"
 
 
@@ -54,8 +65,8 @@ def test_a_column_named_for_an_identifier_finds_it_whole_and_inside_text() -> No
     # must keep their own finding at their own row (values in and out of order, enough for the Arrow path).
     values = ["电话13812345678", "13812345679", "+86 139 1234 5678", "手机：13812345677", "tel 13912345670 x"] * 40
     found = detector()
-    hits = found.detect(found.plan("mobile", pa.string(), pa.array(values)), pa.array(values), AS_OF)
-    by_row = dict(zip(hits[0].tolist(), hits[1], strict=True))
+    detected = found.detect(found.plan("mobile", pa.string(), pa.array(values)), pa.array(values), AS_OF)
+    by_row = dict(zip(detected.rows.tolist(), detected.per_row(), strict=True))
     expected = ["13812345678", "13812345679", "13912345678", "13812345677", "13912345670"]
     assert [by_row[row][0].identifier for row in range(len(values))] == [f"CN_MOBILE:+86{e}" for e in expected] * 40
 
@@ -74,7 +85,7 @@ def test_arrow_layouts_give_the_same_answer(make: Callable[[list], pa.Array]) ->
     values = [MOBILE, "x", None, ADULT_ID, MOBILE]
     found = detector()
     array = make(values)
-    rows, hits = found.detect(found.plan("remark", array.type, array), array, AS_OF)
+    rows, hits = _rows_and_hits(found.detect(found.plan("remark", array.type, array), array, AS_OF))
     assert rows.tolist() == [0, 3, 4]
     assert [h[0].entity for h in hits] == ["CN_MOBILE", "CN_RESIDENT_ID", "CN_MOBILE"]
 
@@ -82,7 +93,7 @@ def test_arrow_layouts_give_the_same_answer(make: Callable[[list], pa.Array]) ->
 def test_all_null_and_empty_columns() -> None:
     found = detector()
     for values in (pa.array([None, None], pa.string()), pa.array([], pa.string())):
-        rows, hits = found.detect(found.plan("remark", values.type, values), values, AS_OF)
+        rows, hits = _rows_and_hits(found.detect(found.plan("remark", values.type, values), values, AS_OF))
         assert (rows.tolist(), hits) == ([], [])
 
 
@@ -130,7 +141,7 @@ def test_presidio_with_our_yaml_registry_agrees_with_the_vectorised_scan() -> No
     ]
     array = pa.array(texts)
     plan = found.plan("remark", array.type, array)
-    rows, hits = found.detect(plan, array, AS_OF)
+    rows, hits = _rows_and_hits(found.detect(plan, array, AS_OF))
     ours: list[set[str]] = [set() for _ in texts]
     for row, found_hits in zip(rows.tolist(), hits, strict=True):
         ours[row] = {h.entity for h in found_hits}
@@ -159,7 +170,7 @@ def test_context_words_match_whole_name_tokens() -> None:
     data_sim = "14912345678"  # a real block phonenumbers rejects: only a phone column's context accepts it
     values = pa.array([data_sim])
     for column, expected in (("contact_tel", [0]), ("hotel_code", [])):
-        rows, _ = found.detect(found.plan(column, values.type, values), values, AS_OF)
+        rows = found.detect(found.plan(column, values.type, values), values, AS_OF).rows
         assert rows.tolist() == expected
 
 
@@ -179,7 +190,7 @@ def test_hostile_megabyte_cells_are_scanned_in_linear_time(cell: str) -> None:
     values = pa.array([cell, ADULT_ID])
     plan = found.plan("remark", values.type, values)
     started = time.perf_counter()
-    rows, _ = found.detect(plan, values, AS_OF)
+    rows = found.detect(plan, values, AS_OF).rows
     assert time.perf_counter() - started < 10
     assert 1 in rows.tolist()
 
@@ -202,7 +213,7 @@ def test_resident_ids_in_bulk_match_the_reference_library() -> None:
     candidates += [c[:-1] + "0" for c in candidates[:500]]  # many now carry a wrong check character
     values = pa.array(candidates)
     found = detector()
-    rows, _ = found.detect(found.plan("id_card", values.type, values), values, AS_OF)
+    rows = found.detect(found.plan("id_card", values.type, values), values, AS_OF).rows
     assert rows.tolist() == [i for i, c in enumerate(candidates) if ric.is_valid(c)]
 
 

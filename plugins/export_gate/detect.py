@@ -3,9 +3,9 @@
 Plain Presidio analyses one string at a time (~250 cells/s here). This module runs the same recognizers
 (detectors/recognizers.yaml) over whole Arrow arrays instead:
 
-1. each distinct value is analysed once (dictionary encoding), and equal values share one hit tuple; a column
-   whose values nearly all differ (order numbers, IDs) skips the encoding, and only its rows with findings are
-   grouped to share tuples;
+1. each distinct value is analysed once (dictionary encoding), and its findings form one group that its rows
+   point to; a column whose values nearly all differ (order numbers, IDs) skips the encoding (a group per row);
+   findings are arrays (``Findings``: kinds, groups, identifiers in Arrow), never a Python object per cell;
 2. values made only of ASCII letters and digits (order numbers, IDs, codes: most cells) need no regex at all:
    an identifier there can only be the whole value, and the shapes each recognizer's regex allows
    (export_gate.shapes) are checked on the Arrow data buffer with numpy;
@@ -26,16 +26,12 @@ from __future__ import annotations
 
 import bisect
 import datetime
-import gc
 import hashlib
 import itertools
 import re
 import string
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
-from itertools import repeat
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -90,14 +86,62 @@ FULL_NAME = re.compile(r"[A-Z][\w'.-]*(?:\s+[A-Z][\w'.-]*)+")
 
 
 class Hit(NamedTuple):
-    """One finding in one cell. No position and no raw text except the normalised strong identifier, which
-    the subjects stage turns into a keyed digest at once. A named tuple (immutable, compared and hashed by its
-    fields) rather than a dataclass: a column of identifiers makes one per distinct value, and tuples are made
-    in bulk three times faster (see _identifier_hits)."""
+    """One finding in one cell, as ``Findings.per_row`` spells it out: no position and no raw text except the
+    normalised strong identifier, which the subjects stage turns into a keyed digest at once."""
 
     entity: str
     identifier: str | None
     categories: frozenset[str]
+
+
+#: What a finding is: (entity, sensitive categories). Findings carry an index into the detector's kinds, so a
+#: column of 10^5 identifiers is a few arrays, not 10^5 Python objects.
+Kind = tuple[str, frozenset[str]]
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What ``Detector.detect`` found in a column, as arrays. Equal values are analysed once, so findings
+    belong to *groups* (one group per distinct value with a finding) and each row points to its group.
+
+    ``rows``: ascending row indices with a finding; ``groups``: each of those rows' group. Per finding, in
+    group order (every group has at least one): ``hit_group``, ``hit_kind`` (an index into ``kinds``) and
+    ``identifiers`` (the normalised strong identifier, e.g. ``CN_MOBILE:+8613812345678``, or null)."""
+
+    rows: np.ndarray
+    groups: np.ndarray
+    hit_group: np.ndarray
+    hit_kind: np.ndarray
+    identifiers: pa.Array
+    kinds: tuple[Kind, ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def none(cls, kinds: tuple[Kind, ...] = ()) -> Findings:
+        return cls(_NO_ROWS, _NO_ROWS, _NO_ROWS, _NO_ROWS, pa.nulls(0, pa.string()), kinds)
+
+    def group_starts(self) -> np.ndarray:
+        """Where each group's findings start (``hit_group`` is ascending and has no gaps)."""
+        first = np.ones(len(self.hit_group), dtype=bool)
+        first[1:] = self.hit_group[1:] != self.hit_group[:-1]
+        return np.flatnonzero(first)
+
+    def entities(self) -> set[str]:
+        """The entity names found."""
+        return {self.kinds[k][0] for k in np.unique(self.hit_kind).tolist()}
+
+    def per_row(self) -> list[tuple[Hit, ...]]:
+        """Each row's findings as ``Hit`` tuples (rows of one group share one tuple object). Python objects per
+        finding: for tests, examples and small samples, not for a scan's hot path."""
+        hits = [
+            Hit(self.kinds[k][0], identifier, self.kinds[k][1])
+            for k, identifier in zip(self.hit_kind.tolist(), self.identifiers.to_pylist(), strict=True)
+        ]
+        bounds = [*self.group_starts().tolist(), len(hits)]
+        tuples = [tuple(hits[a:b]) for a, b in itertools.pairwise(bounds)]
+        return [tuples[g] for g in self.groups.tolist()]
 
 
 @dataclass(frozen=True)
@@ -111,19 +155,26 @@ class DetectorSettings:
 
 @dataclass
 class _Found:
-    """Findings over the distinct values of a column: ``pos[i]`` holds ``hits[i]``; span-carrying matches
-    (start >= 0) compete by ``priority`` when they overlap in one value."""
+    """Findings over the distinct values of a column: ``pos[i]`` holds a finding of kind ``kind[i]`` with
+    identifier ``identifiers[i]`` (None: a recognizer without identifiers); span-carrying matches (start >= 0)
+    compete by ``priority`` when they overlap in one value."""
 
     pos: np.ndarray
-    hits: list[Hit]
+    kind: np.ndarray
+    identifiers: pa.Array | None
     start: np.ndarray
     end: np.ndarray
     priority: np.ndarray
 
     @classmethod
-    def whole(cls, pos: np.ndarray, hits: list[Hit]) -> _Found:
+    def whole(cls, pos: np.ndarray, kind: int | np.ndarray) -> _Found:
+        """Findings that are the whole value, without identifiers."""
         minus = np.full(len(pos), -1, dtype=np.int64)
-        return cls(pos.astype(np.int64), hits, minus, minus, np.zeros(len(pos), dtype=np.int64))
+        kinds = np.broadcast_to(np.asarray(kind, dtype=np.int64), len(pos))
+        return cls(pos.astype(np.int64), kinds, None, minus, minus, np.zeros(len(pos), dtype=np.int64))
+
+    def identifier_array(self) -> pa.Array:
+        return pa.nulls(len(self.pos), pa.string()) if self.identifiers is None else self.identifiers
 
 
 #: Below this many values a cached google-re2 object is cheaper than pyarrow compiling the regex per call
@@ -251,20 +302,6 @@ def _mostly_distinct(values: pa.Array) -> bool:
     return pc.count_distinct(probe).as_py() >= MOSTLY_DISTINCT * (len(probe) - probe.null_count)
 
 
-def _shared(values: pa.Array, pos: np.ndarray, tuples: np.ndarray) -> np.ndarray:
-    """``tuples`` with equal ``values`` at ``pos`` sharing one tuple object (the interface promises it; equal
-    values found the same, so any of theirs will do)."""
-    if len(pos) < 2:
-        return tuples
-    codes = pc.dictionary_encode(_subset(values, pos)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    distinct = int(codes.max()) + 1
-    if distinct == len(codes):
-        return tuples
-    representative = np.empty(distinct, dtype=np.int64)
-    representative[codes] = np.arange(len(codes))
-    return tuples[representative[codes]]
-
-
 def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """(index of each row's value in the distinct values, -1 for null; the distinct values)."""
     encoded = values if pa.types.is_dictionary(values.type) else pc.dictionary_encode(values)
@@ -272,83 +309,67 @@ def _distinct(values: pa.Array) -> tuple[np.ndarray, pa.Array]:
     return indices, encoded.dictionary
 
 
-def _objects(items: Iterable[object], count: int) -> np.ndarray:
-    """A 1-D object array of ``items`` (each tuple one element, not a row of a 2-D array)."""
-    return np.fromiter(items, dtype=object, count=count)
-
-
-def _rows(indices: np.ndarray, pos: np.ndarray, tuples: np.ndarray) -> tuple[np.ndarray, list]:
-    """Spread the hit tuples of distinct values back to the rows holding them (the same tuple object)."""
+def _rows(indices: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose distinct value (``indices``, -1 for null) is one of ``pos`` (ascending), and the index
+    in ``pos`` of each one's value: its group."""
     if len(pos) == 0:
-        return _NO_ROWS, []
+        return _NO_ROWS, _NO_ROWS
     lookup = np.full(int(max(indices.max(initial=0), pos.max())) + 2, -1, dtype=np.int64)
     lookup[pos] = np.arange(len(pos))
     mapped = lookup[indices]  # index -1 (null) reads the last slot, which is always -1
     rows = np.flatnonzero(mapped >= 0)
-    return rows.astype(np.int64), tuples[mapped[rows]].tolist()
+    return rows.astype(np.int64), mapped[rows]
 
 
-def _resolve(group: list[tuple[int, int, int, Hit]]) -> tuple[Hit, ...]:
-    """The hits of one value: overlapping matches keep the highest priority; duplicates collapse. Kept spans
-    never overlap, so a bisect over their starts finds a clash in log time (a cell may hold 10^5 matches)."""
+def _resolve(members: list[tuple[int, int, int, tuple[int, str | None]]]) -> list[int]:
+    """Which findings of one value stay (their index in ``members``): overlapping spans keep the highest
+    priority, and a finding equal to one kept (same kind and identifier) collapses into it. Kept spans never
+    overlap, so a bisect over their starts finds a clash in log time (a cell may hold 10^5 matches)."""
     starts: list[int] = []
     ends: list[int] = []
-    kept: list[Hit] = []
-    for start, end, _, hit in sorted(group, key=lambda m: (-m[2], m[0])):
+    kept: dict[object, int] = {}
+    for i in sorted(range(len(members)), key=lambda m: (-members[m][2], members[m][0])):
+        start, end, _, key = members[i]
         if start >= 0:
-            i = bisect.bisect_right(starts, start)
-            if (i > 0 and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+            at = bisect.bisect_right(starts, start)
+            if (at > 0 and ends[at - 1] > start) or (at < len(starts) and starts[at] < end):
                 continue
-            starts.insert(i, start)
-            ends.insert(i, end)
-        kept.append(hit)
-    return tuple(dict.fromkeys(kept))
+            starts.insert(at, start)
+            ends.insert(at, end)
+        kept.setdefault(key, i)
+    return sorted(kept.values())
 
 
-def _combine(found: list[_Found]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct-value positions with findings (ascending) and each one's hit tuple (an object array). A value
-    with one finding gets a 1-tuple, made by zip in C (a column of identifiers has 10^5 of them)."""
+def _combine(found: list[_Found]) -> tuple[np.ndarray, np.ndarray, np.ndarray, pa.Array]:
+    """Distinct-value positions with findings (ascending), and per finding (in that order) the index of its
+    position, its kind and its identifier. Values with one finding (nearly all) are array work only."""
     found = [f for f in found if len(f.pos)]
     if not found:
-        return _NO_ROWS, _objects((), 0)
+        return _NO_ROWS, _NO_ROWS, _NO_ROWS, pa.nulls(0, pa.string())
     pos = np.concatenate([f.pos for f in found])
-    hits = list(itertools.chain.from_iterable(f.hits for f in found))
+    kind = np.concatenate([f.kind for f in found])
+    identifiers = pa.concat_arrays([f.identifier_array() for f in found])
     if len(pos) < 2 or bool(np.all(pos[1:] > pos[:-1])):  # one finding per value, in order: nothing to resolve
-        return pos, _objects(zip(hits), len(hits))
+        return pos, np.arange(len(pos)), kind, identifiers
     order = np.argsort(pos, kind="stable")
-    pos = pos[order]
+    pos, kind = pos[order], kind[order]
+    identifiers = identifiers.take(pa.array(order))
     unique, first, counts = np.unique(pos, return_index=True, return_counts=True)
-    if len(unique) == len(pos):
-        return unique, _objects(zip(hits), len(hits))[order]
-    start, end, priority = (np.concatenate([getattr(f, a) for f in found]) for a in ("start", "end", "priority"))
-    tuples = np.empty(len(unique), dtype=object)
-    single = np.flatnonzero(counts == 1)
-    tuples[single] = _objects(zip(_objects(hits, len(hits))[order[first[single]]]), len(single))
+    keep = np.ones(len(pos), dtype=bool)
     several = np.flatnonzero(counts > 1)  # overlapping findings in one value: resolved one value at a time
-    for u, i, n in zip(several.tolist(), first[several].tolist(), counts[several].tolist(), strict=True):
-        members = order[i : i + n].tolist()
-        tuples[u] = _resolve([(int(start[m]), int(end[m]), int(priority[m]), hits[m]) for m in members])
-    return unique, tuples
-
-
-def _identifier_hits(entity: str, identifiers: list[str], categories: Iterable[frozenset[str]]) -> list[Hit]:
-    """Hits of one entity in bulk: tuple.__new__ over zipped fields skips the per-call Python constructor
-    (0.2 us a hit instead of 1 us; a column of 65,536 phone numbers makes 50,000 of them)."""
-    return list(map(tuple.__new__, repeat(Hit), zip(repeat(entity), identifiers, categories)))
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a batch's hits are built: 10^5 new acyclic objects (hits,
-    tuples, identifier strings) otherwise trigger collections that walk the whole heap (spaCy's included),
-    about a third of the time of an identifier column."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    if len(several):
+        start, end, priority = (
+            np.concatenate([getattr(f, a) for f in found])[order] for a in ("start", "end", "priority")
+        )
+        for i, n in zip(first[several].tolist(), counts[several].tolist(), strict=True):
+            span = range(i, i + n)
+            names = identifiers.slice(i, n).to_pylist()
+            members = [(int(start[m]), int(end[m]), int(priority[m]), (int(kind[m]), names[m - i])) for m in span]
+            keep[i : i + n] = False
+            keep[[i + m for m in _resolve(members)]] = True
+        pos, kind = pos[keep], kind[keep]
+        identifiers = identifiers.filter(pa.array(keep))
+    return unique, np.searchsorted(unique, pos), kind, identifiers
 
 
 class _Worded:
@@ -384,7 +405,7 @@ class Detector:
         self.recognizers: tuple[Recognizer, ...] = load_recognizers()
         self.version = hashlib.sha256(f"{detectors_digest()}|{settings!r}".encode()).hexdigest()[:16]
         _, _, self._empty = load_columns()
-        self._interned: dict[tuple[str, frozenset[str]], Hit] = {}
+        self._kinds: dict[Kind, int] = {}
 
     def __reduce__(self) -> tuple[type, tuple[DetectorSettings]]:
         return type(self), (self.settings,)
@@ -406,8 +427,7 @@ class Detector:
         if plan.ner:
             entities = self._presidio_entities(sample)
         else:
-            _, hits = self.detect(plan, sample.slice(0, PLAN_DETECT_VALUES), PLANNING_DATE)
-            entities = sorted({hit.entity for found in hits for hit in found})
+            entities = sorted(self.detect(plan, sample.slice(0, PLAN_DETECT_VALUES), PLANNING_DATE).entities())
         return replace(plan, reason=f"{plan.reason}; sample: {', '.join(entities) or 'nothing found'}")
 
     @cached_property
@@ -429,34 +449,28 @@ class Detector:
 
     # --- detection ---------------------------------------------------------------------------------------
 
-    def detect(
-        self, plan: ColumnPlan, values: pa.Array, as_of: datetime.date
-    ) -> tuple[np.ndarray, list[tuple[Hit, ...]]]:
-        """Check every cell of ``values``: (ascending row indices with a hit, each row's hits). Equal values
-        share one tuple object. Categories may depend on ``as_of`` (minor_under_14)."""
+    def detect(self, plan: ColumnPlan, values: pa.Array, as_of: datetime.date) -> Findings:
+        """Check every cell of ``values`` (see ``Findings``). Categories may depend on ``as_of``
+        (minor_under_14)."""
         if isinstance(values, pa.ChunkedArray):
             values = values.combine_chunks()
         if plan.kind == "skip" or len(values) == 0 or values.null_count == len(values):
-            return _NO_ROWS, []
-        if _mostly_distinct(values):  # dictionary encoding would cost a pass and save nothing
+            return Findings.none(tuple(self._kinds))
+        if _mostly_distinct(values):  # dictionary encoding would cost a pass and save nothing: a group per row
             valid = values.is_valid().to_numpy(zero_copy_only=False)
             rows = np.flatnonzero(valid)
             present = values if len(rows) == len(values) else values.filter(pa.array(valid))
-            with _no_gc():
-                pos, tuples = _combine(self._findings(plan, present, as_of))
-                return rows[pos], _shared(present, pos, tuples).tolist()
-        indices, distinct = _distinct(values)
-        with _no_gc():
-            pos, tuples = _combine(self._findings(plan, distinct, as_of))
-            return _rows(indices, pos, tuples)
+            pos, hit_group, hit_kind, identifiers = _combine(self._findings(plan, present, as_of))
+            rows, groups = rows[pos], np.arange(len(pos))
+        else:
+            indices, distinct = _distinct(values)
+            pos, hit_group, hit_kind, identifiers = _combine(self._findings(plan, distinct, as_of))
+            rows, groups = _rows(indices, pos)
+        return Findings(rows, groups, hit_group, hit_kind, identifiers, tuple(self._kinds))
 
-    def _hit(self, entity: str, categories: frozenset[str], identifier: str | None = None) -> Hit:
-        if identifier is not None:
-            return Hit(entity, identifier, categories)
-        key = (entity, categories)
-        if key not in self._interned:
-            self._interned[key] = Hit(entity, None, categories)
-        return self._interned[key]
+    def _kind(self, entity: str, categories: frozenset[str]) -> int:
+        """The index of (entity, categories) among the kinds this detector has found so far."""
+        return self._kinds.setdefault((entity, categories), len(self._kinds))
 
     def _findings(self, plan: ColumnPlan, distinct: pa.Array, as_of: datetime.date) -> list[_Found]:
         if plan.kind == "birth_date":
@@ -464,7 +478,7 @@ class Detector:
         if plan.kind == "age":
             return [self._ages(plan, distinct)]
         if type_family(distinct.type) == "binary":  # only a biometric column plans binary values
-            return [_Found.whole(np.arange(len(distinct)), [self._column_hit(plan)] * len(distinct))]
+            return [_Found.whole(np.arange(len(distinct)), self._column_kind(plan))]
         strings = _prepare(distinct)
         if plan.kind == "coordinate":
             return [self._coordinates(plan, strings)]
@@ -479,9 +493,9 @@ class Detector:
 
     # --- column rules ------------------------------------------------------------------------------------
 
-    def _column_hit(self, plan: ColumnPlan, categories: frozenset[str] | None = None) -> Hit:
+    def _column_kind(self, plan: ColumnPlan, categories: frozenset[str] | None = None) -> int:
         assert plan.entity is not None
-        return self._hit(plan.entity, frozenset(plan.categories) if categories is None else categories)
+        return self._kind(plan.entity, frozenset(plan.categories) if categories is None else categories)
 
     def _column_rule(self, plan: ColumnPlan, strings: pa.Array) -> _Found:
         """Every non-empty value of a column whose name says what it is (name, diagnosis, religion, ...)."""
@@ -489,7 +503,7 @@ class Detector:
         if plan.value_regex:
             ok &= _match(strings, plan.value_regex)
         pos = np.flatnonzero(ok)
-        return _Found.whole(pos, [self._column_hit(plan)] * len(pos))
+        return _Found.whole(pos, self._column_kind(plan))
 
     def _birth_dates(self, plan: ColumnPlan, distinct: pa.Array, as_of: datetime.date) -> _Found:
         """Valid birth dates; under 14 on ``as_of`` adds minor_under_14."""
@@ -535,9 +549,8 @@ class Detector:
 
     def _minor_hits(self, plan: ColumnPlan, valid: np.ndarray, minor: np.ndarray) -> _Found:
         pos = np.flatnonzero(valid)
-        young = self._column_hit(plan, frozenset(plan.categories) | {"minor_under_14"})
-        adult = self._column_hit(plan)
-        return _Found.whole(pos, [young if m else adult for m in minor[pos].tolist()])
+        young = self._column_kind(plan, frozenset(plan.categories) | {"minor_under_14"})
+        return _Found.whole(pos, np.where(minor[pos], young, self._column_kind(plan)))
 
     def _ages(self, plan: ColumnPlan, distinct: pa.Array) -> _Found:
         """Ages in years ("12", "12岁", 12.5) or months ("8个月": an infant); under 14 adds minor_under_14."""
@@ -551,7 +564,7 @@ class Detector:
         """A latitude or longitude with at least 3 decimals (~100 m, within GB/T 45574's "precise")."""
         precise = _match(strings, r"^[-+]?(?:1[0-7][0-9]|[0-9]{1,2}|180)\.[0-9]{3,}$")
         pos = np.flatnonzero(precise)
-        return _Found.whole(pos, [self._column_hit(plan)] * len(pos))
+        return _Found.whole(pos, self._column_kind(plan))
 
     # --- pattern recognizers -----------------------------------------------------------------------------
 
@@ -596,8 +609,7 @@ class Detector:
             inside = open_[_match(_subset(strings, open_), regexes[rec.name])]
             if len(inside):
                 stale = True
-                hit = self._hit(rec.entity, self._categories(rec))
-                found.append(_Found.whole(inside, [hit] * len(inside)))
+                found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))
         return found
 
     def _plain_spans(
@@ -667,8 +679,7 @@ class Detector:
             if words.get(rec.name):
                 ok = pc.is_in(lowered, value_set=pa.array(sorted(words[rec.name]), pa.string()))
                 inside = where[pc.fill_null(ok, False).to_numpy(zero_copy_only=False)]
-                hit = self._hit(rec.entity, self._categories(rec))
-                found.append(_Found.whole(inside, [hit] * len(inside)))
+                found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))
         return found
 
     def _spans(
@@ -800,7 +811,7 @@ class Detector:
         whole_valid[wholes] = ok[: len(wholes)]
         found = _Found(
             owner[keep],
-            self._match_hits(rec, _subset(text, keep), as_of),
+            *self._match_hits(rec, _subset(text, keep), as_of),
             start[keep],
             end[keep],
             np.full(len(keep), rec.priority, dtype=np.int64),
@@ -838,19 +849,19 @@ class Detector:
             np.array(flags, dtype=bool),
         )
 
-    def _match_hits(self, rec: Recognizer, texts: pa.Array, as_of: datetime.date) -> list[Hit]:
-        """One Hit per validated match: identifiers are normalised in Arrow; the Hit objects themselves are made
-        in Python (the interface hands them out), about a microsecond each, the per-value floor."""
+    def _match_hits(self, rec: Recognizer, texts: pa.Array, as_of: datetime.date) -> tuple[np.ndarray, pa.Array | None]:
+        """The kind of each validated match and its normalised identifier (None: the recognizer has none), in
+        Arrow: a resident ID's birth date decides minor_under_14 per match."""
         categories = self._categories(rec)
+        kind = np.full(len(texts), self._kind(rec.entity, categories), dtype=np.int64)
         if rec.identifier is None:
-            return [self._hit(rec.entity, categories)] * len(texts)
+            return kind, None
         normalised = validators.NORMALISERS[rec.identifier](texts)
-        identifiers = pc.binary_join_element_wise(f"{rec.entity}:", normalised, "").to_pylist()
-        if not rec.has_birth_date:
-            return _identifier_hits(rec.entity, identifiers, repeat(categories))
-        minor = validators.BIRTH_DATES[rec.validator](texts) > validators.minor_cutoff(as_of)
-        choices = _objects((categories, categories | {"minor_under_14"}), 2)
-        return _identifier_hits(rec.entity, identifiers, choices[minor.astype(np.intp)])  # picked in C, not a loop
+        identifiers = pc.binary_join_element_wise(f"{rec.entity}:", normalised, "").cast(pa.string())
+        if rec.has_birth_date:
+            minor = validators.BIRTH_DATES[rec.validator](texts) > validators.minor_cutoff(as_of)
+            kind[minor] = self._kind(rec.entity, categories | {"minor_under_14"})
+        return kind, identifiers
 
     # --- names by NER ------------------------------------------------------------------------------------
 
@@ -861,7 +872,7 @@ class Detector:
         lemmas for its context words) cost four times as much and add nothing to finding a name."""
         candidates = np.flatnonzero(_match(strings, NER_CANDIDATE))
         if len(candidates) == 0:
-            return _Found.whole(_NO_ROWS, [])
+            return _Found.whole(_NO_ROWS, 0)
         nlp = self.analyzer.nlp_engine.nlp["en"]
         texts = strings.take(pa.array(candidates)).to_pylist()
         skip = [name for name in nlp.pipe_names if name not in ("tok2vec", "ner")]
@@ -870,5 +881,4 @@ class Detector:
             for p, doc in zip(candidates.tolist(), nlp.pipe(texts, batch_size=NER_BATCH, disable=skip), strict=True)
             if any(ent.label_ == "PERSON" and FULL_NAME.fullmatch(ent.text) for ent in doc.ents)
         ]
-        hit = self._hit("PERSON", frozenset())
-        return _Found.whole(np.array(person, dtype=np.int64), [hit] * len(person))
+        return _Found.whole(np.array(person, dtype=np.int64), self._kind("PERSON", frozenset()))

@@ -29,14 +29,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
-from operator import itemgetter, truth
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from export_gate import read
-from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Hit
+from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Findings
 from export_gate.digest import SubjectHasher
 from export_gate.errors import GateError, InputError
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
@@ -50,10 +50,6 @@ log = logging.getLogger(__name__)
 SAMPLE_VALUES = 1000
 #: prctl option: signal this process when its parent dies (linux/prctl.h).
 _PR_SET_PDEATHSIG = 1
-_FIRST = itemgetter(0)
-_KIND = itemgetter(0, 2)  # a Hit's (entity, categories)
-_IDENTIFIER = itemgetter(1)
-_ENTITY_AND_IDENTIFIER = itemgetter(0, 1)
 #: Batches in flight per worker: enough to keep every core busy, few enough to keep memory flat.
 IN_FLIGHT_PER_WORKER = 2
 
@@ -86,77 +82,80 @@ class Partial:
 
 
 class _Findings:
-    """The hits of one column of one batch as arrays. Rows are grouped by hit tuple (equal values share one
-    tuple), Python touches each distinct hit once, and masks, cell counts and identifier pairs are numpy work."""
+    """What one column of one batch adds to the partial result, from the detector's ``Findings`` with numpy
+    only: per-row masks, cells per entity and category, and (row, digest) for every strong identifier. Groups
+    (equal values) are worked on once and spread over their rows; Python touches only each identifier's HMAC."""
 
-    def __init__(self, hits: Sequence[tuple[Hit, ...]], hasher: SubjectHasher, with_identifiers: bool) -> None:
-        ids = np.fromiter(map(id, hits), dtype=np.int64, count=len(hits))
-        _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
-        self.codes = codes.reshape(-1)
-        self.first: list[int] = first.tolist()
-        self.tuples: list[tuple[Hit, ...]] = list(map(hits.__getitem__, self.first))
-        sizes = np.fromiter(map(len, self.tuples), dtype=np.int64, count=len(self.tuples))
-        single = bool((sizes == 1).all())  # the common case: one finding per distinct value
-        flat = list(map(_FIRST, self.tuples)) if single else [hit for found in self.tuples for hit in found]
-        owner = np.repeat(np.arange(len(self.tuples)), sizes)
-        # each hit's kind (entity, categories): found with C-level loops (itemgetter, dict lookups), so the
-        # Python work per hit is a few nanoseconds; masks and entity bits come per kind, then per hit by numpy
-        hit_kinds = list(map(_KIND, flat))
-        kinds = {kind: i for i, kind in enumerate(dict.fromkeys(hit_kinds))}
-        hit_kind = np.fromiter(map(kinds.__getitem__, hit_kinds), dtype=np.int64, count=len(flat))
-        entity_codes = {entity: i for i, entity in enumerate(dict.fromkeys(entity for entity, _ in kinds))}
-        kind_masks = np.array([mask_of(categories) for _, categories in kinds], dtype=np.int64)
-        kind_entities = np.array([entity_codes[entity] for entity, _ in kinds], dtype=np.uint64)
-        # masks OR-ed per tuple, then spread over the rows
-        tuple_masks = np.zeros(len(self.tuples), dtype=np.int64)
-        np.bitwise_or.at(tuple_masks, owner, kind_masks[hit_kind])
-        self.masks = tuple_masks.astype(np.uint16)[self.codes]
-        # entities as bits per tuple, so a cell with two mobiles counts once
-        hit_entities = kind_entities[hit_kind]
-        tuple_entities = np.zeros(len(self.tuples), dtype=np.uint64)
-        np.bitwise_or.at(tuple_entities, owner, np.left_shift(np.uint64(1), hit_entities))
-        weight = np.bincount(self.codes, minlength=len(self.tuples))
+    def __init__(self, found: Findings, hasher: SubjectHasher, with_identifiers: bool) -> None:
+        self.found = found
+        starts = found.group_starts()
+        present = np.unique(found.hit_kind).tolist()
+        entity_codes = {entity: i for i, entity in enumerate(dict.fromkeys(found.kinds[k][0] for k in present))}
+        kind_masks = np.zeros(len(found.kinds), dtype=np.int64)
+        kind_entities = np.zeros(len(found.kinds), dtype=np.uint64)
+        for k in present:
+            entity, categories = found.kinds[k]
+            kind_masks[k], kind_entities[k] = mask_of(categories), entity_codes[entity]
+        # per group: masks OR-ed, entities as bits (a cell with two mobiles counts once); per row by its group
+        group_masks = np.bitwise_or.reduceat(kind_masks[found.hit_kind], starts) if len(starts) else kind_masks[:0]
+        entity_bits = np.left_shift(np.uint64(1), kind_entities[found.hit_kind])
+        group_entities = np.bitwise_or.reduceat(entity_bits, starts) if len(starts) else entity_bits
+        self.masks = group_masks.astype(np.uint16)[found.groups]
+        weight = np.bincount(found.groups, minlength=len(starts))
         self.entity_cells = {
-            name: int(weight[(tuple_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
+            name: int(weight[(group_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
             for name, code in entity_codes.items()
         }
         self.category_cells = {
-            name: int(weight[(tuple_masks & bit) != 0].sum())
+            name: int(weight[(group_masks & bit) != 0].sum())
             for name, bit in CATEGORY_BITS.items()
-            if (tuple_masks & bit).any()
+            if (group_masks & bit).any()
         }
-        # strong identifiers: one digest per distinct identifier hit, with the tuple it belongs to
-        self.digests = np.zeros((0, 2), dtype=np.uint64)
-        self._digest_owner = np.zeros(0, dtype=np.int64)
-        if with_identifiers:
-            where = np.flatnonzero(np.fromiter(map(truth, map(_IDENTIFIER, flat)), dtype=bool, count=len(flat)))
-            picked = flat if len(where) == len(flat) else [flat[i] for i in where.tolist()]
-            self.digests = hasher.digests(map(_ENTITY_AND_IDENTIFIER, picked))
-            self._digest_owner = owner[where]
+        # strong identifiers: one digest per identifier finding of a group, hashed per kind of identifier
+        self._with = np.flatnonzero(found.identifiers.is_valid().to_numpy(zero_copy_only=False))
+        self.digests = np.zeros((len(self._with), 2), dtype=np.uint64)
+        if with_identifiers and len(self._with):
+            entities = kind_entities[found.hit_kind[self._with]]
+            for name, code in entity_codes.items():
+                mine = np.flatnonzero(entities == code)
+                if len(mine):
+                    values = found.identifiers.take(pa.array(self._with[mine]))
+                    self.digests[mine] = hasher.digests_of(name, values)
 
     def identifier_pairs(self, batch_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, identifier digest) for every identifier found on every row of this column."""
-        per_tuple = np.bincount(self._digest_owner, minlength=len(self.tuples))
-        start = np.cumsum(per_tuple) - per_tuple
-        count = per_tuple[self.codes]
+        groups = self.found.groups
+        per_group = np.bincount(self.found.hit_group[self._with], minlength=len(self.found.group_starts()))
+        start = np.cumsum(per_group) - per_group
+        count = per_group[groups]
         rows = np.repeat(batch_rows, count)
         within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-        index = np.repeat(start[self.codes], count) + within
+        index = np.repeat(start[groups], count) + within
         return rows, self.digests[index]
 
-    def examples(self, values: pa.Array, rows: np.ndarray) -> list[str]:
-        """Masked examples: identifiers found, or short cells; never more than a report shows."""
+    def examples(self, values: pa.Array) -> list[str]:
+        """Masked examples, one value at a time in row order: identifiers found, or short cells; never more than
+        a report shows."""
+        found = self.found
+        bounds = [*found.group_starts().tolist(), len(found.hit_group)]
+        _, first = np.unique(found.groups, return_index=True)  # each group's first row (an index into rows)
         masked: list[str] = []
-        for found, first in zip(self.tuples, self.first, strict=True):
-            identifiers = [mask_identifier(hit.entity, hit.identifier) for hit in found if hit.identifier]
+        for group in np.argsort(first).tolist():
+            if len(masked) >= EXAMPLES_PER_COLUMN:
+                break
+            a, b = bounds[group], bounds[group + 1]
+            kinds = found.hit_kind[a:b].tolist()
+            identifiers = [
+                mask_identifier(found.kinds[k][0], identifier)
+                for k, identifier in zip(kinds, found.identifiers.slice(a, b - a).to_pylist(), strict=True)
+                if identifier
+            ]
             if identifiers:
                 masked.extend(identifiers)
             else:
-                cell = values[int(rows[first])].as_py()
+                cell = values[int(found.rows[first[group]])].as_py()
                 if isinstance(cell, str) and len(cell) <= MAX_EXAMPLE_CELL:
                     masked.append(mask_text(cell))
-            if len(masked) >= EXAMPLES_PER_COLUMN:
-                break
         return masked
 
 
@@ -198,25 +197,26 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         col = tally.column(leaf.name)
         col.kind, col.reason = plan.kind, plan.reason
         col.cells += len(leaf.values) - leaf.values.null_count
-        rows, hits = detector.detect(plan, leaf.values, job.as_of)
-        if not len(rows):
+        found = detector.detect(plan, leaf.values, job.as_of)
+        if not len(found):
             continue
-        findings = _Findings(hits, job.hasher, with_identifiers=not keys)
-        batch_rows = rows if leaf.rows is None else np.asarray(leaf.rows)[rows]
+        findings = _Findings(found, job.hasher, with_identifiers=not keys)
+        batch_rows = found.rows if leaf.rows is None else np.asarray(leaf.rows)[found.rows]
         role = roles[leaf.name]
         np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
         for mine, found in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
             for name, count in found.items():
                 mine[name] = mine.get(name, 0) + count
         if job.show_examples:
-            col.add_examples(findings.examples(leaf.values, rows))
+            col.add_examples(findings.examples(leaf.values))
         if not keys:
             pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
             id_rows[role].append(pair_rows)
             id_digests[role].append(pair_digests)
 
     def row_subjects(rows: np.ndarray, kind: str) -> np.ndarray:
-        return job.hasher.digests((kind, f"{batch.source}#{batch.row_offset + row}") for row in rows.tolist())
+        numbers = pc.cast(pa.array(rows + batch.row_offset, pa.int64()), pa.string())
+        return job.hasher.digests_of(kind, pc.binary_join_element_wise(f"{batch.source}#", numbers, ""))
 
     if keys:
         subjects = by_key(role_masks, key_values, row_subjects, job.hasher)
