@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date
 from multiprocessing import get_all_start_methods, get_context
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -39,6 +39,7 @@ from export_gate import read
 from export_gate.detect import ColumnPlan, Detector, DetectorSettings, Findings
 from export_gate.digest import SubjectHasher
 from export_gate.errors import GateError, InputError
+from export_gate.handoff import Handoff, Parcel
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.report import EXAMPLES_PER_COLUMN, MAX_EXAMPLE_CELL, Tally, build_report, mask_identifier, mask_text
 from export_gate.subject_union import SCAN_PARTITION_BITS, SubjectSet
@@ -229,7 +230,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
 
 # --- worker processes ------------------------------------------------------------------------------------
 
-_worker: tuple[Job, Detector] | None = None
+_worker: tuple[Job, Detector, Handoff] | None = None
 
 
 def _start_method() -> tuple[str, bool]:
@@ -249,18 +250,20 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _init_worker(job: Job, detector: Detector | None, parent: int) -> None:
+def _init_worker(job: Job, detector: Detector | None, parent: int, handoff: Handoff) -> None:
     global _worker
     _die_with_parent(parent)
-    _worker = (job, detector if detector is not None else Detector(job.settings))
+    _worker = (job, detector if detector is not None else Detector(job.settings), handoff)
 
 
-def _work(batch: read.Batch, plans: dict[str, ColumnPlan]) -> Partial:
+def _work(parcel: Parcel, plans: dict[str, ColumnPlan]) -> Partial:
     assert _worker is not None, "worker process was not initialised"
-    job, detector = _worker
+    job, detector, handoff = _worker
+    batch = cast(read.Batch, handoff.unpack(parcel))
     try:
         return scan_batch(batch, plans, job, detector)
     finally:
+        del batch  # views of the shared slot, which the scanning process reuses once this result is back
         _give_back_memory()
 
 
@@ -307,20 +310,30 @@ def _partials(
     method, inherits = _start_method()
     if inherits:
         gc.freeze()  # objects loaded so far stay shared with the forked workers instead of being copied by GC
+    in_flight = workers * IN_FLIGHT_PER_WORKER
+    handoff = Handoff(in_flight if inherits else 0)  # forked workers inherit the shared slots
     pool = ProcessPoolExecutor(
         workers,
         mp_context=get_context(method),
         initializer=_init_worker,
-        initargs=(job, detector if inherits else None, os.getpid()),
+        initargs=(job, detector if inherits else None, os.getpid(), handoff),
     )
-    pending: deque[Future[Partial]] = deque()
+    pending: deque[tuple[Future[Partial], Parcel]] = deque()
+
+    def done() -> Partial:
+        future, parcel = pending.popleft()
+        result = future.result()
+        handoff.release(parcel)
+        return result
+
     try:
         for batch, plans in everything:
-            pending.append(pool.submit(_work, batch, plans))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().result()
+            parcel = handoff.pack(batch)
+            pending.append((pool.submit(_work, parcel, plans), parcel))
+            if len(pending) >= in_flight:
+                yield done()
         while pending:
-            yield pending.popleft().result()
+            yield done()
     except BrokenProcessPool as exc:
         raise GateError(
             "a scan worker process died (out of memory or killed); rerun with fewer workers or more memory"
