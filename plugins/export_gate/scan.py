@@ -89,8 +89,8 @@ class _Findings:
 
     def __init__(self, found: Findings, hasher: SubjectHasher, with_identifiers: bool) -> None:
         self.found = found
-        starts = found.group_starts()
-        present = np.unique(found.hit_kind).tolist()
+        self._starts = starts = found.group_starts()
+        present = np.flatnonzero(np.bincount(found.hit_kind, minlength=len(found.kinds))).tolist()
         entity_codes = {entity: i for i, entity in enumerate(dict.fromkeys(found.kinds[k][0] for k in present))}
         kind_masks = np.zeros(len(found.kinds), dtype=np.int64)
         kind_entities = np.zeros(len(found.kinds), dtype=np.uint64)
@@ -126,7 +126,9 @@ class _Findings:
     def identifier_pairs(self, batch_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, identifier digest) for every identifier found on every row of this column."""
         groups = self.found.groups
-        per_group = np.bincount(self.found.hit_group[self._with], minlength=len(self.found.group_starts()))
+        if len(self._with) == len(self._starts) == len(self.found.hit_group):  # one identifier per value
+            return batch_rows, self.digests[groups]
+        per_group = np.bincount(self.found.hit_group[self._with], minlength=len(self._starts))
         start = np.cumsum(per_group) - per_group
         count = per_group[groups]
         rows = np.repeat(batch_rows, count)
@@ -138,7 +140,7 @@ class _Findings:
         """Masked examples, one value at a time in row order: identifiers found, or short cells; never more than
         a report shows."""
         found = self.found
-        bounds = [*found.group_starts().tolist(), len(found.hit_group)]
+        bounds = [*self._starts.tolist(), len(found.hit_group)]
         _, first = np.unique(found.groups, return_index=True)  # each group's first row (an index into rows)
         masked: list[str] = []
         for group in np.argsort(first).tolist():
@@ -204,7 +206,10 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         findings = _Findings(found, job.hasher, with_identifiers=not keys)
         batch_rows = found.rows if leaf.rows is None else np.asarray(leaf.rows)[found.rows]
         role = roles[leaf.name]
-        np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
+        if leaf.rows is None:  # one value per row: rows are distinct, a plain in-place OR will do
+            role_masks[role][batch_rows] |= findings.masks
+        else:  # values of a list: a row may hold several
+            np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
         for mine, found in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
             for name, count in found.items():
                 mine[name] = mine.get(name, 0) + count
