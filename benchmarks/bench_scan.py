@@ -10,7 +10,9 @@ count), then in one run prints:
   the first ``--presidio-cells`` cells of the same data, cells/s, and ours/Presidio;
 * the floor: reading the same files with pyarrow plus one RE2 regex pass over each string column
   (``pyarrow.compute.match_substring_regex``, which runs RE2 in C++), cells/s, and ours/floor; also the same
-  pass with the google-re2 Python binding cell by cell, for reference (``--python-floor``);
+  pass with the google-re2 Python binding cell by cell, for reference (``--python-floor``). The floor runs in
+  about a second and uses every core, so load moves it most: it is measured ``--floor-runs`` times (3) and its
+  best counts, which makes the ratio conservative;
 * peak memory of the scan: the high-water mark of the summed PSS (and summed RSS) of this process and its
   worker processes, sampled every 100 ms while the scan runs.
 
@@ -182,6 +184,7 @@ def main() -> None:
     parser.add_argument("--kind", choices=("crm", "ae_cases", "insurance"), default="crm")
     parser.add_argument("--files", type=int, default=4, help="files the export is split into")
     parser.add_argument("--workers", type=int, default=None, help="scan worker processes (default: one per core)")
+    parser.add_argument("--floor-runs", type=int, default=3, help="times the floor is measured (its best counts)")
     parser.add_argument(
         "--python-floor", action="store_true", help="also time the floor with google-re2 called per cell (slow)"
     )
@@ -230,8 +233,14 @@ def main() -> None:
         people = f"{len(subjects.roots):,} identifier digests of {len(subjects):,} people"
         print(f"subjects: {people}, {table / 2**20:,.0f} MiB")
 
-        floor, floor_cells = floor_cells_per_second(files, python_re2=False)
-        print(f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s ({floor_cells:,} cells)")
+        # the floor is short and threaded, so load moves it most: its best of several runs is the bar
+        floors = [floor_cells_per_second(files, python_re2=False) for _ in range(max(args.floor_runs, 1))]
+        floor, floor_cells = max(floors)
+        spread = f"best of {len(floors)}; slowest {min(floors)[0]:,.0f}" if len(floors) > 1 else "one run"
+        print(
+            f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s "
+            f"({floor_cells:,} cells; {spread})"
+        )
         print(f"ours / floor = {ours / floor:.2f}  (target >= 0.33)")
         if args.python_floor:
             floor_py, _ = floor_cells_per_second(files, python_re2=True)
