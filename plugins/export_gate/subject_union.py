@@ -35,11 +35,11 @@ _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 def _unique(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct digests of (n, 2) words, in order; the index of each input digest among them)."""
     order = digest_order(digests[:, 0], digests[:, 1])
-    ordered = digests[order]
+    ordered = np.take(digests, order, axis=0)  # a row take: a fraction of the cost of fancy-indexing rows
     first = run_starts(ordered[:, 0], ordered[:, 1])
     inverse = np.empty(len(ordered), dtype=np.int64)
     inverse[order] = np.cumsum(first) - 1
-    return ordered[first], inverse
+    return np.take(ordered, np.flatnonzero(first), axis=0), inverse
 
 
 def _locate(
