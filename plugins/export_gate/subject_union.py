@@ -144,6 +144,7 @@ class SubjectSet:
         self._mask = np.zeros(0, dtype=np.uint16)
         self._pending: list[ExportSubjects] = []
         self._pending_size = 0
+        self._size = 0  # identifiers held
 
     def update(self, part: ExportSubjects) -> None:
         """Merge a partial result in (union)."""
@@ -173,7 +174,9 @@ class SubjectSet:
         offsets = np.cumsum([0, *(len(part.roots) for part in parts)]).tolist()
         high = np.concatenate([part.high for part in parts])
         low = np.concatenate([part.low for part in parts])
-        owner = np.concatenate([part.roots + offset for part, offset in zip(parts, offsets, strict=False)])
+        owner = np.concatenate(
+            [part.roots.astype(np.int64) + offset for part, offset in zip(parts, offsets, strict=False)]
+        )
         masks = np.concatenate([part.masks for part in parts])
         part_people = np.flatnonzero(owner == np.arange(len(owner)))
         said = np.flatnonzero(masks)
@@ -242,9 +245,7 @@ class SubjectSet:
 
     def _new_people(self, count: int) -> np.ndarray:
         """Ids for ``count`` new people, each their own root with an empty mask."""
-        first = len(self._parent)
-        if first + count > np.iinfo(INDEX).max:
-            raise ValueError("more than 2**31 distinct people in one scan; scan the export in parts")
+        first = len(self._parent)  # people never outnumber identifiers, so the ids fit INDEX (see _insert)
         fresh = np.arange(first, first + count, dtype=INDEX)
         self._parent = _grown(self._parent, fresh)
         self._mask = _grown(self._mask, np.zeros(count, dtype=np.uint16))
@@ -267,6 +268,9 @@ class SubjectSet:
     ) -> None:
         """Insert the sorted digests not ``known`` (with their ``people``) at their places ``at``."""
         cuts = np.cumsum(np.r_[0, ~known])[bounds].tolist()  # where each partition's new digests start in people
+        self._size += cuts[-1]
+        if self._size > np.iinfo(INDEX).max:
+            raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
         for part in np.flatnonzero(np.diff(cuts)).tolist():
             start, stop = bounds[part], bounds[part + 1]
             new = np.flatnonzero(~known[start:stop]) + start
