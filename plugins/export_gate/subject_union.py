@@ -185,13 +185,15 @@ class SubjectSet:
         repeats = np.zeros((2, 0), dtype=np.int64)
         if len(parts) > 1:  # sort the parts' entries together; a digest in two parts joins their part-people
             order = digest_order(high, low)
-            high, low, owner = high[order], low[order], owner[order]
-            del order
+            high, low = high[order], low[order]
             first = run_starts(high, low)
             if not first.all():
                 again = np.flatnonzero(~first)
-                repeats = np.stack([owner[again], owner[np.flatnonzero(first)[np.cumsum(first)[again] - 1]]])
-                high, low, owner = high[first], low[first], owner[first]
+                starts = np.flatnonzero(first)
+                repeats = np.stack([owner[order[again]], owner[order[starts[np.cumsum(first)[again] - 1]]]])
+                high, low, order = high[starts], low[starts], order[starts]
+            owner = owner[order]
+            del order
         del parts
         bounds, known, at = self._located(high, low)
         met = self._people_at(np.flatnonzero(known), bounds, at)
