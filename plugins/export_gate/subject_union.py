@@ -7,8 +7,8 @@ parts joins their people, so however the data is split, the union is exactly the
 
 Everything is numpy: digests are pairs of 64-bit words (``digest.pack_digests``), found by binary search,
 joined by array-based connected components. A part's people arrive already formed, so merging a part costs a
-binary search per identifier, and the graph to solve holds only the part's people that meet known people or
-people of another part in the same group; everyone else becomes a person of the set with no graph work.
+binary search per identifier, and only the part's people that meet known people, or people of another part in
+the same group, have edges in the graph to solve; everyone else simply becomes a new person of the set.
 Ten million identifiers take about 300 MB; adding a group of them copies the digest columns once, so
 ``SubjectSet`` collects parts and adds them in groups.
 """

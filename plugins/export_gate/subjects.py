@@ -192,7 +192,7 @@ def inferred(
     words = np.concatenate([identifier_digests.get(role, _NO_DIGESTS) for role in roles] or [_NO_DIGESTS])
     pairs = np.arange(len(slots))
     anchor = np.full(len(slot_masks), len(slots))
-    anchor[slots] = pairs  # each slot's anchor: one of its pairs (which one does not matter, so no sort)
+    anchor[slots] = pairs  # each slot's anchor: one of its pairs (any will do: the people come out the same)
     named = anchor < len(slots)
     anchors = anchor[slots]
     linked = np.flatnonzero(anchors != pairs)
