@@ -116,3 +116,21 @@ def test_a_part_joining_two_people_of_the_table_keeps_the_smallest_digest_and_bo
     assert dict(result.people()) == {a: MASKS[1] | MASKS[2]}
     assert dict(result.aliases()) == {b: a, c: a}
     assert pickle.loads(pickle.dumps(result)).counts() == result.counts()
+
+
+@pytest.mark.parametrize("bits", [0, 3], ids=lambda bits: f"{2**bits}-partitions")
+def test_identifiers_added_in_calls_equal_one_build(bits: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subject_union, "PENDING_IDENTIFIERS", 5)  # some calls flush, some wait for the next
+    rng = np.random.default_rng(1)
+    digests = pack_digests([rng.bytes(16) for _ in range(40)])[rng.integers(0, 40, 120)]  # repeats across calls
+    masks = rng.choice(np.array([*MASKS, 0], dtype=np.uint16), len(digests))
+    edges = rng.integers(0, len(digests), (30, 2))
+    whole = build(digests, masks, edges, identified_by=HOW)
+    subjects = SubjectSet(HOW, partition_bits=bits)
+    for calls in np.array_split(np.arange(len(digests)), 4):
+        mine = edges[np.isin(edges[:, 0], calls) & np.isin(edges[:, 1], calls)]
+        subjects.add(digests[calls], masks[calls], np.searchsorted(calls, mine))
+    subjects.add(digests, np.zeros(len(digests), np.uint16), edges)  # the links between calls, saying nothing new
+    result = subjects.result()
+    assert dict(result.people()) == dict(whole.people())
+    assert dict(result.aliases()) == dict(whole.aliases())

@@ -6,8 +6,10 @@ identifiers in one part that belong to one person stay linked in the union, and 
 parts joins their people, so however the data is split, the union is exactly the subjects of one pass.
 
 Everything is numpy: digests are pairs of 64-bit words (``digest.pack_digests``), found by binary search,
-joined by array-based connected components over a union-find forest of people. Ten million identifiers take
-about 300 MB; adding a group of them costs a binary search each plus one copy of the digest columns, so
+joined by array-based connected components. A part's people arrive already formed, so merging a part costs a
+binary search per identifier, and only the part's people that meet known people, or people of another part in
+the same group, have edges in the graph to solve; everyone else simply becomes a new person of the set.
+Ten million identifiers take about 300 MB; adding a group of them copies the digest columns once, so
 ``SubjectSet`` collects parts and adds them in groups.
 """
 
@@ -20,7 +22,7 @@ import numpy as np
 from export_gate.digest import digest_order, pack_digests, run_starts
 from export_gate.model import ExportSubjects
 
-#: Identifiers collected from parts before they are added in one go (temporary arrays of ~150 bytes each).
+#: Identifiers collected from parts before they are added in one go (temporary arrays of ~100 bytes each).
 PENDING_IDENTIFIERS = 1 << 18
 #: Partitions of a whole scan's subjects (2**6: ten million identifiers are 64 partitions of ~160,000, so
 #: adding to one copies a few megabytes).
@@ -33,31 +35,30 @@ _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 def _unique(digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct digests of (n, 2) words, in order; the index of each input digest among them)."""
     order = digest_order(digests[:, 0], digests[:, 1])
-    ordered = digests[order]
+    ordered = np.take(digests, order, axis=0)  # a row take: a fraction of the cost of fancy-indexing rows
     first = run_starts(ordered[:, 0], ordered[:, 1])
     inverse = np.empty(len(ordered), dtype=np.int64)
     inverse[order] = np.cumsum(first) - 1
-    return ordered[first], inverse
+    return np.take(ordered, np.flatnonzero(first), axis=0), inverse
 
 
-def _locate(high: np.ndarray, low: np.ndarray, digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For sorted distinct ``digests``: (their index in the sorted columns ``high``, ``low``, -1 if absent; where
-    each absent one would be inserted). Binary search on the high word; the low word settles equal high words."""
-    left = np.searchsorted(high, digests[:, 0], side="left")
-    run = np.searchsorted(high, digests[:, 0], side="right") - left
-    found = np.full(len(digests), -1, dtype=np.int64)
-    insert = left.copy()
-    one = np.flatnonzero(run == 1)
-    mine, there = digests[one, 1], low[left[one]]
-    found[one[mine == there]] = left[one[mine == there]]
-    insert[one] += mine > there
-    for i in np.flatnonzero(run > 1).tolist():  # several digests share this high word: search their low words
-        start, stop = int(left[i]), int(left[i] + run[i])
-        at = start + int(np.searchsorted(low[start:stop], digests[i, 1]))
-        insert[i] = at
-        if at < stop and low[at] == digests[i, 1]:
-            found[i] = at
-    return found, insert
+def _locate(
+    high: np.ndarray, low: np.ndarray, want_high: np.ndarray, want_low: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted distinct digests (``want_high``, ``want_low``): (whether each is in the sorted columns ``high``,
+    ``low``; its index there, or where it would be inserted). One binary search on the high word; the low word
+    is searched only where a different digest shares the high word (about one in 10^6 at ten million)."""
+    at = np.searchsorted(high, want_high)
+    if not len(high):
+        return np.zeros(len(at), dtype=bool), at
+    there = np.minimum(at, len(high) - 1)
+    same_high = high[there] == want_high
+    found = same_high & (low[there] == want_low)
+    for i in np.flatnonzero(same_high & ~found).tolist():  # a tie of high words: search their low words
+        start, stop = int(at[i]), int(np.searchsorted(high, want_high[i], side="right"))
+        at[i] = start + int(np.searchsorted(low[start:stop], want_low[i]))
+        found[i] = at[i] < stop and low[at[i]] == want_low[i]
+    return found, at
 
 
 def _inserted(
@@ -119,7 +120,7 @@ def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 class SubjectSet:
-    """Distinct people under union, as they arrive: ``add`` identifiers (or ``update`` with a part), then
+    """Distinct people under union, as they arrive: ``update`` with a part (or ``add`` identifiers), then
     ``result``.
 
     Columns, one entry per distinct identifier digest in sorted order: its two words and its person (an id that
@@ -128,7 +129,7 @@ class SubjectSet:
     The columns are split into ``2 ** partition_bits`` partitions by the leading bits of the digest (keyed
     digests are uniform, so the partitions stay even): adding identifiers copies only the partitions they
     fall in, one at a time (a few megabytes each at ten million identifiers), never two copies of the whole
-    table. About 30 bytes an identifier.
+    table. About 20 bytes an identifier and 6 a person.
     Parts are collected and added in groups (``PENDING_IDENTIFIERS``).
     """
 
@@ -143,6 +144,7 @@ class SubjectSet:
         self._mask = np.zeros(0, dtype=np.uint16)
         self._pending: list[ExportSubjects] = []
         self._pending_size = 0
+        self._size = 0  # identifiers held
 
     def update(self, part: ExportSubjects) -> None:
         """Merge a partial result in (union)."""
@@ -153,70 +155,142 @@ class SubjectSet:
         if self._pending_size >= PENDING_IDENTIFIERS:
             self._flush()
 
-    def _flush(self) -> None:
-        if self._pending:
-            digests, masks, edges = _raw(self._pending)
-            self._pending, self._pending_size = [], 0
-            self.add(digests, masks, edges)
-
     def add(self, digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES) -> None:
         """Add identifiers: ``digests`` (words, repeats allowed), what each says about its person (``masks``, 0
         for nothing), and ``edges`` (pairs of indices into ``digests``) that belong to one person."""
-        distinct, inverse = _unique(digests)
-        people = np.empty(len(distinct), dtype=INDEX)
-        parts = distinct[:, 0] >> np.uint64(64 - self._bits) if self._bits else np.zeros(len(distinct), np.uint64)
-        bounds = np.searchsorted(parts, np.arange((1 << self._bits) + 1, dtype=np.uint64)).tolist()
-        first = next_person = len(self._parent)
-        for part in np.flatnonzero(np.diff(bounds)).tolist():  # digests are sorted: each partition is a range
-            start, stop = bounds[part], bounds[part + 1]
-            chunk = distinct[start:stop]
-            found, insert = _locate(self._high[part], self._low[part], chunk)
-            known = found >= 0
-            people[start:stop][known] = self._person[part][found[known]]
-            new = np.flatnonzero(~known)
-            if len(new):
-                fresh = np.arange(next_person, next_person + len(new), dtype=np.int64)
-                next_person += len(new)
-                people[start + new] = fresh
-                self._high[part], self._low[part], self._person[part] = _inserted(
-                    (self._high[part], self._low[part], self._person[part]),
-                    insert[new],
-                    (chunk[new, 0], chunk[new, 1], fresh),
-                )
-        if next_person > np.iinfo(INDEX).max:
-            raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
-        if next_person > first:
-            self._parent = _grown(self._parent, np.arange(first, next_person, dtype=INDEX))
-            self._mask = _grown(self._mask, np.zeros(next_person - first, dtype=np.uint16))
-        person = people[inverse]
-        if len(edges):
-            self._join(person[edges[:, 0]], person[edges[:, 1]])
+        self.update(build(digests, masks, edges, identified_by=self.identified_by))
+
+    def _flush(self) -> None:
+        """Add the pending parts.
+
+        Each entry of a part belongs to its part-person (the part's canonical entry). A digest in several parts
+        joins their part-people, and a digest the set knows joins a part-person to that person of the set: a
+        graph over the set's people met (numbered first) and the entries. Each component holding a person of the
+        set becomes its smallest such person (the others hang under it); any other component is a new person.
+        Part-people that meet nobody, most of them, are new people without graph work."""
+        if not self._pending:
+            return
+        parts, self._pending, self._pending_size = self._pending, [], 0
+        offsets = np.cumsum([0, *(len(part.roots) for part in parts)]).tolist()
+        high = np.concatenate([part.high for part in parts])
+        low = np.concatenate([part.low for part in parts])
+        owner = np.concatenate(
+            [part.roots.astype(np.int64) + offset for part, offset in zip(parts, offsets, strict=False)]
+        )
+        masks = np.concatenate([part.masks for part in parts])
+        part_people = np.flatnonzero(owner == np.arange(len(owner)))
         said = np.flatnonzero(masks)
-        if len(said):
-            np.bitwise_or.at(self._mask, self._find(person[said]), masks[said].astype(np.uint16))
+        said_by, masks = owner[said], masks[said]  # what each part says, by part-person
+        nodes_total = len(owner)
+        repeats = np.zeros((2, 0), dtype=np.int64)
+        if len(parts) > 1:  # sort the parts' entries together; a digest in two parts joins their part-people
+            order = digest_order(high, low)
+            high, low = high[order], low[order]
+            first = run_starts(high, low)
+            if not first.all():
+                again = np.flatnonzero(~first)
+                starts = np.flatnonzero(first)
+                repeats = np.stack([owner[order[again]], owner[order[starts[np.cumsum(first)[again] - 1]]]])
+                high, low, order = high[starts], low[starts], order[starts]
+            owner = owner[order]
+            del order
+        del parts
+        bounds, known, at = self._located(high, low)
+        met = self._people_at(np.flatnonzero(known), bounds, at)
+        people, local = np.unique(met, return_inverse=True)  # the set's people met, as the first nodes
+        nodes = len(people)
+        labels = components(
+            nodes + nodes_total,
+            np.concatenate([local, repeats[0] + nodes]),
+            np.concatenate([owner[known] + nodes, repeats[1] + nodes]),
+        )
+        del met, local, repeats
+        # each component's person: the smallest person of the set in it, else a new one
+        person_of = np.empty(len(labels), dtype=INDEX)
+        person_of[:nodes] = people
+        new = part_people[labels[part_people + nodes] == part_people + nodes] + nodes
+        person_of[new] = self._new_people(len(new))
+        joined = np.flatnonzero(labels[:nodes] != np.arange(nodes))
+        if len(joined):
+            self._hang(people[joined], people[labels[joined]])
+        np.bitwise_or.at(self._mask, person_of[labels[said_by + nodes]], masks)
+        self._insert(high, low, person_of[labels[owner[~known] + nodes]], bounds, known, at)
+
+    def _bounds(self, high: np.ndarray) -> list[int]:
+        """Where each partition's range starts in sorted high words (and where the last ends)."""
+        if not self._bits:
+            return [0, len(high)]
+        leading = high >> np.uint64(64 - self._bits)
+        return np.searchsorted(leading, np.arange((1 << self._bits) + 1, dtype=np.uint64)).tolist()
+
+    def _located(self, high: np.ndarray, low: np.ndarray) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """For sorted distinct digests: (partition bounds; whether each is in the set; its index in its
+        partition, or where it goes)."""
+        bounds = self._bounds(high)
+        known = np.zeros(len(high), dtype=bool)
+        at = np.zeros(len(high), dtype=np.int64)
+        for part in np.flatnonzero(np.diff(bounds)).tolist():
+            start, stop = bounds[part], bounds[part + 1]
+            known[start:stop], at[start:stop] = _locate(
+                self._high[part], self._low[part], high[start:stop], low[start:stop]
+            )
+        return bounds, known, at
+
+    def _people_at(self, found: np.ndarray, bounds: list[int], at: np.ndarray) -> np.ndarray:
+        """The people (roots) of the digests at sorted positions ``found`` (all in the set)."""
+        people = np.empty(len(found), dtype=INDEX)
+        cuts = np.searchsorted(found, bounds).tolist()
+        for part in np.flatnonzero(np.diff(cuts)).tolist():
+            start, stop = cuts[part], cuts[part + 1]
+            people[start:stop] = self._person[part][at[found[start:stop]]]
+        return self._find(people)
+
+    def _new_people(self, count: int) -> np.ndarray:
+        """Ids for ``count`` new people, each their own root with an empty mask."""
+        first = len(self._parent)  # people never outnumber identifiers, so the ids fit INDEX (see _insert)
+        fresh = np.arange(first, first + count, dtype=INDEX)
+        self._parent = _grown(self._parent, fresh)
+        self._mask = _grown(self._mask, np.zeros(count, dtype=np.uint16))
+        return fresh
+
+    def _hang(self, old: np.ndarray, root: np.ndarray) -> None:
+        """Make the roots ``old`` part of the people ``root`` (distinct roots), their masks OR-ed in."""
+        self._parent[old] = root
+        np.bitwise_or.at(self._mask, root, self._mask[old])
+        self._mask[old] = 0
+
+    def _insert(
+        self,
+        high: np.ndarray,
+        low: np.ndarray,
+        people: np.ndarray,
+        bounds: list[int],
+        known: np.ndarray,
+        at: np.ndarray,
+    ) -> None:
+        """Insert the sorted digests not ``known`` (with their ``people``) at their places ``at``."""
+        cuts = np.cumsum(np.r_[0, ~known])[bounds].tolist()  # where each partition's new digests start in people
+        self._size += cuts[-1]
+        if self._size > np.iinfo(INDEX).max:
+            raise ValueError("more than 2**31 distinct identifiers in one scan; scan the export in parts")
+        for part in np.flatnonzero(np.diff(cuts)).tolist():
+            start, stop = bounds[part], bounds[part + 1]
+            new = np.flatnonzero(~known[start:stop]) + start
+            self._high[part], self._low[part], self._person[part] = _inserted(
+                (self._high[part], self._low[part], self._person[part]),
+                at[new],
+                (high[new], low[new], people[cuts[part] : cuts[part + 1]]),
+            )
 
     def _find(self, people: np.ndarray) -> np.ndarray:
+        """The roots of ``people``; their paths are shortened on the way (each points at its root)."""
         roots = self._parent[people]
         while True:
             up = self._parent[roots]
             if np.array_equal(up, roots):
+                self._parent[people] = roots
                 return roots
             roots = up
-
-    def _join(self, a: np.ndarray, b: np.ndarray) -> None:
-        """Make the people at both ends of each edge one person (their masks OR-ed at the new root)."""
-        ra, rb = self._find(a), self._find(b)
-        apart = ra != rb
-        if not apart.any():
-            return
-        nodes, local = np.unique(np.concatenate([ra[apart], rb[apart]]), return_inverse=True)
-        half = int(apart.sum())
-        labels = components(len(nodes), local[:half], local[half:])
-        moved = np.flatnonzero(labels != np.arange(len(nodes)))
-        old, root = nodes[moved], nodes[labels[moved]]
-        self._parent[old] = root
-        np.bitwise_or.at(self._mask, root, self._mask[old])
-        self._mask[old] = 0
 
     def result(self) -> ExportSubjects:
         """The people: each identifier points at its person's smallest digest, which holds the mask. Ends the set:
@@ -231,14 +305,15 @@ class SubjectSet:
         size = len(high)
         final = self._parent[person]  # each identifier's person (a root)
         del person
-        person_masks = self._mask[self._parent]
         people = len(self._parent)
+        roots_mask = self._mask
         del self._parent, self._mask  # the set is spent; its columns become the result
         canonical = np.full(people, size, dtype=INDEX)
         np.minimum.at(canonical, final, np.arange(size, dtype=INDEX))  # entries are in digest order
         masks = np.zeros(size, dtype=np.uint16)
-        masks[canonical[canonical < size]] = person_masks[canonical < size]
-        del person_masks
+        held = canonical < size  # the roots
+        masks[canonical[held]] = roots_mask[held]
+        del roots_mask, held
         roots = canonical[final]
         del final, canonical
         return ExportSubjects(high, low, roots, masks, self.identified_by)
@@ -247,23 +322,14 @@ class SubjectSet:
 def build(
     digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES, *, identified_by: str
 ) -> ExportSubjects:
-    """A table from identifiers (see ``SubjectSet.add``)."""
-    subjects = SubjectSet(identified_by)
-    subjects.add(digests, masks, edges)
-    return subjects.result()
-
-
-def _raw(parts: list[ExportSubjects]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tables as identifiers for ``SubjectSet.add``: every digest, its mask, and an edge to its canonical one."""
-    offsets = np.cumsum([0, *(len(part.roots) for part in parts)]).tolist()
-    edges = [
-        np.column_stack([offset + np.flatnonzero(others), offset + part.roots[others].astype(np.int64)])
-        for part, offset in zip(parts, offsets, strict=False)
-        for others in [part.roots != np.arange(len(part.roots))]
-    ]
-    high = np.concatenate([part.high for part in parts])
-    digests = np.column_stack([high, np.concatenate([part.low for part in parts])])
-    return digests, np.concatenate([part.masks for part in parts]), np.concatenate(edges)
+    """A table from identifiers (see ``SubjectSet.add``): the distinct digests in order, people as the connected
+    components of the edges (a component's smallest node is its smallest digest, the canonical one)."""
+    distinct, inverse = _unique(digests)
+    roots = components(len(distinct), inverse[edges[:, 0]], inverse[edges[:, 1]])
+    said = np.flatnonzero(masks)
+    held = np.zeros(len(distinct), dtype=np.uint16)
+    np.bitwise_or.at(held, roots[inverse[said]], masks[said].astype(np.uint16))
+    return ExportSubjects(distinct[:, 0].copy(), distinct[:, 1].copy(), roots.astype(INDEX), held, identified_by)
 
 
 def merge(parts: Iterable[ExportSubjects], how: str) -> ExportSubjects:

@@ -180,7 +180,7 @@ def inferred(
     ``role_masks[role][i]`` is everything row ``i`` holds about its person in ``role``; the pairs
     (``identifier_rows[role][j]``, ``identifier_digests[role][j]``) say which identifier digests that role's
     columns hold on which row. Each (role, row) is a slot; the identifiers of a slot are one person (linked to
-    the slot's first identifier, which carries the slot's mask), and the same identifier in two slots joins
+    one identifier of the slot, which carries the slot's mask), and the same identifier in two slots joins
     them; roles of one row are never linked directly. A slot with findings but no identifier is a person named
     by ``row_subjects`` (``kind`` carries the role).
     """
@@ -190,16 +190,15 @@ def inferred(
     slot_parts = [np.asarray(identifier_rows.get(role, ()), dtype=np.int64) + i * n for i, role in enumerate(roles)]
     slots = np.concatenate(slot_parts or [np.zeros(0, np.int64)])
     words = np.concatenate([identifier_digests.get(role, _NO_DIGESTS) for role in roles] or [_NO_DIGESTS])
-    order = np.argsort(slots, kind="stable")
-    slots, words = slots[order], words[order]
-    starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]) if len(slots) else np.zeros(0, dtype=np.int64)
-    anchors = np.repeat(starts, np.diff(np.r_[starts, len(slots)]))  # each pair's slot's first pair
     pairs = np.arange(len(slots))
-    edges = np.column_stack([pairs, anchors])[pairs != anchors]
+    anchor = np.full(len(slot_masks), len(slots))
+    anchor[slots] = pairs  # each slot's anchor: one of its pairs (any will do: the people come out the same)
+    named = anchor < len(slots)
+    anchors = anchor[slots]
+    linked = np.flatnonzero(anchors != pairs)
+    edges = np.column_stack([linked, anchors[linked]])
     pair_masks = np.zeros(len(slots), dtype=np.uint16)
-    pair_masks[starts] = slot_masks[slots[starts]]
-    named = np.zeros(len(slot_masks), dtype=bool)
-    named[slots[starts]] = True
+    pair_masks[anchor[named]] = slot_masks[named]
     lonely = np.flatnonzero((slot_masks != 0) & ~named)
     digests, masks = [words], [pair_masks]
     for i, role in enumerate(roles):
