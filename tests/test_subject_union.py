@@ -9,6 +9,7 @@ import pickle
 import random
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from export_gate import subject_union
 from export_gate.digest import SubjectHasher, pack_digests, unpack_digests
@@ -26,6 +27,12 @@ def test_digest_is_plain_hmac_sha256_truncated(key: bytes) -> None:
     assert hasher.digest("CN_MOBILE", "8613812345678") == expected
     assert unpack_digests(hasher.digests([("CN_MOBILE", "8613812345678"), ("X", "y")]))[0] == expected
     assert pickle.loads(pickle.dumps(hasher)).digest("CN_MOBILE", "8613812345678") == expected
+    # an Arrow array of one kind digests the same: short, multi-block (> 55 bytes) and non-ASCII identifiers
+    identifiers = ["8613812345678", "x" * 200, "张三@例子.中国"]
+    for array in (pa.array(identifiers), pa.array(identifiers, pa.large_string())):
+        words = hasher.digests_of("CN_MOBILE", array)
+        assert np.array_equal(words, hasher.digests(("CN_MOBILE", i) for i in identifiers))
+        assert unpack_digests(words)[0] == expected
 
 
 def test_packed_digests_sort_like_bytes_and_refuse_raw_values() -> None:
