@@ -22,8 +22,11 @@ import numpy as np
 from export_gate.digest import digest_order, pack_digests, run_starts
 from export_gate.model import ExportSubjects
 
-#: Identifiers collected from parts before they are added in one go (temporary arrays of ~100 bytes each).
+#: Identifiers collected from parts before they are added in one go (temporary arrays of ~100 bytes each)...
 PENDING_IDENTIFIERS = 1 << 18
+#: ... or this share of the identifiers held, if more: every flush rewrites the sorted columns, so a fixed
+#: batch would copy the table once per 2**18 new identifiers (quadratic; ~8 GB of copies at ten million).
+PENDING_SHARE = 16
 #: Partitions of a whole scan's subjects (2**6: ten million identifiers are 64 partitions of ~160,000, so
 #: adding to one copies a few megabytes).
 SCAN_PARTITION_BITS = 6
@@ -130,7 +133,7 @@ class SubjectSet:
     digests are uniform, so the partitions stay even): adding identifiers copies only the partitions they
     fall in, one at a time (a few megabytes each at ten million identifiers), never two copies of the whole
     table. About 20 bytes an identifier and 6 a person.
-    Parts are collected and added in groups (``PENDING_IDENTIFIERS``).
+    Parts are collected and added in groups (``PENDING_IDENTIFIERS``, growing with the set: ``PENDING_SHARE``).
     """
 
     def __init__(self, how: str, *, partition_bits: int = 0) -> None:
@@ -152,7 +155,7 @@ class SubjectSet:
             raise ValueError(f"cannot merge subjects identified by {part.identified_by!r} into {self.identified_by!r}")
         self._pending.append(part)
         self._pending_size += len(part.roots)
-        if self._pending_size >= PENDING_IDENTIFIERS:
+        if self._pending_size >= max(PENDING_IDENTIFIERS, self._size // PENDING_SHARE):
             self._flush()
 
     def add(self, digests: np.ndarray, masks: np.ndarray, edges: np.ndarray = _NO_EDGES) -> None:
