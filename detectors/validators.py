@@ -182,12 +182,18 @@ def resident_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     return _scatter(len(texts), shaped, ok)
 
 
-def resident_id_birth_dates(texts: pa.Array) -> np.ndarray:
-    """Birth date (YYYYMMDD as int) in each valid-shaped 18-character ID; 0 where the text has no such shape."""
-    shaped, digits = _id_digits(texts)
+def _birth_dates_of(texts: pa.Array, digits_of: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Birth date (YYYYMMDD as int) of each text ``digits_of`` reads as an ID (its digits in the 18-digit
+    form); 0 where the text has no such shape."""
+    shaped, digits = digits_of(texts)
     out = np.zeros(len(texts), dtype=np.int64)
     out[shaped] = _number(digits[6:14])
     return out
+
+
+def resident_id_birth_dates(texts: pa.Array) -> np.ndarray:
+    """Birth date (YYYYMMDD as int) in each valid-shaped 18-character ID; 0 where the text has no such shape."""
+    return _birth_dates_of(texts, _id_digits)
 
 
 def _legacy_digits(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -221,10 +227,7 @@ def resident_id_15(texts: pa.Array, ctx: Context) -> np.ndarray:
 
 def resident_id_15_birth_dates(texts: pa.Array) -> np.ndarray:
     """Birth date (YYYYMMDD as int, 19YYMMDD) of each 15-digit legacy ID; 0 where the text has no such shape."""
-    shaped, digits = _legacy_digits(texts)
-    out = np.zeros(len(texts), dtype=np.int64)
-    out[shaped] = _number(digits[6:14])
-    return out
+    return _birth_dates_of(texts, _legacy_digits)
 
 
 def resident_id_18(texts: pa.Array) -> pa.Array:
