@@ -174,6 +174,7 @@ class _Found:
         return cls(pos.astype(np.int64), kinds, None, minus, minus, np.zeros(len(pos), dtype=np.int64))
 
     def identifier_array(self) -> pa.Array:
+        """The identifiers, all null for a recognizer without identifiers (so findings concatenate)."""
         return pa.nulls(len(self.pos), pa.string()) if self.identifiers is None else self.identifiers
 
 
@@ -327,7 +328,7 @@ def _resolve(members: list[tuple[int, int, int, tuple[int, str | None]]]) -> lis
     overlap, so a bisect over their starts finds a clash in log time (a cell may hold 10^5 matches)."""
     starts: list[int] = []
     ends: list[int] = []
-    kept: dict[object, int] = {}
+    kept: dict[tuple[int, str | None], int] = {}
     for i in sorted(range(len(members)), key=lambda m: (-members[m][2], members[m][0])):
         start, end, _, key = members[i]
         if start >= 0:
@@ -362,9 +363,10 @@ def _combine(found: list[_Found]) -> tuple[np.ndarray, np.ndarray, np.ndarray, p
             np.concatenate([getattr(f, a) for f in found])[order] for a in ("start", "end", "priority")
         )
         for i, n in zip(first[several].tolist(), counts[several].tolist(), strict=True):
-            span = range(i, i + n)
             names = identifiers.slice(i, n).to_pylist()
-            members = [(int(start[m]), int(end[m]), int(priority[m]), (int(kind[m]), names[m - i])) for m in span]
+            members = [
+                (int(start[m]), int(end[m]), int(priority[m]), (int(kind[m]), names[m - i])) for m in range(i, i + n)
+            ]
             keep[i : i + n] = False
             keep[[i + m for m in _resolve(members)]] = True
         pos, kind = pos[keep], kind[keep]

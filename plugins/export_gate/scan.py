@@ -210,8 +210,8 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
             role_masks[role][batch_rows] |= findings.masks
         else:  # values of a list: a row may hold several
             np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
-        for mine, found in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
-            for name, count in found.items():
+        for mine, cells in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
+            for name, count in cells.items():
                 mine[name] = mine.get(name, 0) + count
         if job.show_examples:
             col.add_examples(findings.examples(leaf.values))
