@@ -46,20 +46,21 @@ class Handoff:
 
     def pack(self, obj: object) -> Parcel:
         """``obj`` ready to send: its buffers copied into a free slot when they fit, else pickled whole."""
-        buffers: list[pickle.PickleBuffer] = []
-        header = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
-        raws = [b.raw() for b in buffers]
-        spans, offset = [], 0
-        for raw in raws:
-            spans.append((offset, raw.nbytes))
-            offset += -(-raw.nbytes // ALIGN) * ALIGN
-        if self._memory is None or not self._free or offset > self.slot_bytes:
-            return Parcel(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
-        slot = self._free.popleft()
-        base = slot * self.slot_bytes
-        for raw, (start, size) in zip(raws, spans, strict=True):
-            self._memory[base + start : base + start + size] = raw
-        return Parcel(header, slot, tuple(spans))
+        if self._memory is not None and self._free:  # else the pipe: no out-of-band pickle to throw away
+            buffers: list[pickle.PickleBuffer] = []
+            header = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+            raws = [b.raw() for b in buffers]
+            spans, offset = [], 0
+            for raw in raws:
+                spans.append((offset, raw.nbytes))
+                offset += -(-raw.nbytes // ALIGN) * ALIGN
+            if offset <= self.slot_bytes:
+                slot = self._free.popleft()
+                base = slot * self.slot_bytes
+                for raw, (start, size) in zip(raws, spans, strict=True):
+                    self._memory[base + start : base + start + size] = raw
+                return Parcel(header, slot, tuple(spans))
+        return Parcel(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
     def unpack(self, parcel: Parcel) -> object:
         """The object of ``parcel``, its buffers (if any) views of the shared slot: valid until it is released."""
