@@ -87,13 +87,14 @@ def _sample_tree(root: int, interval: float, stop: Any, results: Any) -> None:
     me, rss, pss = os.getpid(), 0, 0
     results.send("ready")
     while True:
+        stopped = stop.is_set()  # one more sample after the stop: the scan's last moments count too
         per_process = [_memory(pid) for pid in _tree(root) if pid != me]
         rss = max(rss, sum(r for r, _ in per_process))
         pss = max(pss, sum(p for _, p in per_process))
-        if stop.wait(interval):
+        if stopped:
             break
-    per_process = [_memory(pid) for pid in _tree(root) if pid != me]
-    results.send((max(rss, sum(r for r, _ in per_process)), max(pss, sum(p for _, p in per_process))))
+        stop.wait(interval)
+    results.send((rss, pss))
 
 
 class PeakMemory:
