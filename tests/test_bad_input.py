@@ -202,3 +202,16 @@ def test_utf8_csv_named_as_gbk_is_refused_not_misread(tmp_path: Path) -> None:
     assert _error([str(path)], encoding="gbk") == (
         f"{path}: the text is UTF-8 but gbk was named; leave the encoding out or name utf-8"
     )
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string(), pa.binary(), pa.string_view(), pa.binary_view()])
+def test_oversized_cell_is_found_in_the_batch_that_holds_it(kind: pa.DataType) -> None:
+    """Batches are slices of one array: the size check reads each slice's own cells, whatever the layout."""
+    text = kind in (pa.string(), pa.large_string(), pa.string_view())
+    large = "z" * 2_000_000 if text else b"z" * 20_000_000  # over the limit for text (1 MiB) or binary (16 MiB)
+    short = "a" if text else b"a"
+    batches = table_batches(pa.table({"note": pa.array([short, short, short, large, short], kind)}), batch_rows=2)
+    assert next(batches).num_rows == 2  # rows 1-2: every cell short, though the array's buffer holds the large one
+    over = r"^<table>: column 'note' row 4 holds a (text cell of 2|binary cell of 20),000,000 bytes"
+    with pytest.raises(InputError, match=over):
+        next(batches)

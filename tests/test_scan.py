@@ -66,6 +66,17 @@ def test_inferred_subjects_link_rows_by_normalised_identifiers() -> None:
     assert len(dict(result.subjects.aliases())) == 1  # the person's second identifier points at the first
 
 
+def test_view_and_dictionary_layouts_give_the_same_report() -> None:
+    """polars and DuckDB hand over string_view columns, pandas categoricals dictionaries: same people, same cells."""
+    plain = _people()
+    views = plain.cast(pa.schema([(name, pa.string_view()) for name in plain.column_names]))
+    categorical = pa.table({name: views[name].dictionary_encode() for name in views.column_names})
+    expected = _scan(plain).report
+    for table in (views, categorical):
+        report = _scan(table).report
+        assert (report["subjects"], report["columns"]) == (expected["subjects"], expected["columns"])
+
+
 def test_minor_from_resident_id_is_sensitive() -> None:
     result = _scan(pa.table({"id_card": [CHILD_ID, ADULT_ID]}))
     assert result.report["subjects"]["personal"] == 2
