@@ -113,6 +113,33 @@ def real_dates(year: np.ndarray, month: np.ndarray, day: np.ndarray, as_of: date
     return ok & (year * 10000 + month * 100 + day <= today)
 
 
+def year_first_dates(texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) of texts starting "YYYY-MM-DD" (any of - / . as each separator) or "YYYYMMDD", read
+    off the byte matrix; -1 for texts that start otherwise (the caller's regex reads those). What this reads
+    is what ``^(?P<y>[0-9]{4})[-/.年]?(?P<m>[0-9]{1,2})[-/.月]?(?P<d>[0-9]{1,2})`` extracts from the same text,
+    at a tenth of the cost of extracting it."""
+    texts = _strings(texts)
+    out = [np.full(len(texts), -1, dtype=np.int64) for _ in range(3)]
+    lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+    for width, separated in ((10, True), (8, False)):
+        where = np.flatnonzero(lengths >= width)
+        if not len(where):
+            continue
+        chars = char_columns(texts, width, where).astype(np.int64) - ord("0")
+        digit = (chars >= 0) & (chars <= 9)
+        if separated:  # - / . are 0x2d-0x2f: below "0" by 3, 2 and 1
+            ok = digit[[0, 1, 2, 3, 5, 6, 8, 9]].all(axis=0) & (chars[4] >= -3) & (chars[4] <= -1)
+            ok &= (chars[7] >= -3) & (chars[7] <= -1)
+            digits = chars[[0, 1, 2, 3, 5, 6, 8, 9]]
+        else:
+            ok = digit.all(axis=0)
+            digits = chars
+        where, digits = where[ok], digits[:, ok]
+        for part, rows in zip(out, (digits[:4], digits[4:6], digits[6:8]), strict=True):
+            part[where] = _number(rows)
+    return out[0], out[1], out[2]
+
+
 def minor_cutoff(as_of: datetime.date) -> int:
     """Births after this YYYYMMDD are under 14 on ``as_of`` (29 February falls back to the 28th)."""
     year = as_of.year - 14

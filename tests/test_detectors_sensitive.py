@@ -4,11 +4,14 @@ look-alikes, with the column context that decides many of them."""
 from __future__ import annotations
 
 import datetime
+import random
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from detector_support import AS_OF, categories, entities
-from export_gate.detect import DetectorSettings
+from export_gate.detect import YEAR_FIRST_DATE, DetectorSettings, _extracted_ints
+from export_gate.detectors import validators
 
 MEDICAL = {"medical_health"}
 
@@ -100,6 +103,26 @@ def test_birth_date_column_any_type_relative_to_as_of() -> None:
     stamps = [datetime.datetime.combine(d, datetime.time(8)) for d in dates]
     assert categories("birthday", stamps, dtype=pa.timestamp("s")) == [set(), minor, set()]
     assert entities("birth_date", ["2099-01-01", "not a date"]) == [set(), set()]
+
+
+def test_year_first_dates_read_off_bytes_as_the_regex_reads_them() -> None:
+    """The byte reader of fixed shapes must give what the year-first regex extracts, or leave the text to it."""
+    rng = random.Random(7)
+    texts = ["1985-03-12", "1985/3/12", "1985年3月12日", "19850312", "1985-03-12 08:00", "1985.03/12", "1985-0312"]
+    texts += ["198503121", "1985312", "", "12/03/1985", "2010-13-45", "1985-03-1x", "1985--3-12", "19850312abc"]
+    texts += ["".join(rng.choice("0123456789-/.年月 x") for _ in range(rng.randint(6, 13))) for _ in range(5000)]
+    texts += [
+        f"{rng.randint(0, 9999):04d}{rng.choice('-/.')}{rng.randint(0, 99):02d}-{rng.randint(0, 99):02d}"
+        for _ in range(500)
+    ]
+    array = pa.array(texts)
+    year, month, day = validators.year_first_dates(array)
+    regex = _extracted_ints(array, YEAR_FIRST_DATE)
+    read = year >= 0
+    assert read.sum() > 500  # the generated fixed shapes at least
+    for mine, key in ((year, "y"), (month, "m"), (day, "d")):
+        assert (mine[read] == regex[key][read]).all()
+    assert set(np.flatnonzero(~read)) >= {texts.index("1985/3/12"), texts.index("1985-0312"), texts.index("1985312")}
 
 
 def test_birth_dates_written_month_or_day_first() -> None:

@@ -77,6 +77,8 @@ NOT_TERM_CHARS = "0123456789 +()./:-"
 #: (extension A and the main block have no decomposition mappings, and nothing composes with them).
 NFKC_STABLE = r"^[\x00-\x7F\x{3001}-\x{3035}\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}]*$"
 _NO_ROWS = np.zeros(0, dtype=np.int64)
+#: A birth date written year first (1985-03-12, 1985/3/12, 1985年3月12日, 19850312, 1985-03-12 08:00).
+YEAR_FIRST_DATE = r"^(?P<y>[0-9]{4})[-/.年]?(?P<m>[0-9]{1,2})[-/.月]?(?P<d>[0-9]{1,2})"
 #: Values of a column looked at to judge whether nearly all differ, and the share of distinct ones that means so.
 DISTINCT_PROBE = 2048
 MOSTLY_DISTINCT = 0.99  # a birthday-paradox share: 2,048 draws of 30,000 dates repeat 3%
@@ -517,10 +519,13 @@ class Detector:
             ]
         else:
             strings = _prepare(distinct)
-            pattern = r"^(?P<y>[0-9]{4})[-/.年]?(?P<m>[0-9]{1,2})[-/.月]?(?P<d>[0-9]{1,2})"
-            groups = _extracted_ints(strings, pattern)
-            parts = [groups[k] for k in "ymd"]
-            if (groups["y"] < 0).any():  # not year first: 03/15/2010, 15.03.2010
+            parts = list(validators.year_first_dates(strings))  # most dates; the regex reads the others
+            rest = np.flatnonzero(parts[0] < 0)
+            if len(rest):
+                groups = _extracted_ints(_subset(strings, rest), YEAR_FIRST_DATE)
+                for part, key in zip(parts, "ymd", strict=True):
+                    part[rest] = groups[key]
+            if (parts[0] < 0).any():  # not year first: 03/15/2010, 15.03.2010
                 return self._written_dates(plan, strings, parts, as_of)
         year, month, day = parts
         real = validators.real_dates(year, month, day, as_of)
