@@ -3,6 +3,7 @@ worker re-creation and linear-time matching on hostile input."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import time
 from collections.abc import Callable
@@ -52,12 +53,18 @@ def test_a_column_of_mostly_distinct_values_is_analysed_row_by_row() -> None:
     mobiles = [f"1381234{i:04d}" for i in range(10_000)]
     values = pa.array([*mobiles, None, mobiles[7], f"SO{10**15}", mobiles[7]])
     found = detector()
-    detected = found.detect(found.plan("phone", values.type, values.slice(0, 1000)), values, AS_OF)
+    plan = found.plan("phone", values.type, values.slice(0, 1000))
+    assert plan.distinct  # decided once from the sample
+    assert not found.plan("phone", values.type, pa.array(mobiles[:500] * 2)).distinct
+    detected = found.detect(plan, values, AS_OF)
     rows, hits = _rows_and_hits(detected)
     assert rows.tolist() == [*range(10_000), 10_001, 10_003]
     assert detected.groups.tolist() == list(range(10_002))
     assert hits[7] == hits[-2] == hits[-1] != hits[8]
     assert hits[-1][0].identifier == f"CN_MOBILE:+86{mobiles[7]}"
+    grouped = found.detect(dataclasses.replace(plan, distinct=False), values, AS_OF)  # the same findings by value
+    assert grouped.rows.tolist() == detected.rows.tolist() and grouped.per_row() == detected.per_row()
+    assert grouped.groups[-2] == grouped.groups[-1] == grouped.groups[7]
 
 
 def test_a_column_named_for_an_identifier_finds_it_whole_and_inside_text() -> None:

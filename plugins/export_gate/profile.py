@@ -41,6 +41,7 @@ class ColumnPlan:
     categories: tuple[str, ...] = ()  # sensitive categories of a column-rule hit
     value_regex: str | None = None  # RE2 regex a value must contain to be a column-rule hit
     date_order: str | None = None  # "dmy" | "mdy": how the sample writes dates with the year last, if it says
+    distinct: bool = False  # nearly every sample value differs (order numbers, IDs): rows are analysed as they are
 
     @property
     def patterns(self) -> bool:
