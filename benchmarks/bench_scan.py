@@ -10,11 +10,12 @@ count), then in one run prints:
   the first ``--presidio-cells`` cells of the same data, cells/s, and ours/Presidio;
 * the floor: reading the same files with pyarrow plus one RE2 regex pass over each string column
   (``pyarrow.compute.match_substring_regex``, which runs RE2 in C++), cells/s, and ours/floor; also the same
-  pass with the google-re2 Python binding cell by cell, for reference (``--python-floor``). The floor runs in
-  about a second and uses every core, so load moves it most: it is measured ``--floor-runs`` times (3) and its
-  best counts, which makes the ratio conservative;
+  pass with the google-re2 Python binding cell by cell, for reference (``--python-floor``). Ours and the floor
+  are measured ``--runs`` times (3), alternately, and the best of each counts: this shared VM runs identical work
+  up to 1.5 times slower in some minutes than in others, and alternating gives both the same minutes;
 * peak memory of the scan: the high-water mark of the summed PSS (and summed RSS) of this process and its
-  worker processes, sampled every 100 ms while the scan runs.
+  worker processes, sampled every 100 ms while the first scan runs (before any floor run, whose reads leave
+  memory in this process's allocator).
 
 Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows.
 """
@@ -129,6 +130,27 @@ def _head(files: list[str], rows: int) -> pa.Table:
     return pa.Table.from_batches([next(pq.ParquetFile(files[0]).iter_batches(batch_size=rows))])
 
 
+def _scan(files: list[str], workers: int | None) -> tuple[dict, float, float, PeakMemory, str]:
+    """One measured scan: (its report, seconds, CPU seconds of all processes, peak memory, its subject table in
+    words). The people found are dropped before returning: kept, they would count in the next run's memory."""
+    from export_gate.digest import SubjectHasher
+    from export_gate.scan import scan_paths
+
+    with PeakMemory() as memory:
+        cpu_before = _cpu_seconds()  # the sampler process is not counted: it is joined after this
+        result, seconds = _timed(
+            lambda: scan_paths(files, as_of=AS_OF, hasher=SubjectHasher.ephemeral(), workers=workers)
+        )
+        cpu = _cpu_seconds() - cpu_before
+    subjects = result.subjects  # type: ignore[attr-defined]
+    table = sum(column.nbytes for column in (subjects.high, subjects.low, subjects.roots, subjects.masks))
+    people = f"{len(subjects.roots):,} identifier digests of {len(subjects):,} people, {table / 2**20:,.0f} MiB"
+    report = result.report  # type: ignore[attr-defined]
+    del result, subjects
+    pa.default_memory_pool().release_unused()
+    return report, seconds, cpu, memory, people
+
+
 def _timed(func: Callable[[], object]) -> tuple[object, float]:
     start = time.perf_counter()
     value = func()
@@ -202,7 +224,9 @@ def main() -> None:
     parser.add_argument("--kind", choices=("crm", "ae_cases", "insurance"), default="crm")
     parser.add_argument("--files", type=int, default=4, help="files the export is split into")
     parser.add_argument("--workers", type=int, default=None, help="scan worker processes (default: one per core)")
-    parser.add_argument("--floor-runs", type=int, default=3, help="times the floor is measured (its best counts)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="times ours and the floor are measured, alternately (the best counts)"
+    )
     parser.add_argument(
         "--python-floor", action="store_true", help="also time the floor with google-re2 called per cell (slow)"
     )
@@ -210,7 +234,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from export_gate.digest import SubjectHasher
-    from export_gate.scan import scan_paths, scan_table
+    from export_gate.scan import scan_table
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp) / f"{args.kind}-{args.rows}"
@@ -232,38 +256,33 @@ def main() -> None:
             lambda: scan_table(_head(files, 1000), as_of=AS_OF, hasher=SubjectHasher.ephemeral(), workers=1)
         )
         print(f"warm-up:  a 1,000-row scan in {warm_up:.2f} s (imports, detector lists; not counted)")
-        with PeakMemory() as memory:
-            cpu_before = _cpu_seconds()  # the sampler process is not counted: it is joined after this
-            result, seconds = _timed(
-                lambda: scan_paths(files, as_of=AS_OF, hasher=SubjectHasher.ephemeral(), workers=args.workers)
-            )
-            cpu = _cpu_seconds() - cpu_before
-        report = result.report  # type: ignore[attr-defined]
+        scans, floors = [], []
+        for _ in range(max(args.runs, 1)):
+            scans.append(_scan(files, args.workers))
+            floors.append(floor_cells_per_second(files, python_re2=False))
+        report, seconds, cpu, _, people = min(scans, key=lambda run: run[1])
         ours = report["cells"] / seconds
+        runs = ", ".join(f"{report['cells'] / run[1] / 1e6:.2f}M" for run in scans)
         print(
-            f"ours:     {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = {ours:,.0f} cells/s; "
-            f"{report['subjects']['personal']:,} people, {report['subjects']['sensitive']:,} sensitive"
+            f"ours:     {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = {ours:,.0f} cells/s "
+            f"(best of {len(scans)}: {runs}); {report['subjects']['personal']:,} people, "
+            f"{report['subjects']['sensitive']:,} sensitive"
         )
         print(
             f"          CPU {cpu:.1f} s in all processes = {report['cells'] / cpu:,.0f} cells per CPU-second "
             f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
+        memory = scans[0][3]  # later runs start with what the floor's reads left in this process's allocator
         print(
-            f"peak memory (scan, all processes): {memory.pss / 2**20:,.0f} MiB PSS "
+            f"peak memory (first scan, all processes): {memory.pss / 2**20:,.0f} MiB PSS "
             f"({memory.rss / 2**20:,.0f} MiB summed RSS, which counts pages shared with forked workers twice)"
         )
-        subjects = result.subjects  # type: ignore[attr-defined]
-        table = sum(column.nbytes for column in (subjects.high, subjects.low, subjects.roots, subjects.masks))
-        people = f"{len(subjects.roots):,} identifier digests of {len(subjects):,} people"
-        print(f"subjects: {people}, {table / 2**20:,.0f} MiB")
-
-        # the floor is short and threaded, so load moves it most: its best of several runs is the bar
-        floors = [floor_cells_per_second(files, python_re2=False) for _ in range(max(args.floor_runs, 1))]
+        print(f"subjects: {people}")
         floor, floor_cells = max(floors)
-        spread = f"best of {len(floors)}; slowest {min(floors)[0]:,.0f}" if len(floors) > 1 else "one run"
+        spread = ", ".join(f"{rate / 1e6:.2f}M" for rate, _ in floors)
         print(
             f"floor:    pyarrow read + one RE2 pass (pyarrow.compute) = {floor:,.0f} cells/s "
-            f"({floor_cells:,} cells; {spread})"
+            f"({floor_cells:,} cells; best of {len(floors)}: {spread})"
         )
         print(f"ours / floor = {ours / floor:.2f}  (target >= 0.33)")
         if args.python_floor:
