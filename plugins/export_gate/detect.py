@@ -610,7 +610,7 @@ class Detector:
         last_expected = max((i for i, r in enumerate(terms) if r.name in plan.context), default=-1)
         for i, rec in enumerate(terms):  # the same union cascade as the spans: an address column runs one term pass
             if stale and i > last_expected:
-                open_ = _any_of(strings, open_, [regexes[r.name] for r in terms[i:]])
+                open_ = _any_of(strings, open_, [r.prefilter or regexes[r.name] for r in terms[i:]])
                 stale = False
             if len(open_) == 0:
                 break

@@ -47,6 +47,7 @@ class Recognizer:
     bounded: str | None
     priority: int
     score: float
+    prefilter: str | None = None  # matches wherever the patterns do, at a fraction of their RE2 program
 
     @property
     def has_birth_date(self) -> bool:
@@ -130,6 +131,7 @@ def _recognizer(entry: dict) -> Recognizer:
         bounded=ours.get("bounded"),
         priority=int(ours.get("priority", 0)),
         score=max((float(p.get("score", 0.5)) for p in patterns), default=0.5),
+        prefilter=expand(ours["prefilter"]) if ours.get("prefilter") else None,
     )
 
 
