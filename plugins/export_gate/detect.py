@@ -234,6 +234,10 @@ def _subset(values: pa.Array, where: np.ndarray) -> pa.Array:
     return values if len(where) == len(values) else values.take(pa.array(where))
 
 
+#: Type families whose values cast to ASCII text without surrounding whitespace.
+_ASCII_WHEN_CAST = frozenset({"integer", "floating", "decimal", "temporal", "boolean"})
+
+
 def _prepare(distinct: pa.Array) -> pa.Array:
     """Distinct values as trimmed strings, NFKC-normalised where not ASCII (full-width digits, brackets, '@')."""
     family = type_family(distinct.type)
@@ -245,6 +249,8 @@ def _prepare(distinct: pa.Array) -> pa.Array:
     strings = distinct if family == "string" else pc.cast(distinct, pa.string())
     if not pa.types.is_string(strings.type):
         strings = pc.cast(strings, pa.string())
+    if family in _ASCII_WHEN_CAST or pc.all(pc.ascii_is_alnum(strings)).as_py():
+        return strings  # numbers, dates, IDs, codes: nothing to trim or normalise
     strings = pc.utf8_trim_whitespace(strings)
     wide = pc.fill_null(pc.invert(pc.string_is_ascii(strings)), False).to_numpy(zero_copy_only=False)
     if wide.any():  # NFKC costs 4x a regex pass: skip values it cannot change (plain Chinese text)
