@@ -239,7 +239,9 @@ _ASCII_WHEN_CAST = frozenset({"integer", "floating", "decimal", "temporal", "boo
 
 
 def _prepare(distinct: pa.Array) -> pa.Array:
-    """Distinct values as trimmed strings, NFKC-normalised where not ASCII (full-width digits, brackets, '@')."""
+    """Distinct values as trimmed strings, NFKC-normalised where not ASCII (full-width digits, brackets, '@').
+    Columns of ASCII letters and digits only, and numbers or dates cast to text, come back as they are: two
+    passes (trim, ASCII test) saved on half the columns of a typical export."""
     family = type_family(distinct.type)
     if family == "floating":  # whole-number floats (see profile._whole_numbers) as integers, not "1.38e+10"
         whole = pc.fill_null(pc.less(pc.abs(distinct), 2.0**53), False)
