@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-from export_gate import db
-from export_gate.ledger import Store
 from export_gate.model import ExportSubjects, mask_of
-from export_gate.subject_union import build
+from export_gate.people.union import build
+from export_gate.records import database as db
+from export_gate.records.ledger import Store
 
 PERSONAL, MEDICAL = mask_of(()), mask_of(("medical_health",))
 KEY = b"benchmark-key-not-secret"

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_scan.py [--rows 1000000] [--presidio-cells 2000] [--kind crm]
 
-Generates a labelled export with export_gate.samples (in a child process, so the generator's memory does not
+Generates a labelled export with export_gate.samples.exports (in a child process, so the generator's memory does not
 count), then in one run prints:
 
 * ours: ``scan_paths`` on the files, all cores, cells/s (a cell is one non-null value, nested values included);
@@ -47,7 +47,7 @@ AS_OF = date(2026, 6, 30)
 
 
 def _generate(kind: str, rows: int, out_dir: str, files: int, fmt: str) -> None:
-    from export_gate.samples import generate
+    from export_gate.samples.exports import generate
 
     generate(kind, rows, out_dir, seed=0, fmt=fmt, files=files, as_of=AS_OF)
 
@@ -136,8 +136,8 @@ def _scan(files: list[str], workers: int | None, memory: PeakMemory | None) -> t
     """One measured scan: (its report, seconds, CPU seconds of all processes, its subject table in words), its
     peak memory sampled into ``memory`` if given. The people found are dropped before returning: kept, they
     would count in the next run's memory."""
-    from export_gate.digest import SubjectHasher
-    from export_gate.scan import scan_paths
+    from export_gate.engine.local import scan_paths
+    from export_gate.people.digest import SubjectHasher
 
     with memory or contextlib.nullcontext():
         cpu_before = _cpu_seconds()  # the sampler process is not counted: it is joined after this
@@ -236,8 +236,8 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="folder for the generated export (default: a temporary one)")
     args = parser.parse_args()
 
-    from export_gate.digest import SubjectHasher
-    from export_gate.scan import scan_table
+    from export_gate.engine.local import scan_table
+    from export_gate.people.digest import SubjectHasher
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp) / f"{args.kind}-{args.rows}"

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_union.py [--rows 200000] [--data FOLDER] [--copies 10] [--repeat 3]
 
-Scans an export once in this process (a CRM export of --rows generated with export_gate.samples, or the
+Scans an export once in this process (a CRM export of --rows generated with export_gate.samples.exports, or the
 Parquet files of --data), keeping what each batch hands to ``subjects.inferred`` and the ``ExportSubjects`` it
 returns. Then times, in CPU seconds of this process (other load on the machine barely changes them), the best
 of --repeat runs of:
@@ -26,10 +26,11 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from export_gate import scan, subjects
-from export_gate.digest import SubjectHasher
+from export_gate.engine import local as scan
 from export_gate.model import ExportSubjects
-from export_gate.subject_union import SCAN_PARTITION_BITS, SubjectSet, build
+from export_gate.people import subjects
+from export_gate.people.digest import SubjectHasher
+from export_gate.people.union import SCAN_PARTITION_BITS, SubjectSet, build
 
 AS_OF = date(2026, 6, 30)
 #: One batch's arguments to ``subjects.inferred``, with the row subjects it asked for: (rows, kind, digests).
@@ -37,7 +38,7 @@ Call = tuple[dict, dict, dict, list[tuple[np.ndarray, str, np.ndarray]]]
 
 
 def _generate(rows: int, out_dir: str) -> None:
-    from export_gate.samples import generate
+    from export_gate.samples.exports import generate
 
     generate("crm", rows, out_dir, seed=0, fmt="parquet", files=4, as_of=AS_OF)
 

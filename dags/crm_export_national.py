@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import DAG, Asset, task
-from export_gate.operator import ExportGateOperator
+from export_gate.airflow.operator import ExportGateOperator
 from overseas import outgoing, ship_overseas
 
 #: Customers in the weekly CRM extract.
@@ -30,7 +30,7 @@ with DAG(
     @task
     def extract_customers(dag_run=None) -> str:
         """The CRM customer extract, as JSON Lines (generated sample data for the example)."""
-        from export_gate.samples import generate
+        from export_gate.samples.exports import generate
 
         folder = outgoing("crm_export_national", dag_run.run_id)
         generate("crm", CUSTOMERS, folder, seed=3, fmt="jsonl")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import DAG, Asset, task
-from export_gate.operator import ExportGateOperator
+from export_gate.airflow.operator import ExportGateOperator
 from overseas import outgoing, ship_overseas
 
 #: Adverse-event cases per run: more than 12,000 patients with health data (past the national 10,000
@@ -31,7 +31,7 @@ with DAG(
     @task
     def extract_cases(dag_run=None) -> str:
         """Today's adverse-event cases, as Parquet files (generated sample data for the example)."""
-        from export_gate.samples import generate
+        from export_gate.samples.exports import generate
 
         folder = outgoing("pv_case_export_shanghai", dag_run.run_id)
         generate("ae_cases", CASES, folder, seed=7, files=2)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from airflow.sdk import DAG, Asset, task
-from export_gate.operator import ExportGateOperator
+from export_gate.airflow.operator import ExportGateOperator
 from overseas import outgoing, ship_overseas
 
 #: Ceded policies per month.
@@ -30,7 +30,7 @@ with DAG(
     @task
     def extract_cessions(dag_run=None) -> str:
         """This month's ceded policies, as a CSV file (generated sample data for the example)."""
-        from export_gate.samples import generate
+        from export_gate.samples.exports import generate
 
         folder = outgoing("reinsurance_cession_export", dag_run.run_id)
         generate("insurance", POLICIES, folder, seed=11, fmt="csv")

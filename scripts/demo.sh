@@ -60,7 +60,7 @@ status=0
 """Print each example DAG's gate decision and fail unless they are: allowed, annotated, blocked."""
 import sys
 
-from export_gate.ledger import Store
+from export_gate.records.ledger import Store
 
 EXPECTED = {
     "pv_case_export_shanghai": "allow",

@@ -7,7 +7,7 @@ import datetime
 from functools import cache
 
 import pyarrow as pa
-from export_gate.detect import Detector, DetectorSettings, Hit
+from export_gate.detection.detect import Detector, DetectorSettings, Hit
 from stdnum import luhn
 from stdnum.cn import ric
 

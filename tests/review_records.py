@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from export_gate.gate import GateRequest, RunIdentity, run_gate
-from export_gate.handler import Handler, parse_filing
 from export_gate.model import CATEGORIES
-from export_gate.sources import PathSource
+from export_gate.reading.sources import PathSource
+from export_gate.rules.handler import Handler, parse_filing
 from gate_data import canary, people, write
 
 

@@ -1,7 +1,7 @@
 """Accuracy against labelled sample exports (issue 2 §4): exact subject counts in both identification modes,
 and each detector's precision and recall per cell.
 
-The samples (export_gate.samples) hold duplicates across rows and files (the same mobile written several ways),
+The samples (export_gate.samples.exports) hold duplicates across rows and files (the same mobile written several ways),
 people without strong identifiers, minors, and decoys (order numbers, timestamps, 18-digit batch numbers with a
 wrong check digit, 16-digit numbers failing Luhn, EAN-13 codes). A few thousand rows keep the suite fast.
 """
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from export_gate import read
-from export_gate.detect import Detector, DetectorSettings
-from export_gate.digest import SubjectHasher
+from export_gate.detection.detect import Detector, DetectorSettings
+from export_gate.engine.local import SAMPLE_VALUES, scan_paths
 from export_gate.model import Counts
-from export_gate.samples import KINDS, GroundTruth, generate
-from export_gate.scan import SAMPLE_VALUES, scan_paths
+from export_gate.people.digest import SubjectHasher
+from export_gate.reading import read
+from export_gate.samples.exports import KINDS, GroundTruth, generate
 
 AS_OF = date(2026, 6, 30)
 ROWS = 2000

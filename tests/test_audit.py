@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from export_gate.cli import main
+from export_gate.commands.cli import main
 from export_gate.errors import LedgerError
-from export_gate.ledger import Store
 from export_gate.model import Counts, mask_of
-from export_gate.subject_union import from_mapping
+from export_gate.people.union import from_mapping
+from export_gate.records.ledger import Store
 
 pytest_plugins = ["pg"]
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from export_gate.errors import InputError
-from export_gate.read import ReadLimits, read_batches, table_batches
+from export_gate.reading.read import ReadLimits, read_batches, table_batches
 
 CANARY = "11010519491231002X"
 

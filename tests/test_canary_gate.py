@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export_gate.cli import main
-from export_gate.ledger import Store
+from export_gate.commands.cli import main
+from export_gate.records.ledger import Store
 from export_gate.settings import home_dir, reports_dir
 from gate_data import CANARY_ID, CANARY_PHONE, canary, write
 

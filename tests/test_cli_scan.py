@@ -11,9 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from export_gate.cli import main
+from export_gate.commands.cli import main
 from export_gate.model import CATEGORIES
-from export_gate.read import fingerprint
+from export_gate.reading.read import fingerprint
 from stdnum.cn import ric
 
 CANARY_ID = "11010519491231002" + ric.calc_check_digit("110105194912310020")  # stdnum ignores the last char

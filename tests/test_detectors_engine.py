@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 from detector_support import ADULT_ID, AS_OF, detector, resident_id
 from detector_support import entities as detector_entities
-from export_gate.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings, Findings, Hit
-from export_gate.profile import column_key
+from export_gate.detection.detect import PRESIDIO_MIN_SCORE, Detector, DetectorSettings, Findings, Hit
+from export_gate.detection.profile import column_key
 
 MOBILE = "13812345678"
 
@@ -229,7 +229,7 @@ def test_resident_ids_in_bulk_match_the_reference_library() -> None:
 
 def test_digits_only_on_bytes_equals_the_regex_replace() -> None:
     import pyarrow.compute as pc
-    from export_gate.detectors.validators import digits_only
+    from export_gate.detection.validators import digits_only
 
     values = ["+86 138-0013-8000", None, "", "１３８", "电话13800138000号", "(010) 8888-6666", "abc", "6222 0012"]
     for array in (pa.array(values), pa.array(values).slice(2), pa.array(["0123", None])):
@@ -238,7 +238,7 @@ def test_digits_only_on_bytes_equals_the_regex_replace() -> None:
 
 
 def test_luhn_on_byte_matrices_matches_the_reference_library() -> None:
-    from export_gate.detectors.validators import luhn
+    from export_gate.detection.validators import luhn
     from stdnum import luhn as reference
 
     rng = np.random.default_rng(11)
@@ -285,7 +285,7 @@ def test_shapes_of_plain_values_agree_with_re2_for_every_recognizer() -> None:
     # accept exactly the values RE2 matches as a whole, and "matches no plain text" must never be wrong.
     import pyarrow.compute as pc
     import re2
-    from export_gate.shapes import PlainValues, alnum_shapes, matches_no_plain_text
+    from export_gate.detection.shapes import PlainValues, alnum_shapes, matches_no_plain_text
 
     rng = np.random.default_rng(5)
     alphabet = np.frombuffer(b"0123456789" * 6 + b"ABCDEGHKMPSXZabx", dtype=np.uint8)
@@ -312,7 +312,7 @@ def test_shapes_of_plain_values_agree_with_re2_for_every_recognizer() -> None:
 
 
 def test_shapes_model_anchors_case_and_unbounded_repeats() -> None:
-    from export_gate.shapes import alnum_shapes, matches_no_plain_text
+    from export_gate.detection.shapes import alnum_shapes, matches_no_plain_text
 
     assert alnum_shapes(r"(?i:\bkb\b)") == ((frozenset(b"kK"), frozenset(b"bB")),)
     assert alnum_shapes(r"\Ba|a\Bb|^c$") == ((frozenset(b"c"),), (frozenset(b"a"), frozenset(b"b")))  # \B: inside only
@@ -325,7 +325,7 @@ def test_term_words_of_plain_values_agree_with_re2() -> None:
     # Plain values with a letter look their lower-case form up among the words a term list spells there; the
     # lookup must find exactly what RE2 finds, and a regex that can match elsewhere in a value is not read so.
     import re2
-    from export_gate.shapes import alnum_words
+    from export_gate.detection.shapes import alnum_words
 
     found = detector()
     values = ["Diabetes", "DIABETES", "diabetes2", "xdiabetes", "Buddhist", "Prescribed", "aids", "AIDS", "C0001"]
@@ -343,7 +343,7 @@ def test_what_every_match_needs_is_never_more_than_a_match_holds() -> None:
     # match in must hold them.
     import re2
     from detector_support import card
-    from export_gate.shapes import ValueBytes, needs
+    from export_gate.detection.shapes import ValueBytes, needs
 
     rng = np.random.default_rng(3)
     pieces = [ADULT_ID, MOBILE, card("622848", 16), "E12345678", "H12345678", "A12(3)", "ab@x.cn", "1.2.3.4",

@@ -16,7 +16,7 @@ from detector_support import (
     resident_id,
     wrong_check,
 )
-from export_gate.detect import DetectorSettings
+from export_gate.detection.detect import DetectorSettings
 from stdnum.cn import ric
 
 ADULT = ADULT_ID

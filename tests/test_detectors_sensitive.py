@@ -11,9 +11,9 @@ import pyarrow as pa
 import pytest
 import re2
 from detector_support import AS_OF, categories, entities
-from export_gate.detect import YEAR_FIRST_DATE, DetectorSettings, _extracted_ints
-from export_gate.detectors import validators
-from export_gate.recognizers import load_recognizers, terms
+from export_gate.detection import validators
+from export_gate.detection.detect import YEAR_FIRST_DATE, DetectorSettings, _extracted_ints
+from export_gate.detection.recognizers import load_recognizers, terms
 
 MEDICAL = {"medical_health"}
 

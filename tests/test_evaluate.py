@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from export_gate.cli import main
-from export_gate.ledger import Store
+from export_gate.commands.cli import main
+from export_gate.records.ledger import Store
 from gate_data import people, write
 
 NATIONAL = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2025-06-01"]

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from export_gate.gate import GateRequest, RunIdentity, finish_reservation, run_gate
-from export_gate.handler import Handler, parse_filing
-from export_gate.ledger import Store
-from export_gate.sources import PathSource, TableSource
+from export_gate.reading.sources import PathSource, TableSource
+from export_gate.records.ledger import Store
+from export_gate.rules.handler import Handler, parse_filing
 from gate_data import people, write
 
 AS_OF = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
@@ -199,7 +199,7 @@ def test_a_request_that_cannot_be_built_is_refused_with_an_audit_record():
 
 
 def test_lineage_names_follow_the_openlineage_naming_spec():
-    from export_gate.lineage import input_datasets
+    from export_gate.airflow.lineage import input_datasets
 
     names = [
         (d.namespace, d.name)

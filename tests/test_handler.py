@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from export_gate.errors import ConfigError
-from export_gate.handler import Filing, Handler, load_handler, parse_filing, period_year
+from export_gate.rules.handler import Filing, Handler, load_handler, parse_filing, period_year
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 
 import pyarrow as pa
-from export_gate.handoff import Handoff, Parcel
+from export_gate.engine.handoff import Handoff, Parcel
 
 BATCH = pa.record_batch({"mobile": [f"1381234{i:04d}" for i in range(5000)], "n": list(range(5000))})
 

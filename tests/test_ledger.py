@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from export_gate import db
-from export_gate.digest import SubjectHasher
 from export_gate.errors import LedgerError
-from export_gate.ledger import Store
 from export_gate.model import ExportSubjects, mask_of
+from export_gate.people.digest import SubjectHasher
+from export_gate.people.union import from_mapping
+from export_gate.records import database as db
+from export_gate.records.ledger import Store
 from export_gate.settings import SECRET_KEY_ENV, secret_key_from_env
-from export_gate.subject_union import from_mapping
 
 pytest_plugins = ["pg"]
 

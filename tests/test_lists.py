@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from export_gate.catalog import check_paths, load_lists
-from export_gate.cli import main
+from export_gate.commands.cli import main
 from export_gate.errors import ListError
 from export_gate.resources import lists_dir
+from export_gate.rules.lists import check_paths, load_lists
 
 SHIPPED = Path(str(lists_dir()))
 REQUIRED_IDS = {

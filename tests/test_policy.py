@@ -10,11 +10,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from export_gate.catalog import load_lists
 from export_gate.errors import ConfigError, ListError
-from export_gate.handler import Filing, Handler
 from export_gate.model import CATEGORIES, Counts
-from export_gate.policy import decide
+from export_gate.rules.handler import Filing, Handler
+from export_gate.rules.lists import load_lists
+from export_gate.rules.policy import decide
 
 AS_OF = date(2025, 10, 1)
 PLAIN = Handler("acme")

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from export_gate.errors import InputError
-from export_gate.read import fingerprint, read_batches, resolve, table_batches
+from export_gate.reading.read import fingerprint, read_batches, resolve, table_batches
 
 IDS = ["0012345", "11010519491231002X", "11010519491231002x"]
 

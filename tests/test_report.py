@@ -7,11 +7,11 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from export_gate.cli import main
+from export_gate.airflow.links import ReportLink
+from export_gate.commands.cli import main
 from export_gate.errors import EXIT_ERROR, EXIT_OK
-from export_gate.ledger import Store
-from export_gate.links import ReportLink
-from export_gate.report_html import count_name, count_rows, render_report
+from export_gate.records.ledger import Store
+from export_gate.reporting.html import count_name, count_rows, render_report
 from review_records import decision_record, error_record
 
 

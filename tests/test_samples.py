@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, Counts
-from export_gate.read import read_batches
-from export_gate.samples import KINDS, GroundTruth, generate
+from export_gate.reading.read import read_batches
+from export_gate.samples.exports import KINDS, GroundTruth, generate
 from stdnum import ean, luhn
 from stdnum.cn import ric
 

@@ -7,13 +7,13 @@ from datetime import date
 
 import pyarrow as pa
 import pytest
-from export_gate import read
-from export_gate.digest import SubjectHasher
+from export_gate.engine.local import scan_batches, scan_table
 from export_gate.errors import InputError
 from export_gate.model import CATEGORIES, ExportSubjects
-from export_gate.scan import scan_batches, scan_table
-from export_gate.subject_union import merge
-from export_gate.subjects import STRONG_IDENTIFIERS
+from export_gate.people.digest import SubjectHasher
+from export_gate.people.subjects import STRONG_IDENTIFIERS
+from export_gate.people.union import merge
+from export_gate.reading import read
 from stdnum.cn import ric
 
 AS_OF = date(2026, 6, 30)
@@ -84,7 +84,7 @@ def test_minor_from_resident_id_is_sensitive() -> None:
 
 
 def test_identity_document_setting_follows_the_chosen_standard() -> None:
-    from export_gate.detect import DetectorSettings
+    from export_gate.detection.detect import DetectorSettings
 
     table = pa.table({"id_card": [ADULT_ID]})
     current = _scan(table).report
@@ -223,8 +223,8 @@ def test_pandas_input_progress_and_content_fingerprint() -> None:
 
 def test_distributed_pieces_give_the_report_of_one_pass(big_table: pa.Table) -> None:
     """What a distributed engine does: scan_batch per partition, merge_partials, finish."""
-    from export_gate.detect import Detector
-    from export_gate.scan import Job, finish, merge_partials, scan_batch
+    from export_gate.detection.detect import Detector
+    from export_gate.engine.local import Job, finish, merge_partials, scan_batch
 
     detector = Detector()
     job = Job(hasher=HASHER, as_of=AS_OF)

@@ -11,10 +11,10 @@ import random
 import numpy as np
 import pyarrow as pa
 import pytest
-from export_gate import subject_union
-from export_gate.digest import SubjectHasher, pack_digests, unpack_digests
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
-from export_gate.subject_union import SubjectSet, build, from_mapping, merge
+from export_gate.people import union as subject_union
+from export_gate.people.digest import SubjectHasher, pack_digests, unpack_digests
+from export_gate.people.union import SubjectSet, build, from_mapping, merge
 
 HOW = "strong_identifiers"
 MASKS = [PERSONAL_BIT, PERSONAL_BIT | CATEGORY_BITS["medical_health"], PERSONAL_BIT | CATEGORY_BITS["biometric"]]

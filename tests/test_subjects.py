@@ -7,10 +7,9 @@ import random
 
 import numpy as np
 import pytest
-from export_gate.digest import DIGEST_BYTES, SubjectHasher, pack_digests
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
-from export_gate.subject_union import merge
-from export_gate.subjects import (
+from export_gate.people.digest import DIGEST_BYTES, SubjectHasher, pack_digests
+from export_gate.people.subjects import (
     DEFAULT_ROLE,
     STRONG_IDENTIFIERS,
     by_key,
@@ -18,7 +17,8 @@ from export_gate.subjects import (
     role_of,
     role_word,
 )
-from export_gate.subjects import inferred as inferred_words
+from export_gate.people.subjects import inferred as inferred_words
+from export_gate.people.union import merge
 
 HASHER = SubjectHasher(b"k" * 32)
 MEDICAL = PERSONAL_BIT | CATEGORY_BITS["medical_health"]

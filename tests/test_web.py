@@ -24,9 +24,9 @@ from airflow import settings
 from airflow.api_fastapi import app as airflow_app
 from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
 from airflow.configuration import conf
-from export_gate.ledger import Store
-from export_gate.web.app import create_app
-from export_gate.web.filters import PAGE_SIZE
+from export_gate.airflow.web.app import create_app
+from export_gate.airflow.web.filters import PAGE_SIZE
+from export_gate.records.ledger import Store
 from fastapi.testclient import TestClient
 from gate_data import CANARY_ID, CANARY_PHONE
 from review_records import decision_record, error_record, run_real_gates

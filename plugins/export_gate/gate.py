@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from export_gate.errors import GateError, LedgerError
-from export_gate.sources import ExportSource
+from export_gate.reading.sources import ExportSource
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,12 @@ class GateRequest:
 
     source: ExportSource
     list_id: str
-    handler: Any  # export_gate.handler.Handler
+    handler: Any  # export_gate.rules.handler.Handler
     as_of: datetime  # timezone-aware; the period year is taken in the handler's time zone
     scenario: str | None = None
     purpose: str | None = None
     subject_keys: tuple[str, ...] = ()
-    filings: tuple[Any, ...] = ()  # export_gate.handler.Filing, added to the handler's own
+    filings: tuple[Any, ...] = ()  # export_gate.rules.handler.Filing, added to the handler's own
     important_data: bool = False
     warn_ratio: float = 0.8
     ledger_url: str | None = None
@@ -72,7 +72,7 @@ class GateOutcome:
     """What the gate decided and where it wrote it down."""
 
     action: str
-    decision: Any  # export_gate.policy.Decision, None when the gate could not decide
+    decision: Any  # export_gate.rules.policy.Decision, None when the gate could not decide
     report: dict | None
     error: str | None
     audit_id: int | None
@@ -109,7 +109,7 @@ def run_gate(request: GateRequest) -> GateOutcome:
     record = _base_record(request)
     stage = "setup"
     try:
-        from export_gate.handler import period_year
+        from export_gate.rules.handler import period_year
 
         record["year"] = period_year(request.handler, request.as_of)
         stage = "list check"
@@ -162,7 +162,7 @@ def _filings(request: GateRequest) -> tuple[Any, ...]:
 
 
 def _decide(request: GateRequest, export: Any, before: Any, after: Any) -> Any:
-    from export_gate.policy import decide
+    from export_gate.rules.policy import decide
 
     return decide(
         export=export,
@@ -195,7 +195,7 @@ def _local_date(request: GateRequest) -> date:
 
 
 def _scan(request: GateRequest) -> Any:
-    from export_gate.digest import SubjectHasher
+    from export_gate.people.digest import SubjectHasher
 
     if request.secret_key:
         hasher = SubjectHasher(request.secret_key)
@@ -208,7 +208,7 @@ def _scan(request: GateRequest) -> Any:
             f"no secret key for subject digests: set {SECRET_KEY_ENV} or the Airflow connection "
             "'export_gate_secret' (its password is the key)"
         )
-    from export_gate.detect import DetectorSettings
+    from export_gate.detection.detect import DetectorSettings
 
     return request.source.scan(
         hasher=hasher,
@@ -220,7 +220,7 @@ def _scan(request: GateRequest) -> Any:
 
 def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:
     """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction."""
-    from export_gate.ledger import Store
+    from export_gate.records.ledger import Store
 
     store = Store(request.ledger_url, secret_key=request.secret_key)
     export = scan.subjects.counts()
@@ -281,7 +281,7 @@ def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) ->
     audit_id = None
     if audit:
         try:
-            from export_gate.ledger import Store
+            from export_gate.records.ledger import Store
 
             store = Store(ledger_url)
             audit_id = store.append_audit(record)
@@ -339,7 +339,7 @@ def _write_report(store: Any, audit_id: int | None) -> None:
     if audit_id is None:
         return
     try:
-        from export_gate.report_html import render_report
+        from export_gate.reporting.html import render_report
         from export_gate.settings import reports_dir
 
         html = render_report(store.audit.get(audit_id))
@@ -352,7 +352,7 @@ def finish_reservation(
     reservation: str, *, succeeded: bool, ledger_url: str | None = None, run: RunIdentity | None = None
 ) -> None:
     """Confirm (the export ran) or release (it failed for good) a pending reservation, with an audit record."""
-    from export_gate.ledger import Store
+    from export_gate.records.ledger import Store
 
     run = run or RunIdentity()
     audit = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from export_gate.digest import unpack_digests
+from export_gate.people.digest import unpack_digests
 
 #: The sensitive categories of PIPL Art. 28 / GB/T 45574-2025, with the names the reports use.
 CATEGORIES: tuple[str, ...] = (
@@ -102,7 +102,7 @@ class ExportSubjects:
     own root); ``masks[i]`` is the person's mask (PERSONAL_BIT | category bits) at canonical entries, 0
     elsewhere. The other identifiers of a person (aliases) let the ledger recognise them in a later export
     through any of them. 30 bytes per identifier, so ten million people fit in a few hundred megabytes (dicts of
-    bytes took ten times that). Built and merged by ``export_gate.subject_union``. ``identified_by`` says how
+    bytes took ten times that). Built and merged by ``export_gate.people.union``. ``identified_by`` says how
     subjects were identified (subject key columns, or strong identifiers).
     """
 

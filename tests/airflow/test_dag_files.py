@@ -20,13 +20,15 @@ from pathlib import Path
 from airflow.dag_processing.dagbag import BundleDagBag
 dags = Path(sys.argv[1])
 bag = BundleDagBag(dag_folder=dags, bundle_path=dags)
-heavy = [m for m in ("presidio_analyzer", "spacy", "export_gate.scan", "export_gate.ledger", "export_gate.policy")
-         if m in sys.modules]
+HEAVY = (
+    "presidio_analyzer", "spacy", "export_gate.engine.local", "export_gate.records.ledger", "export_gate.rules.policy"
+)
+heavy = [m for m in HEAVY if m in sys.modules]
 print(json.dumps({"dags": sorted(bag.dag_ids), "errors": bag.import_errors, "heavy": heavy}))
 """
 SECRETS = """
 import json, os
-from export_gate import connections
+from export_gate.airflow import connections
 out = {}
 def attempt(name):
     try:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from airflow_env import ALT_SECRET, HERE, SECRET, AirflowEnv
 from export_gate.errors import LedgerError
-from export_gate.ledger import Store
-from export_gate.subject_union import from_mapping
+from export_gate.people.union import from_mapping
+from export_gate.records.ledger import Store
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
 
 pytestmark = pytest.mark.airflow

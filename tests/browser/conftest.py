@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from export_gate.ledger import Store
+from export_gate.records.ledger import Store
 from gate_data import people, write
 from review_records import run_real_gates
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from export_gate.commands.ledger import add_ledger_argument, format_table
 from export_gate.errors import EXIT_BLOCK, EXIT_OK, ConfigError
-from export_gate.ledger import Store
+from export_gate.records.ledger import Store
 
 _LIST_COLUMNS = ("id", "ts", "event", "action", "handler_id", "year", "dag_id", "task_id", "list_id", "scenario")
 

@@ -65,8 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from export_gate.gate import GateRequest, RunIdentity, run_gate
-    from export_gate.handler import parse_filing
-    from export_gate.sources import PathSource
+    from export_gate.reading.sources import PathSource
+    from export_gate.rules.handler import parse_filing
 
     handler = _handler(args)
     request = GateRequest(
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _handler(args: argparse.Namespace):
-    from export_gate.handler import Handler, load_handler
+    from export_gate.rules.handler import Handler, load_handler
 
     if args.handler:
         if args.zone or args.ciio or args.handler_id != "default":

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from export_gate.errors import EXIT_OK
-from export_gate.ledger import Store
 from export_gate.model import CATEGORIES
+from export_gate.records.ledger import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,8 +10,8 @@ import argparse
 import json
 import sys
 
-from export_gate.catalog import check_paths, load_lists
 from export_gate.errors import EXIT_ERROR, EXIT_OK
+from export_gate.rules.lists import check_paths, load_lists
 
 
 def register(sub: argparse._SubParsersAction) -> None:

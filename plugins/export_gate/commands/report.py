@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from export_gate.ledger import Store
-    from export_gate.report_html import render_report
+    from export_gate.records.ledger import Store
+    from export_gate.reporting.html import render_report
 
     record = Store(args.ledger or default_ledger_url()).audit.get(args.id)
     if not record:

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from datetime import date
 
-from export_gate.detect import DetectorSettings
-from export_gate.digest import SubjectHasher
+from export_gate.detection.detect import DetectorSettings
+from export_gate.engine.local import scan_paths
 from export_gate.errors import EXIT_OK
-from export_gate.read import row_count
-from export_gate.report import render_table
-from export_gate.scan import scan_paths
+from export_gate.people.digest import SubjectHasher
+from export_gate.reading.read import row_count
+from export_gate.reporting.report import render_table
 
 
 def _date(text: str) -> date:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import DAG, task
-from export_gate.operator import ExportGateOperator
+from export_gate.airflow.operator import ExportGateOperator
 
 DATA = Path(os.environ.get("EXPORT_GATE_TEST_DATA", "/nonexistent"))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG, Asset, ObjectStoragePath, task
 from airflow.sdk.exceptions import AirflowException
-from export_gate.operator import ExportGateOperator, watch_export
+from export_gate.airflow.operator import ExportGateOperator, watch_export
 
 DATA = Path(os.environ.get("EXPORT_GATE_TEST_DATA", "/nonexistent"))
 NATIONAL = "cn-national-2024"

@@ -1,0 +1,576 @@
+"""The year-to-date ledger: distinct people exported per data handler and calendar year, by category.
+
+A person is counted once a year however many exports name them (union, not sum), with the OR of every
+category any active export found for them (personal-only earlier, medical now: sensitive). People are keyed
+digests only (export_gate.people.digest); an alias digest recognises the same person through another identifier.
+
+Each export is a *reservation* under a caller's key ("dag_id/run_id/task_id"): pending from the moment the gate
+allows it, confirmed when the export ran, released (no longer counted) when it failed for good. Reserving again
+under the same key replaces the earlier reservation, so a retried gate or run never counts a person twice.
+
+Why per-bit reference counts: each person row counts how many active reservations carry each category bit,
+so releasing a reservation is one set-based update over its members instead of re-reading every other export.
+Totals come from a per-(handler, year) histogram of masks (at most 256 rows), so reading them never scans the
+10 million people of a busy year.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import itertools
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from export_gate import settings
+from export_gate.errors import LedgerError
+from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects, mask_histogram
+from export_gate.people.digest import DIGEST_BYTES, digest_order, pack_digests, run_starts, unpack_digests
+from export_gate.records import database as db
+from export_gate.records.audit import AuditLog
+
+PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
+_ACTIVE = (PENDING, CONFIRMED)
+#: Mask bits in the order of db.REF_COLUMNS.
+_BITS: tuple[int, ...] = (PERSONAL_BIT, *(CATEGORY_BITS[name] for name in CATEGORIES))
+_ALL_BITS = sum(_BITS)
+_KEY_CHECK = "key_check"
+
+
+@functools.cache
+def _refs_of(mask: int) -> tuple[int, ...]:
+    """The reference counts one reservation with ``mask`` adds (one shared tuple per mask: 1M people, 256 tuples)."""
+    return tuple(1 if mask & bit else 0 for bit in _BITS)
+
+
+def _check_digests(subjects: ExportSubjects) -> None:
+    """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
+    each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
+    columns = (subjects.high, subjects.low, subjects.roots, subjects.masks)
+    if (
+        subjects.high.dtype != np.uint64
+        or subjects.low.dtype != np.uint64
+        or any(column.ndim != 1 or len(column) != len(subjects.roots) for column in columns)
+        or bool((subjects.roots > np.arange(len(subjects.roots), dtype=subjects.roots.dtype)).any())
+    ):
+        raise LedgerError(
+            f"the ledger takes {DIGEST_BYTES}-byte keyed subject digests (export_gate.people.digest.SubjectHasher), "
+            "got something else; it never stores raw identifiers"
+        )
+
+
+@dataclass
+class _Plan:
+    """What adding one export does to a scope, computed before anything is written (preview), applied by reserve.
+
+    People are columns of digest words (see ``digest.pack_digests``), never Python objects per person: a
+    ten-million-row export names millions of people, and dicts of bytes would take gigabytes.
+    """
+
+    before: Counter[int]
+    after: Counter[int]
+    new: _People  # people the scope does not know yet, with this export's masks (their first reference counts)
+    known: _People  # known people this export names, with this export's masks (added to their reference counts)
+    alias_high: np.ndarray  # identifiers not yet known (digest words, in digest order) ...
+    alias_low: np.ndarray
+    alias_person: _People  # ... and the person each one names (masks unused)
+
+
+@dataclass
+class _People:
+    """Digests as two word columns, in digest order, and a mask per digest."""
+
+    high: np.ndarray
+    low: np.ndarray
+    masks: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.high)
+
+
+class LedgerTx:
+    """One locked transaction on one handler's ledger: read the counts, decide, reserve, audit, commit."""
+
+    def __init__(self, store: Store, conn: Connection, handler_id: str, year: int) -> None:
+        self._store = store
+        self._conn = conn
+        self.handler_id = handler_id
+        self.year = int(year)
+        self._cached: tuple[ExportSubjects, str | None, _Plan] | None = None
+
+    def preview(self, subjects: ExportSubjects, *, reservation: str | None = None) -> tuple[Counts, Counts]:
+        """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of ``reservation``
+        (a retry replaces them), so a retried export is judged exactly like its first try."""
+        _check_digests(subjects)
+        plan = self._plan(subjects, self._earlier(reservation))
+        self._cached = (subjects, reservation, plan)
+        return Counts.from_histogram(plan.before), Counts.from_histogram(plan.after)
+
+    def reserve(
+        self, reservation: str, subjects: ExportSubjects, *, status: str = PENDING, meta: dict | None = None
+    ) -> None:
+        """Count this export's subjects under ``reservation`` (replacing an earlier reservation of that key)."""
+        if status not in _ACTIVE:
+            raise LedgerError(f"a new reservation is {PENDING!r} or {CONFIRMED!r}, not {status!r}")
+        _check_digests(subjects)
+        self._store.check_key(self._conn)
+        earlier = self._earlier(reservation)
+        cached, self._cached = self._cached, None
+        if cached is not None and cached[0] is subjects and cached[1] == reservation:
+            plan = cached[2]  # same lock, same state: what preview computed is what we write
+        else:
+            plan = self._plan(subjects, earlier)
+        scope_id = _scope_id(self._conn, self.handler_id, self.year, create=True)
+        assert scope_id is not None
+        if earlier is not None:  # take the earlier try back (the plan already counts this year's without it)
+            totals = _remove_members(self._conn, earlier)
+            if earlier.scope_id != scope_id:  # last year's try of this key
+                _log_history(self._conn, earlier.scope_id, reservation, "release", totals)
+        reservation_id = _save_reservation(self._conn, scope_id, reservation, status, subjects, meta)
+        _apply(self._conn, scope_id, reservation_id, plan)
+        _log_history(self._conn, scope_id, reservation, "reserve", plan.after)
+
+    def append_audit(self, record: dict) -> int:
+        """Append the audit record in this transaction: it commits (or not) with the reservation."""
+        return self._store.audit.append(self._conn, {"handler_id": self.handler_id, "year": self.year, **record})
+
+    def _earlier(self, reservation: str | None) -> sa.Row | None:
+        """The active reservation this key would replace (None if none). Another handler's key is an error:
+        the lock held here does not cover that handler's ledger."""
+        if reservation is None:
+            return None
+        row = _reservation(self._conn, reservation)
+        if row is None or row.status not in _ACTIVE:
+            return None
+        if row.handler_id != self.handler_id:
+            raise LedgerError(
+                f"reservation {reservation!r} belongs to data handler {row.handler_id!r}, not {self.handler_id!r}; "
+                "use a reservation key that names the task run (dag_id/run_id/task_id)"
+            )
+        return row
+
+    def _plan(self, subjects: ExportSubjects, earlier: sa.Row | None) -> _Plan:
+        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None).
+
+        A person of the export found through several identifiers is the smallest known person they name
+        (several known people stay apart: counting high is the safe side); the export's identifiers the scope
+        does not know yet become aliases of that person, so a later export naming only one of them finds them.
+        """
+        scope_id = _scope_id(self._conn, self.handler_id, self.year)
+        before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
+        replaced = earlier.id if earlier is not None and earlier.scope_id == scope_id else None
+        if replaced is not None:
+            _histogram_without(self._conn, earlier, before)
+        size = len(subjects.roots)
+        is_root = subjects.roots == np.arange(size, dtype=subjects.roots.dtype)
+        if scope_id is not None:
+            known_at, known = _lookup(self._conn, scope_id, replaced, subjects.high, subjects.low)
+        else:
+            known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+        # the known person of each person of the export that has one: the smallest found through any identifier
+        found_root, first = _first_per_group(subjects.roots[known_at], known.high, known.low)
+        found = _People(known.high[first], known.low[first], known.masks[first])  # masks: without ``earlier``
+        del known, first
+        has_found = np.zeros(size, dtype=bool)
+        has_found[found_root] = True
+        new_at = np.flatnonzero(is_root & ~has_found)
+        new = _People(subjects.high[new_at], subjects.low[new_at], subjects.masks[new_at] & _ALL_BITS)
+        del new_at
+        after = before.copy()
+        after.update(mask_histogram(new.masks))
+        members, old = _merged(found, subjects.masks[found_root] & _ALL_BITS)
+        changes, counts = np.unique(old << 8 | (old | members.masks), return_counts=True)
+        for change, count in zip(changes.tolist(), counts.tolist(), strict=True):
+            if change >> 8 != change & 0xFF:
+                after[change >> 8] -= count
+                after[change & 0xFF] += count
+        after.pop(0, None)
+        # identifiers not known yet that are not their person's digest: learnt as aliases
+        is_known = np.zeros(size, dtype=bool)
+        is_known[known_at] = True
+        alias_at = np.flatnonzero(~is_known & (has_found[subjects.roots] | ~is_root))
+        del is_known, is_root, known_at
+        roots = subjects.roots[alias_at]
+        through = has_found[roots]
+        where = np.searchsorted(found_root, roots).clip(max=max(len(found_root) - 1, 0))
+        person_high = np.where(through, found.high[where] if len(found) else 0, subjects.high[roots])
+        person_low = np.where(through, found.low[where] if len(found) else 0, subjects.low[roots])
+        return _Plan(
+            before=before,
+            after=after,
+            new=new,
+            known=members,
+            alias_high=subjects.high[alias_at],
+            alias_low=subjects.low[alias_at],
+            alias_person=_People(person_high, person_low, np.zeros(0, np.uint16)),
+        )
+
+
+class Store:
+    """The ledger and the audit log, in one database (``url``; None: settings.default_ledger_url()).
+
+    Opening a store migrates the database to the current schema. ``secret_key`` is the HMAC key the digests
+    were made with (default: settings.secret_key_from_env()); recording refuses to run without one, and refuses
+    a key other than the one the ledger was started with (its digests would never match: everyone counted twice).
+    """
+
+    def __init__(self, url: str | None = None, *, secret_key: bytes | None = None) -> None:
+        self.url = url or settings.default_ledger_url()
+        self.engine = db.make_engine(self.url)
+        db.migrate(self.engine)
+        self._secret_key = secret_key
+        self.audit = AuditLog(self.engine)
+
+    def counts(self, handler_id: str, year: int) -> Counts:
+        """Year-to-date counts (pending and confirmed reservations)."""
+        with db.read_connection(self.engine) as conn:
+            scope_id = _scope_id(conn, handler_id, year)
+            return Counts.from_histogram(_histogram(conn, scope_id) if scope_id is not None else {})
+
+    @contextmanager
+    def transaction(self, handler_id: str, year: int) -> Iterator[LedgerTx]:
+        """Lock ``handler_id``'s ledger and open one transaction: commit on success, roll back on any error."""
+        with db.write_transaction(self.engine, locks=(_handler_lock(handler_id),)) as conn:
+            yield LedgerTx(self, conn, handler_id, year)
+
+    def confirm(self, reservation: str, *, audit: dict | None = None) -> None:
+        """The export ran: its reservation stays counted for good."""
+        self._finish(reservation, CONFIRMED, audit)
+
+    def release(self, reservation: str, *, audit: dict | None = None) -> None:
+        """The export failed for good: its people are no longer counted (unless another export has them)."""
+        self._finish(reservation, RELEASED, audit)
+
+    def append_audit(self, record: dict) -> int:
+        """Append an audit record in its own transaction (a gate that failed before the ledger was reached)."""
+        with db.write_transaction(self.engine) as conn:
+            return self.audit.append(conn, record)
+
+    def timeline(self, handler_id: str, year: int) -> list[dict]:
+        """The year-to-date totals after every reservation and release, oldest first."""
+        with db.read_connection(self.engine) as conn:
+            scope_id = _scope_id(conn, handler_id, year)
+            if scope_id is None:
+                return []
+            rows = conn.execute(
+                sa.select(db.history).where(db.history.c.scope_id == scope_id).order_by(db.history.c.id)
+            )
+            return [
+                {"ts": row.ts, "reservation": row.reservation, "event": row.event, **json.loads(row.counts)}
+                for row in rows
+            ]
+
+    def handlers(self) -> list[tuple[str, int]]:
+        """(handler_id, year) pairs that have reservations."""
+        with db.read_connection(self.engine) as conn:
+            rows = conn.execute(sa.select(db.scope.c.handler_id, db.scope.c.year).order_by("handler_id", "year"))
+            return [(row.handler_id, row.year) for row in rows]
+
+    def reservation_counts(self, handler_id: str, year: int) -> dict[str, int]:
+        """How many reservations of this handler and year are pending, confirmed and released."""
+        with db.read_connection(self.engine) as conn:
+            rows = conn.execute(
+                sa.select(db.reservation.c.status, sa.func.count())
+                .join(db.scope, db.scope.c.id == db.reservation.c.scope_id)
+                .where(db.scope.c.handler_id == handler_id, db.scope.c.year == year)
+                .group_by(db.reservation.c.status)
+            )
+            return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.all())}
+
+    def check_key(self, conn: Connection) -> None:
+        """Refuse to record without a key, or with another key than the ledger's first one."""
+        key = self._secret_key or settings.secret_key_from_env()
+        check = hmac.new(key, b"export-gate ledger key check", hashlib.sha256).hexdigest()
+        stored = _meta_value(conn)
+        if stored is None:
+            db.lock(conn, "key-check")
+            stored = _meta_value(conn)
+            if stored is None:
+                conn.execute(sa.insert(db.ledger_meta).values(name=_KEY_CHECK, value=check))
+                return
+        if not hmac.compare_digest(stored, check):
+            raise LedgerError(
+                f"the ledger {db.safe_url(self.engine)} was started with a different secret key: its digests would "
+                f"not match this key's and every person would be counted again; set {settings.SECRET_KEY_ENV} to "
+                "the ledger's key, or use a new ledger"
+            )
+
+    def _finish(self, key: str, status: str, audit: dict | None) -> None:
+        with db.write_transaction(self.engine) as conn:
+            row = _reservation(conn, key)
+            if row is None:
+                raise LedgerError(f"no reservation {key!r} in the ledger {db.safe_url(self.engine)}")
+            db.lock(conn, _handler_lock(row.handler_id))
+            row = _reservation(conn, key)  # re-read under the handler's lock
+            assert row is not None
+            if row.status != status:
+                if row.status != PENDING:
+                    raise LedgerError(
+                        f"reservation {key!r} is already {row.status}; only a pending reservation can become "
+                        f"{status} (a confirmed export stays counted; a released one needs a new gate run)"
+                    )
+                if status == RELEASED:
+                    totals = _remove_members(conn, row)
+                    _log_history(conn, row.scope_id, key, "release", totals)
+                conn.execute(
+                    sa.update(db.reservation)
+                    .where(db.reservation.c.id == row.id)
+                    .values(status=status, updated_at=db.utc_now())
+                )
+            if audit is not None:
+                event = "confirm" if status == CONFIRMED else "release"
+                self.audit.append(
+                    conn, {"event": event, "handler_id": row.handler_id, "year": row.year, "reservation": key, **audit}
+                )
+
+
+def _handler_lock(handler_id: str) -> str:
+    return f"handler:{handler_id}"
+
+
+def _meta_value(conn: Connection) -> str | None:
+    return conn.execute(sa.select(db.ledger_meta.c.value).where(db.ledger_meta.c.name == _KEY_CHECK)).scalar()
+
+
+def _scope_id(conn: Connection, handler_id: str, year: int, *, create: bool = False) -> int | None:
+    query = sa.select(db.scope.c.id).where(db.scope.c.handler_id == handler_id, db.scope.c.year == int(year))
+    scope_id = conn.execute(query).scalar()
+    if scope_id is None and create:
+        scope_id = conn.execute(
+            sa.insert(db.scope).values(handler_id=handler_id, year=int(year)).returning(db.scope.c.id)
+        ).scalar_one()
+    return scope_id
+
+
+def _reservation(conn: Connection, key: str) -> sa.Row | None:
+    query = (
+        sa.select(db.reservation.c.id, db.reservation.c.scope_id, db.reservation.c.status, db.scope.c.handler_id)
+        .add_columns(db.scope.c.year)
+        .join(db.scope, db.scope.c.id == db.reservation.c.scope_id)
+        .where(db.reservation.c.key == key)
+    )
+    return conn.execute(query).one_or_none()
+
+
+def _histogram(conn: Connection, scope_id: int) -> Counter[int]:
+    rows = conn.execute(
+        sa.select(db.mask_total.c.mask, db.mask_total.c.subjects).where(db.mask_total.c.scope_id == scope_id)
+    )
+    return Counter(dict(rows.all()))
+
+
+def _write_histogram(conn: Connection, scope_id: int, histogram: Counter[int]) -> None:
+    conn.execute(sa.delete(db.mask_total).where(db.mask_total.c.scope_id == scope_id))
+    rows = [{"scope_id": scope_id, "mask": mask, "subjects": n} for mask, n in sorted(histogram.items()) if mask and n]
+    if rows:
+        conn.execute(sa.insert(db.mask_total), rows)
+
+
+def _first_per_group(groups: np.ndarray, high: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``groups`` (sorted) and, for each, the position of its smallest digest (high, low)."""
+    order = np.lexsort((low, high, groups))
+    ordered = groups[order]
+    first = np.ones(len(order), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first], order[first]
+
+
+def _merged(people: _People, masks: np.ndarray) -> tuple[_People, np.ndarray]:
+    """``people`` with repeats merged (several people of an export can be one known person): each distinct
+    digest once, in digest order, with the OR of its ``masks``; and each one's own mask from ``people.masks``."""
+    order = digest_order(people.high, people.low)
+    high, low = people.high[order], people.low[order]
+    first = run_starts(high, low)
+    starts = np.flatnonzero(first)
+    merged = np.bitwise_or.reduceat(masks[order], starts) if len(starts) else masks[:0]
+    return _People(high[first], low[first], merged), people.masks[order][first]
+
+
+_NO_WORDS = (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+#: Rows per batch between numpy and the database (digests unpacked to bytes, results read back), so the
+#: buffers stay a few megabytes however many people an export names.
+_BATCH = 1 << 16
+
+
+def _rows(size: int, *columns: object) -> Iterator[tuple]:
+    """Rows for ``db.bulk_insert``, ``_BATCH`` at a time: a column is a constant, a ``range``, a numpy array, or
+    a pair of word arrays (high, low) that become 16-byte digests."""
+    for start in range(0, size, _BATCH):
+        part = slice(start, min(start + _BATCH, size))
+        values: list[Iterable[object]] = []
+        for column in columns:
+            if isinstance(column, tuple):
+                values.append(unpack_digests(np.column_stack([column[0][part], column[1][part]])))
+            elif isinstance(column, np.ndarray):
+                values.append(column[part].tolist())
+            elif isinstance(column, range):
+                values.append(column[part])
+            else:
+                values.append(itertools.repeat(column, part.stop - part.start))
+        yield from zip(*values, strict=False)
+
+
+def _people_rows(scope_id: int, people: _People) -> Iterator[tuple]:
+    """ledger_person rows of new people: counted once in each bit of their mask."""
+    for row in _rows(len(people), scope_id, (people.high, people.low), people.masks):
+        yield (*row, *_refs_of(row[2]))
+
+
+def _shifted(members: sa.FromClause, sign: int) -> dict[str, sa.ColumnElement[int]]:
+    """ledger_person's reference counts and mask once ``members`` (person, mask) are added (``sign`` 1) to, or
+    taken out (-1) of, them: one set-based update however many people a reservation holds."""
+    person = db.person
+    values = {
+        name: person.c[name] + sa.case((members.c.mask.op("&")(bit) != 0, sign), else_=0)
+        for name, bit in zip(db.REF_COLUMNS, _BITS, strict=True)
+    }
+    bits = zip(db.REF_COLUMNS, _BITS, strict=True)
+    values["mask"] = sum((sa.case((values[name] > 0, bit), else_=0) for name, bit in bits), sa.literal(0))
+    return values
+
+
+#: Known people named by the identifiers in eg_incoming, directly or through an alias, with each one's mask
+#: without the reservation :replaced (a retry: its people are counted as if it did not exist). CROSS JOIN fixes
+#: the join order in SQLite (which has no statistics on a fresh temp table): scan the export's digests, probe
+#: the keys.
+_LOOKUP_SQL = """
+SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledger_person
+ LEFT JOIN ledger_membership
+  ON ledger_membership.reservation_id = :replaced AND ledger_membership.person = ledger_person.digest
+ WHERE ledger_person.scope_id = :scope AND ledger_person.digest = i.digest
+UNION ALL
+SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledger_alias AS a
+ CROSS JOIN ledger_person
+ LEFT JOIN ledger_membership
+  ON ledger_membership.reservation_id = :replaced AND ledger_membership.person = ledger_person.digest
+ WHERE a.scope_id = :scope AND a.digest = i.digest AND ledger_person.scope_id = :scope
+  AND ledger_person.digest = a.person
+"""
+
+
+def _lookup(
+    conn: Connection, scope_id: int, replaced: int | None, high: np.ndarray, low: np.ndarray
+) -> tuple[np.ndarray, _People]:
+    """Which identifiers (positions in ``high``/``low``) name a known person, sorted, and for each the smallest
+    known person it names, with that person's mask without the reservation ``replaced``."""
+    without = _shifted(db.membership, -1)["mask"]
+    query = _LOOKUP_SQL.format(mask=without.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    at: list[np.ndarray] = []
+    people: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    columns = (sa.Column("idx", sa.Integer), sa.Column("digest", sa.LargeBinary(DIGEST_BYTES)))  # outer loop
+    with db.temp_table(conn, "eg_incoming", *columns) as incoming:
+        db.bulk_insert(conn, incoming, ["idx", "digest"], _rows(len(high), range(len(high)), (high, low)))
+        result = conn.execute(
+            sa.text(query), {"scope": scope_id, "replaced": replaced}, execution_options={"yield_per": _BATCH}
+        )
+        for rows in result.partitions(_BATCH):
+            found_at, found, mask = zip(*rows, strict=True)
+            at.append(np.array(found_at, dtype=np.int64))
+            people.append(pack_digests(found))
+            masks.append(np.array(mask, dtype=np.uint16))
+    if not at:
+        return np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+    found_at = np.concatenate(at)
+    words = np.concatenate(people)
+    del at, people
+    found_at, first = _first_per_group(found_at, words[:, 0], words[:, 1])
+    return found_at, _People(words[first, 0], words[first, 1], np.concatenate(masks)[first])
+
+
+def _save_reservation(
+    conn: Connection,
+    scope_id: int,
+    key: str,
+    status: str,
+    subjects: ExportSubjects,
+    meta: dict | None,
+) -> int:
+    now = db.utc_now()
+    values = {
+        "scope_id": scope_id,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
+        "export_counts": json.dumps(subjects.counts().to_dict(), sort_keys=True),
+        "meta": json.dumps({"identified_by": subjects.identified_by, **(meta or {})}, sort_keys=True, default=str),
+    }
+    existing = conn.execute(sa.select(db.reservation.c.id).where(db.reservation.c.key == key)).scalar()
+    if existing is not None:  # a retry, or a new run of the gate after a release: the key's row is reused
+        conn.execute(sa.update(db.reservation).where(db.reservation.c.id == existing).values(values))
+        return existing
+    return conn.execute(sa.insert(db.reservation).values(key=key, **values).returning(db.reservation.c.id)).scalar_one()
+
+
+def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) -> None:
+    """Write a plan: new people, known people's counts, new aliases, the members, the totals. Streamed in
+    batches from the plan's columns; known people are updated set-based from a staged copy of them."""
+    db.bulk_insert(conn, db.person, ["scope_id", "digest", "mask", *db.REF_COLUMNS], _people_rows(scope_id, plan.new))
+    if len(plan.known):
+        staged_columns = (sa.Column("person", sa.LargeBinary(DIGEST_BYTES)), sa.Column("mask", sa.Integer))
+        with db.temp_table(conn, "eg_staged", *staged_columns) as staged:
+            rows = _rows(len(plan.known), (plan.known.high, plan.known.low), plan.known.masks)
+            db.bulk_insert(conn, staged, ["person", "mask"], rows)
+            joined = sa.and_(db.person.c.scope_id == scope_id, db.person.c.digest == staged.c.person)
+            conn.execute(sa.update(db.person).where(joined).values(_shifted(staged, 1)))
+    person = plan.alias_person
+    rows = _rows(len(plan.alias_high), scope_id, (plan.alias_high, plan.alias_low), (person.high, person.low))
+    db.bulk_insert(conn, db.alias, ["scope_id", "digest", "person"], rows)
+    for members in (plan.new, plan.known):
+        rows = _rows(len(members), reservation_id, (members.high, members.low), members.masks)
+        db.bulk_insert(conn, db.membership, ["reservation_id", "person", "mask"], rows)
+    _write_histogram(conn, scope_id, plan.after)
+
+
+def _members_cte(reservation_id: int) -> sa.CTE:
+    """A reservation's members, materialised so both databases walk them and probe people by key (never the
+    other way round: the year may hold ten million people)."""
+    member = db.membership
+    query = sa.select(member.c.person, member.c.mask).where(member.c.reservation_id == reservation_id)
+    return query.cte("members").prefix_with("MATERIALIZED")
+
+
+def _histogram_without(conn: Connection, row: sa.Row, histogram: Counter[int]) -> None:
+    """Adjust the totals ``histogram`` of a reservation's scope as if the reservation did not exist: one
+    aggregate of (mask now, mask without it) over its members, at most 256 x 256 rows."""
+    members, person = _members_cte(row.id), db.person
+    pairs = (
+        sa.select(person.c.mask.label("old"), _shifted(members, -1)["mask"].label("new"))
+        .select_from(members)
+        .join(person, sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person))
+        .subquery()
+    )
+    query = sa.select(pairs.c.old, pairs.c.new, sa.func.count()).group_by(pairs.c.old, pairs.c.new)
+    for old, new, count in conn.execute(query):
+        if old != new:
+            histogram[old] -= count
+            histogram[new] += count
+    histogram.pop(0, None)
+
+
+def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
+    """Take a reservation's people out of the counts (set-based: one update over its members) and forget its
+    members. Returns the new totals histogram of its scope."""
+    person, member, members = db.person, db.membership, _members_cte(row.id)
+    histogram = _histogram(conn, row.scope_id)
+    _histogram_without(conn, row, histogram)
+    joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
+    conn.execute(sa.update(person).where(joined).values(_shifted(members, -1)))
+    _write_histogram(conn, row.scope_id, histogram)
+    conn.execute(sa.delete(member).where(member.c.reservation_id == row.id))
+    return histogram
+
+
+def _log_history(conn: Connection, scope_id: int, key: str, event: str, histogram: Counter[int]) -> None:
+    counts = json.dumps(Counts.from_histogram(histogram).to_dict(), sort_keys=True)
+    conn.execute(
+        sa.insert(db.history).values(scope_id=scope_id, ts=db.utc_now(), reservation=key, event=event, counts=counts)
+    )

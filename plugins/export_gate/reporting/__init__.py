@@ -1,0 +1,1 @@
+"""What a scan found, for people: the JSON/table report, the per-export HTML report and its charts."""
