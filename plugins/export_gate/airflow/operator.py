@@ -193,7 +193,7 @@ class ExportGateOperator(BaseOperator):
                 list_id=self.list_id,
                 scenario=self.scenario,
                 run=run,
-                ledger_url=connections.ledger_url(self.ledger_conn_id),
+                ledger_url=lambda: connections.ledger_url(self.ledger_conn_id),  # failing: reported, not raised
             )
         else:
             uris = list(request.source.uris)
