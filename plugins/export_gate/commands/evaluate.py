@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     output = {**(outcome.report or {}), "decision": _decision(outcome), "recorded": outcome.audit_id is not None}
     if outcome.audit_id is not None:
         output["audit_id"] = outcome.audit_id
+        output["audit_hash"] = outcome.audit_hash  # the chain head to record elsewhere (audit verify --anchor)
     if args.format == "json":
         json.dump(output, sys.stdout, ensure_ascii=False, indent=2, default=str)
         sys.stdout.write("\n")

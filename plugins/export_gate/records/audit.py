@@ -208,14 +208,16 @@ class AuditLog:
         if secret_keys is None:
             secret_keys = [key for key in (settings.optional_secret_key(), *settings.previous_secret_keys()) if key]
         keys = {key_id(secret): audit_key(secret) for secret in secret_keys}
-        wanted = {anchor.record_id: anchor for anchor in anchors}
+        wanted: dict[int, list[Anchor]] = {}
+        for anchor in anchors:
+            wanted.setdefault(anchor.record_id, []).append(anchor)
         walk = _Walk(keys)
         with db.read_connection(self.engine) as conn:
             head = conn.execute(sa.select(db.audit_head).where(db.audit_head.c.id == 1)).one()
             for row in _stream(conn, sa.select(*_CHAIN_COLUMNS).order_by(db.audit_log.c.id)):
                 reason = walk.step(tuple(row))
-                if reason is None and row.id in wanted:
-                    reason = _anchor_mismatch(wanted.pop(row.id), row.hash)
+                for anchor in wanted.pop(row.id, []):
+                    reason = reason or _anchor_mismatch(anchor, row.hash)
                 if reason:
                     return VerifyResult(False, walk.checked, row.id, f"record {row.id}: {reason}", walk.checks())
                 if visit is not None:
@@ -228,7 +230,7 @@ class AuditLog:
             )
             return VerifyResult(False, walk.checked, max(head.last_id, last_id), reason, walk.checks())
         if wanted:
-            anchor = min(wanted.values(), key=lambda a: a.record_id)
+            anchor = wanted[min(wanted)][0]
             reason = (
                 f"record {anchor.record_id} (its head was recorded in {anchor.source}) is not in the database, "
                 f"whose chain ends at record {last_id}: records were removed and the head row reset, or the "
