@@ -318,3 +318,14 @@ def test_a_release_is_chained_with_the_totals_it_left(ledger_url: str) -> None:
     release = store.audit.query(event="release")[0][0]
     assert release["ledger"]["years"] == [{"year": 2026, "totals": {str(mask_of({"medical_health"})): 40}}]
     assert store.verify().ok
+
+
+def test_verify_opens_the_database_read_only(filled: Store, ledger_url: str) -> None:
+    """Item 8 on both databases: a read-only store verifies, and cannot write (SQLite mode=ro, PostgreSQL
+    read-only transactions), so an auditor's read-only copy or SELECT-only user is enough."""
+    auditor = Store(ledger_url, read_only=True)
+    result = auditor.verify()
+    assert (result.ok, result.checked) == (True, 5)
+    with pytest.raises((LedgerError, sa.exc.DBAPIError)):
+        auditor.append_audit(gate_record(6))
+    assert filled.audit.head()[0] == 5

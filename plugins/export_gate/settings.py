@@ -22,6 +22,9 @@ LOCAL_LEDGER_ENV = "EXPORT_GATE_LOCAL_LEDGER"
 #: Seconds a gate waits for another writer's lock on a SQLite ledger before it fails closed (default 120).
 LOCK_TIMEOUT_ENV = "EXPORT_GATE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 120.0
+#: "1": the demo mode, with a fixed, publicly known key (digests made with it protect nothing).
+DEMO_ENV = "EXPORT_GATE_DEMO"
+DEMO_KEY = b"export-gate-demo-key-public-never-use-in-production"
 #: Where the audit chain's head is written after every record, outside the database (see records.anchors).
 ANCHORS_FILE = "audit-anchors.log"
 MIN_KEY_LENGTH = 16
@@ -93,9 +96,12 @@ def secret_key_from_env() -> bytes:
 
 
 def optional_secret_key() -> bytes | None:
-    """``$EXPORT_GATE_SECRET_KEY`` when it is set and long enough, else None."""
+    """``$EXPORT_GATE_SECRET_KEY`` when it is set and long enough, else the public demo key in the demo mode
+    (so the CLI of a demo reads and verifies what its DAGs wrote), else None."""
     key = os.environ.get(SECRET_KEY_ENV, "")
-    return key.encode() if len(key) >= MIN_KEY_LENGTH else None
+    if len(key) >= MIN_KEY_LENGTH:
+        return key.encode()
+    return DEMO_KEY if os.environ.get(DEMO_ENV) == "1" else None
 
 
 def previous_secret_keys() -> list[bytes]:

@@ -22,6 +22,8 @@ from typing import Any
 
 from export_gate.errors import LedgerError
 from export_gate.settings import (
+    DEMO_ENV,
+    DEMO_KEY,
     LEDGER_URL_ENV,
     LOCAL_LEDGER_ENV,
     SECRET_KEY_ENV,
@@ -33,9 +35,6 @@ log = logging.getLogger(__name__)
 
 SECRET_CONN_ID = "export_gate_secret"
 LEDGER_CONN_ID = "export_gate_ledger"
-DEMO_ENV = "EXPORT_GATE_DEMO"
-#: The demo mode's key: public, so digests made with it protect nothing. For demos and tests only.
-DEMO_KEY = b"export-gate-demo-key-public-never-use-in-production"
 
 
 def _connection(conn_id: str, *, in_task: bool = True) -> Any:

@@ -308,11 +308,9 @@ def _upstream_gates(context: Context) -> list[tuple[Any, list[dict]]]:
     return gates
 
 
-def _ledger_conn_id(gate: Any) -> str:
-    """The gate's ledger connection (a mapped gate keeps its arguments in partial_kwargs)."""
-    return getattr(gate, "ledger_conn_id", None) or getattr(gate, "partial_kwargs", {}).get(
-        "ledger_conn_id", LEDGER_CONN_ID
-    )
+def _gate_argument(gate: Any, name: str, default: str) -> str:
+    """One of the gate's arguments (a mapped gate keeps them in partial_kwargs)."""
+    return getattr(gate, name, None) or getattr(gate, "partial_kwargs", {}).get(name, default)
 
 
 def annotate_outlets(context: Context) -> None:
@@ -344,7 +342,7 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
 
     ti = context["ti"]
     for gate, decisions in _upstream_gates(context):
-        ledger_url = connections.ledger_url(_ledger_conn_id(gate))
+        ledger_url = connections.ledger_url(_gate_argument(gate, "ledger_conn_id", LEDGER_CONN_ID))
         for reservation in (d.get("reservation") for d in decisions):
             if not reservation:  # the gate reserved nothing (no person in the export)
                 continue
@@ -354,6 +352,8 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
                     succeeded=succeeded,
                     ledger_url=ledger_url,
                     run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+                    # the gate's key chains the record (without it, confirm and release records are unkeyed)
+                    secret_key=connections.secret_key(_gate_argument(gate, "secret_conn_id", SECRET_CONN_ID)),
                 )
             except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
                 log.error(
