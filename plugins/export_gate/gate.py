@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 
 ALLOW, ANNOTATE, BLOCK = "allow", "annotate", "block"
 #: The parts of a decision that travel with the task (XCom, asset extras, lineage).
-DECISION_SUMMARY_KEYS = ("mechanism", "rule", "counts", "margins", "warnings", "obligations", "filings_used")
+DECISION_SUMMARY_KEYS = (
+    "mechanism",
+    "rule",
+    "counts",
+    "margins",
+    "warnings",
+    "obligations",
+    "filings_used",
+    "counting",
+)
 
 
 @dataclass(frozen=True)
