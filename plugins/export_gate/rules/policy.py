@@ -308,7 +308,7 @@ def _ruleset(
         elif scenario is None:
             reason = (
                 "no scenario given: data outside the FTZ list's scenarios falls back to the national rules "
-                "(REGULATIONS.md §3.1)"
+                "(Order No. 16 Art. 6; docs/rules.md)"
             )
         elif not own:
             reason = f"{chosen.id} encodes no rules for scenario {scenario!r} (list partial): the national rules apply"
