@@ -118,3 +118,17 @@ def test_handler_ids_of_one_entity_share_one_ledger(capsys, exports):
                        "--uscc", OTHER_ENTITY, "--record")  # fmt: skip
     assert code == 2 and "belongs to the entity with unified social credit code" in err
     assert Store().counts(f"uscc:{ACME}", 2025).personal == 60_000  # the blocked second export was not reserved
+
+
+def test_count_ftz_exempt_false_leaves_an_ftz_exempt_export_out_of_the_ledger(capsys, exports, tmp_path):
+    """The setting is the handler's; its default (true) counts an FTZ-exempt export, as before."""
+    pv = ["--list", "shanghai-ftz-2024", "--scenario", "pharmacovigilance", "--subject-key", "customer_id"]
+    pv += ["--as-of", "2025-06-01", "--record"]
+    for name, setting in (("counted", "true"), ("left-out", "false")):
+        profile = tmp_path / f"{name}.yaml"
+        profile.write_text(f"id: {name}\nzone: shanghai-ftz\ncount_ftz_exempt: {setting}\n", encoding="utf-8")
+        code, out = evaluate(capsys, exports["patients"], *pv, "--handler", profile)
+        assert code == 0 and out["decision"]["counting"]["ftz_exemption"] is True
+        assert out["recorded"]  # audited either way
+    assert Store().counts("counted", 2025).sensitive == 40
+    assert Store().counts("left-out", 2025).sensitive == 0
