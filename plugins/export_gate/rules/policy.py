@@ -397,12 +397,12 @@ def _filings(
             )
         elif last is not None and as_of > last:
             w.warnings.append(f"{label} expired on {last.isoformat()}")
-        elif excluded:
+        elif excluded and spec is not None:
             who = "CIIO handlers" if "ciio" in excluded else "exports that hold important data"
             w.warnings.append(
                 f"{label} cannot be used: a {f.kind.replace('_', ' ')} is not available to {who} "
                 f"({spec.source.title}, {spec.source.article})"
-            )  # type: ignore[union-attr]
+            )
         elif gap is not None:
             w.warnings.append(f"{label} does not cover this export: {gap}")
         else:
@@ -580,31 +580,31 @@ def decide(
         considered=w.considered,
         obligations=w.obligations,
         filings_used=used,
-        counting=_counting(handler, decider if strongest == 0 and declared is None else None),
+        counting=_counting(handler, decider.gate_list if decider and strongest == 0 and declared is None else None),
     )
     return replace(decision, message=_message(decision, export, before, after, near))
 
 
-def _counting(handler: Handler, exemption: _Candidate | None) -> dict:
+def _counting(handler: Handler, exempted_by: GateList | None) -> dict:
     """Whether this export's people count towards the handler's national year-to-date totals. Only an export
     allowed by an FTZ list's own exemption (data off its negative list) can be left out, and only when the
     handler's setting says so; the default counts it (conservative: Order No. 16 does not say that Art. 6
     exports are outside the Art. 7/8 counts)."""
-    ftz = exemption is not None and exemption.gate_list.kind == "ftz"
-    counted = not ftz or handler.count_ftz_exempt
-    if not ftz:
+    if exempted_by is None or exempted_by.kind != "ftz":
         note = "counted towards the national year-to-date totals (not an FTZ exemption)"
-    elif counted:
-        note = (
-            f"allowed under {exemption.gate_list.id}'s exemption and still counted towards the national "  # type: ignore[union-attr]
-            "year-to-date totals (setting count_ftz_exempt: true, the conservative default)"
-        )
-    else:
-        note = (
-            f"allowed under {exemption.gate_list.id}'s exemption and NOT counted towards the national "  # type: ignore[union-attr]
-            "year-to-date totals (setting count_ftz_exempt: false)"
-        )
-    return {"count_ftz_exempt": handler.count_ftz_exempt, "ftz_exemption": ftz, "counted": counted, "note": note}
+        return {"count_ftz_exempt": handler.count_ftz_exempt, "ftz_exemption": False, "counted": True, "note": note}
+    setting = "true, the conservative default" if handler.count_ftz_exempt else "false"
+    still = "still counted" if handler.count_ftz_exempt else "NOT counted"
+    note = (
+        f"allowed under {exempted_by.id}'s exemption and {still} towards the national year-to-date totals "
+        f"(setting count_ftz_exempt: {setting})"
+    )
+    return {
+        "count_ftz_exempt": handler.count_ftz_exempt,
+        "ftz_exemption": True,
+        "counted": handler.count_ftz_exempt,
+        "note": note,
+    }
 
 
 def _message(d: Decision, export: Counts, before: Counts, after: Counts, near: Sequence[str]) -> str:
