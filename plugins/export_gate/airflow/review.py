@@ -125,16 +125,13 @@ def request_body(blocked: Mapping, report_url: str) -> str:
         f"**This export:** {export.get('personal', 0):,} people with personal information, "
         f"{export.get('sensitive', 0):,} with sensitive personal information",
         f"**Year to date after it:** {after.get('personal', 0):,} personal, {after.get('sensitive', 0):,} sensitive",
-        "",
         str(blocked.get("message") or ""),
-        "",
         f"[Open the report]({report_url}) (audit record {blocked.get('audit_id')})",
-        "",
         "Approving does not skip the thresholds: give a reason and the fact that makes the export lawful (a "
         "filing, a declared purpose or a corrected subject key); the gate then decides again with it. "
         "Rejecting leaves the export blocked.",
     ]
-    return "\n\n".join(line for line in lines if line is not None)
+    return "\n\n".join(line for line in lines if line)
 
 
 def deployment_approvers(
