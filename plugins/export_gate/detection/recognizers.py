@@ -51,6 +51,9 @@ class Recognizer:
     priority: int
     score: float
     prefilter: str | None = None  # matches wherever the patterns do, at a fraction of their RE2 program
+    by_value: str | None = None  # a whole value like this, in a column of nearly only such values, gives context
+    by_value_check: str | None = None  # validators.EVIDENCE function those values must also pass
+    unless: str | None = None  # wording that makes a match generic, not about a person
 
     @property
     def has_birth_date(self) -> bool:
@@ -128,6 +131,9 @@ _OURS_OPTIONAL = (
     "context_patterns",
     "priority",
     "prefilter",
+    "by_value",
+    "by_value_check",
+    "unless",
 )
 _COLUMNS_REQUIRED = ("empty", "free_text", "kinds")
 _KIND_REQUIRED = ("kind", "column", "types", "entity")
@@ -219,12 +225,45 @@ def _number(c: _Checker, node: yaml.Node | None, where: str, default: float, low
     return float(value)
 
 
-def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[str | None, float]:
+#: Terms per regex of a long term list: RE2 builds a DFA of about one state per byte of the terms, and past its
+#: memory budget (8 MiB in pyarrow) falls back to a search 1,000 times slower (1,600 ICD-10 names: 230 s for
+#: 200,000 addresses in one regex, 0.2 s in chunks of this size).
+TERM_CHUNK = 400
+
+
+def _chunked(d: _Detectors, text: str) -> tuple[str, ...]:
+    """A pattern that is one long term list (``<<name>>``) as several regexes of TERM_CHUNK terms."""
+    only = _PLACEHOLDER.fullmatch(text)
+    words = sorted(d.terms(only.group(1)), key=len, reverse=True) if only else ()
+    if len(words) <= TERM_CHUNK:
+        return (expand(text, d.terms),)
+    return tuple(_alternation(words[i : i + TERM_CHUNK]) for i in range(0, len(words), TERM_CHUNK))
+
+
+def _tails(d: _Detectors, texts: Iterable[str]) -> str | None:
+    """A prefilter for recognizers made only of term lists: the last two characters of every CJK term (every
+    value holding a term holds its ending) and the ASCII words as they are; a few hundred endings make a small
+    DFA where thousands of terms make a large one. None when a pattern is more than a term list, or when the
+    endings are not much shorter than the terms."""
+    lists = [_PLACEHOLDER.fullmatch(t) for t in texts]
+    if not lists or not all(lists):
+        return None
+    words = [w for m in lists if m for w in d.terms(m.group(1))]
+    tails = _alternation({w if w.isascii() else w[-2:] for w in words})
+    return tails if 4 * len(tails) < len(_alternation(words)) else None  # worth a pass only when much smaller
+
+
+def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
+    """(the pattern's regexes, its regex as written, its score); no regexes when it is invalid."""
     f = c.fields(node, where, _PATTERN_FIELDS)
     if f is None:
-        return None, 0.0
+        return (), None, 0.0
     c.text(f.get("name"), f"{where}.name")
-    return d.regex(c, f.get("regex"), f"{where}.regex"), _number(c, f.get("score"), f"{where}.score", 0.5, 0.0, 1.0)
+    score = _number(c, f.get("score"), f"{where}.score", 0.5, 0.0, 1.0)
+    if d.regex(c, f.get("regex"), f"{where}.regex") is None:
+        return (), None, score
+    text = str(f["regex"].value)
+    return _chunked(d, text), text, score
 
 
 def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dict[str, object]:
@@ -256,6 +295,13 @@ def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dic
         "priority": priority,
         "context_patterns": tuple(p for p in context_patterns if p is not None),
         "prefilter": d.regex(c, f.get("prefilter"), at + "prefilter") if "prefilter" in f else None,
+        "by_value": d.regex(c, f.get("by_value"), at + "by_value") if "by_value" in f else None,
+        "by_value_check": (
+            c.choice(f["by_value_check"], at + "by_value_check", tuple(validators.EVIDENCE))
+            if "by_value_check" in f
+            else None
+        ),
+        "unless": d.regex(c, f.get("unless"), at + "unless") if "unless" in f else None,
     }
 
 
@@ -276,14 +322,16 @@ def _recognizer(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> Reco
     ]
     context = c.texts(f.get("context"), f"{where}.context")
     ours = _ours(d, c, f.get("export_gate"), f"{where}.export_gate")
-    if name is None or entity is None or not patterns or any(p is None for p, _ in patterns):
+    if name is None or entity is None or not patterns or any(not regexes for regexes, _, _ in patterns):
         return None
+    if ours["prefilter"] is None:
+        ours["prefilter"] = _tails(d, [text for _, text, _ in patterns if text is not None])
     return Recognizer(
         name=name,
         entity=entity,
-        patterns=tuple(p for p, _ in patterns if p is not None),
+        patterns=tuple(regex for regexes, _, _ in patterns for regex in regexes),
         context_words=tuple(w.lower() for w in context),
-        score=max(score for _, score in patterns),
+        score=max(score for _, _, score in patterns),
         **ours,  # type: ignore[arg-type]
     )
 
