@@ -38,7 +38,7 @@ def test_a_gate_without_its_ledger_connection_blocks_and_keeps_no_local_ledger(a
             ).fetchall()
         )
     assert states == {"gate": "failed/1", "ship": "upstream_failed/0"}  # blocked, never retried; never ran
-    assert "AUDIT RECORD COULD NOT BE WRITTEN" in proc.stdout
+    assert "COULD NOT WRITE ITS AUDIT RECORD" in proc.stdout
     assert "export_gate_ledger_nowhere' is not defined" in proc.stdout
     assert not (worker_home / "ledger.db").exists()
     assert not (airflow_env.data / "overseas" / "no_ledger.done").exists()

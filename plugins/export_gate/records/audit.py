@@ -33,7 +33,7 @@ from export_gate.errors import LedgerError
 from export_gate.records import database as db
 from export_gate.records.anchors import Anchor
 
-EVENTS = ("gate", "confirm", "release")
+EVENTS = ("gate", "confirm", "release", "filing", "review")
 ACTIONS = ("allow", "annotate", "block", None)
 #: Keyword filters of query() and export().
 FILTERS = ("dag_id", "handler_id", "list_id", "scenario", "action", "event", "since", "until")

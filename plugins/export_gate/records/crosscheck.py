@@ -40,9 +40,13 @@ def members_digest(high: np.ndarray, low: np.ndarray, masks: np.ndarray) -> str:
     return f"sha256:{hasher.hexdigest()}"
 
 
-def ledger_state(reservation: str, high: np.ndarray, low: np.ndarray, masks: np.ndarray, years: dict) -> dict:
-    """The ``ledger`` field of an audit record: what this change left (years: {year: Counter mask -> people})."""
+def ledger_state(
+    ledger: str, reservation: str, high: np.ndarray, low: np.ndarray, masks: np.ndarray, years: dict
+) -> dict:
+    """The ``ledger`` field of an audit record: what this change left in the ledger of ``ledger`` (the handler
+    or entity whose year-to-date it is; years: {year: Counter mask -> people})."""
     return {
+        "handler_id": ledger,
         "reservation": reservation,
         "members": members_digest(high, low, masks),
         "people": len(high),
@@ -67,7 +71,7 @@ class Claims:
         if not isinstance(state, dict):
             return
         for year in state.get("years") or ():
-            self.totals[str(record.get("handler_id")), int(year["year"])] = (record["id"], year["totals"])
+            self.totals[str(state.get("handler_id")), int(year["year"])] = (record["id"], year["totals"])
         if state.get("reservation") is not None:
             self.members[state["reservation"]] = (record["id"], state["members"])
 

@@ -157,6 +157,7 @@ class LedgerTx:
         _apply(self._conn, scope_id, reservation_id, plan)
         _log_history(self._conn, scope_id, key, "reserve", plan.after)
         self._changes = ledger_state(
+            self.handler_id,
             key,
             np.concatenate([plan.new.high, plan.known.high]),
             np.concatenate([plan.new.low, plan.known.low]),
@@ -406,7 +407,7 @@ class Store:
                 if status == RELEASED:
                     totals = _remove_members(conn, row)
                     _log_history(conn, row.scope_id, key, "release", totals)
-                    changes = ledger_state(key, *_NO_WORDS, np.zeros(0, np.uint16), {row.year: totals})
+                    changes = ledger_state(row.handler_id, key, *_NO_WORDS, np.zeros(0, np.uint16), {row.year: totals})
                 conn.execute(
                     sa.update(db.reservation)
                     .where(db.reservation.c.id == row.id)
