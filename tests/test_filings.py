@@ -18,6 +18,8 @@ ACME = "91110000600037341L"  # GB 32100-2015 check character L (python-stdnum's 
 ACME_TYPO = "91110000600037341K"
 OTHER_ENTITY = "91310115MA1H8Q2R5X"
 CUSTOMERS = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2025-06-01"]
+#: A recording counts into the year it runs in (issue 12 item 4): the CLI's clock is pinned to 2025-06-01.
+pytestmark = pytest.mark.usefixtures("cli_clock_2025")
 REGISTER_SA = [
     *("filings", "add", "--uscc", ACME, "--kind", "standard_contract", "--reference", "SC-REG-7"),
     *("--date", "2025-01-02", "--recipient", "Acme Safety GmbH", "--scope", "personal", "--scope", "sensitive"),

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from export_gate.errors import LedgerError
@@ -39,7 +41,15 @@ LEDGER_CONN_ID = "export_gate_ledger"
 
 def _connection(conn_id: str, *, in_task: bool = True) -> Any:
     """The Airflow connection, or None when no secrets backend has it. Any other failure (access denied, a
-    broken backend that says so) is a LedgerError: the gate cannot tell which ledger or key is meant."""
+    broken backend that says so) is a LedgerError: the gate cannot tell which ledger or key is meant. Outside a
+    task (the CLI) the lookup includes Airflow's metadata database, and leaves the process's logging as it was."""
+    if not in_task:
+        with _logging_kept():
+            return _lookup(conn_id, in_task=False)
+    return _lookup(conn_id, in_task=True)
+
+
+def _lookup(conn_id: str, *, in_task: bool) -> Any:
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
@@ -47,7 +57,7 @@ def _connection(conn_id: str, *, in_task: bool = True) -> Any:
             from airflow.sdk import BaseHook
 
             return BaseHook.get_connection(conn_id)
-        from airflow.models.connection import Connection  # outside a task: includes the metadata database
+        from airflow.models.connection import Connection
 
         return Connection.get_connection_from_secrets(conn_id)
     except AirflowNotFoundException:
@@ -57,6 +67,19 @@ def _connection(conn_id: str, *, in_task: bool = True) -> Any:
             f"the Airflow connection '{conn_id}' could not be read ({type(exc).__name__}); the gate fails closed "
             "rather than guess: fix the secrets backend or the connection, then run the gate again"
         ) from exc
+
+
+@contextmanager
+def _logging_kept() -> Iterator[None]:
+    """Importing Airflow outside a task configures its logging (every logger at INFO, on stdout). The CLI's
+    stdout is its output (JSON, tables), so the root logger is put back as it was before the import."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def secret_key(conn_id: str = SECRET_CONN_ID) -> bytes:
