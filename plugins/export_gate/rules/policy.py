@@ -641,6 +641,7 @@ def _message(d: Decision, export: Counts, before: Counts, after: Counts, near: S
         return f"{head} {counts} It requires a {needed}, which is on file and valid ({refs}); the export may run."
     return (
         f"{head} {counts} It requires a {needed}, and no valid one is on file. To proceed, complete the "
-        f"{needed} and give it to the gate (--filing KIND=REF@YYYY-MM-DD or the handler profile), "
+        f"{needed} and give it to the gate as a filing KIND=REF@YYYY-MM-DD (the operator's filings=[...], the "
+        "CLI's --filing, or the handler profile), "
         "declare an applicable exemption purpose, or reduce the export."
     )
