@@ -91,6 +91,9 @@ class ExportGateOperator(BaseOperator):
     :param important_data: the export holds data notified as important data (a security assessment).
     :param identity_document_sensitive: count an identity document number alone as sensitive (GB/T 35273-2020)
         instead of personal (GB/T 45574-2025, the default).
+    :param recipient: the overseas recipient of the export; a filing on the register covers only its recipients.
+    :param uscc: the handler's unified social credit code (checked); every handler id of one entity shares one
+        ledger (a ``handler_file`` can carry it too).
     :param warn_ratio: warn past this share of a threshold.
     :param on_block: "fail" (default: AirflowFailException, no retry), "skip" (the task and its downstream
         exports are skipped) or "review": the task waits in Airflow's Required Actions view for a reviewer of
@@ -112,6 +115,7 @@ class ExportGateOperator(BaseOperator):
         "subject_keys",
         "filings",
         "purpose",
+        "recipient",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
@@ -141,6 +145,8 @@ class ExportGateOperator(BaseOperator):
         important_data: bool = False,
         identity_document_sensitive: bool = False,
         warn_ratio: float = 0.8,
+        recipient: str | None = None,
+        uscc: str | None = None,
         on_block: str = "fail",
         review_timeout: timedelta | None = REVIEW_TIMEOUT,
         secret_conn_id: str = SECRET_CONN_ID,
@@ -174,6 +180,8 @@ class ExportGateOperator(BaseOperator):
         self.important_data = important_data
         self.identity_document_sensitive = identity_document_sensitive
         self.warn_ratio = warn_ratio
+        self.recipient = recipient
+        self.uscc = uscc
         self.on_block = on_block
         self.review_timeout = review_timeout
         self.secret_conn_id = secret_conn_id
@@ -368,7 +376,7 @@ class ExportGateOperator(BaseOperator):
         handler = (
             load_handler(self.handler_file)
             if self.handler_file
-            else Handler(id=self.handler_id, zone=self.zone, ciio=self.ciio, timezone=self.timezone)
+            else Handler(id=self.handler_id, zone=self.zone, ciio=self.ciio, timezone=self.timezone, uscc=self.uscc)
         )
         return GateRequest(
             source=from_airflow(
@@ -389,6 +397,7 @@ class ExportGateOperator(BaseOperator):
             filings=tuple(parse_filing(text) for text in [*(self.filings or ()), *filter(None, [amendment.filing])]),
             important_data=self.important_data,
             identity_document_sensitive=self.identity_document_sensitive,
+            recipient=self.recipient,
             warn_ratio=self.warn_ratio,
             ledger_url=ledger_url,
             secret_key=connections.secret_key(self.secret_conn_id),
