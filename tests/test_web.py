@@ -205,7 +205,7 @@ def test_csv_download_holds_the_filtered_records(client, store):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.text)))
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     expected, total = store.audit.query(action="block", dag_id="pv_case_export_shanghai", limit=1000)
     assert len(rows) == total > 0
     assert sorted(int(r["id"]) for r in rows) == sorted(r["id"] for r in expected)
@@ -223,8 +223,9 @@ def test_json_download_holds_the_filtered_records(client, store):
 
 def test_download_links_carry_the_filters(client):
     html = client.get("/?action=block&dag_id=crm_export_national&page=2").text
-    assert 'href="http://testserver/export.csv?dag_id=crm_export_national&amp;action=block"' in html
-    assert 'href="http://testserver/export.json?dag_id=crm_export_national&amp;action=block"' in html
+    # root-relative: never built from the request's Host (see test_links_never_come_from_the_host_header)
+    assert 'href="/export.csv?dag_id=crm_export_national&amp;action=block"' in html
+    assert 'href="/export.json?dag_id=crm_export_national&amp;action=block"' in html
 
 
 def test_one_decision_shows_rule_source_counts_chart_and_task_link(client):
@@ -235,7 +236,7 @@ def test_one_decision_shows_rule_source_counts_chart_and_task_link(client):
     assert "standard contract filed with the provincial CAC" in html
     assert "standard_contract: SC-2026-0042" in html
     assert '<svg class="chart"' in html
-    assert 'href="http://testserver/dags/pv_case_export_shanghai/runs/scheduled__007/tasks/gate"' in html
+    assert 'href="/dags/pv_case_export_shanghai/runs/scheduled__007/tasks/gate"' in html
     assert "intact: all 121 records verify" in html
 
 
@@ -265,7 +266,7 @@ def test_task_report_link_redirects_to_the_newest_gate_record_of_that_run(client
         follow_redirects=False,
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "http://testserver/records/5/report"
+    assert response.headers["location"] == "/records/5/report"
     missing = client.get("/task-report", params={"dag_id": "pv_case_export_shanghai", "run_id": "x", "task_id": "gate"})
     assert missing.status_code == 404
 

@@ -104,7 +104,7 @@ def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server,
         page.get_by_role("link", name="Download CSV").click()
     saved = artifacts / "filtered.csv"
     download_info.value.save_as(saved)
-    records = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    records = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
     assert sorted(int(r["id"]) for r in records) == sorted([ids["blocked"], ids["failed"]])
     assert {r["action"] for r in records} == {"block"}
 
