@@ -590,8 +590,10 @@ def test_dashboard_shows_every_threshold_used_warnings_and_blocked_only_handlers
     html = client.get("/handlers").text
     card = html[html.index(blocked_only) :]
     assert "all blocked: nothing counted" in card
+    assert "block (blocked: +0)</a>" in card  # the exports that (did not) move it, listed on the card
     assert "sensitive ≥ 10,000" in card and "0%" in card  # nothing counted, so nothing used
     acme = html[html.index("acme-pharma-sh") : html.index(blocked_only)]
+    assert f'href="/records/{ids["failed"]}" class="not-moved"' in acme
     counts = store.counts("acme-pharma-sh", 2026)
     assert f'personal ≥ 100,000</td>\n      <td class="num">{counts.personal:,}' in acme
     assert "sensitive ≥ 10,000" in acme and "personal ≥ 1,000,000" in acme

@@ -185,7 +185,7 @@ def review_context(browser, reviewer_session, **options):
 def frame_of(page):
     """The review page's frame inside the Airflow UI."""
     page.frame_locator("iframe").locator("main").wait_for(timeout=30_000)
-    return next(f for f in page.frames if "/export-gate/" in f.url)
+    return next(f for f in page.frames if f != page.main_frame and "/export-gate/" in f.url)
 
 
 def test_links_work_inside_the_airflow_frame(browser, reviewer_session, server, artifacts):

@@ -74,7 +74,8 @@ def outcome(record: dict) -> Outcome:
         on_file = ", ".join(_filing_text(f) for f in used) or _words(mechanism)
         return Outcome("on-file", f"on file: {on_file}")
     if rule.get("exemption"):
-        return Outcome("exempt", f"exempt: {rule['exemption']}")
+        # the exemption's name, without its explanation: "De minimis (Art. 5(4)) - general personal ..."
+        return Outcome("exempt", f"exempt: {str(rule['exemption']).split(' - ')[0]}")
     if action == "annotate":
         return Outcome("near", "near a threshold")
     if action == "block":

@@ -100,6 +100,7 @@ def export_row(record: dict) -> dict[str, Any]:
     """One gate record as a line of the dashboard: what it would have added and what it did."""
     counts = record.get("counts") if isinstance(record.get("counts"), dict) else None
     export = (counts or {}).get("export") or {}
+    before = (counts or {}).get("ytd_before") or {}
     after = (counts or {}).get("ytd_after") or {}
     action = action_of(record)
     found = outcome(record)
@@ -117,6 +118,8 @@ def export_row(record: dict) -> dict[str, Any]:
         "export_sensitive": export.get("sensitive") if counts else None,
         "ytd_personal": after.get("personal") if counts else None,
         "ytd_sensitive": after.get("sensitive") if counts else None,
+        # people new to the year's count (an export's people already counted this year add nobody)
+        "added_personal": int(after.get("personal") or 0) - int(before.get("personal") or 0) if counts else None,
     }
 
 
