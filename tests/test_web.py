@@ -33,6 +33,7 @@ from export_gate.airflow.web.app import create_app
 from export_gate.airflow.web.filters import PAGE_SIZE
 from export_gate.model import Counts
 from export_gate.records.ledger import Store
+from export_gate.rules.handler import parse_filing
 from faker import Faker
 from fastapi.testclient import TestClient
 from gate_data import CANARY_ID, CANARY_PHONE
@@ -626,3 +627,43 @@ def test_the_deciding_condition_is_highlighted_on_the_list_and_the_record(airflo
         '<p class="outcome outcome-missing"><strong>missing: standard contract</strong></p>'
         in client.get("/records/1").text
     )
+
+
+def test_review_and_filing_records_show_as_what_they_are(airflow_auth, tmp_path):
+    """Records of a reviewer's answer to a block (approvals) and of a filing register change: named, linked
+    to the records they are about, never shown as an unknown decision."""
+    from dataclasses import replace
+
+    from export_gate.airflow.review import Amendment, Answer, review_record
+    from export_gate.records.filings import add_filing
+
+    store = fresh_store(tmp_path, [decision_record(action="block"), decision_record(action="annotate")])
+    run = {"dag_id": "pv_case_export_shanghai", "run_id": "manual__1", "task_id": "gate", "try_number": 1}
+    answer = Answer(
+        "approve",
+        {"id": "7", "name": "审核员"},
+        "2026-03-03T10:00:00+00:00",
+        "contract filed yesterday",
+        Amendment(filing="standard_contract=SC-2026-0042@2026-03-02"),
+    )
+    blocked = {**store.audit.get(1), "audit_id": 1}
+    store.append_audit(review_record(blocked, answer, run, {"action": "annotate", "audit_id": 2}))
+    store.append_audit(review_record(blocked, replace(answer, outcome="reject"), run, None))
+    contract = replace(
+        parse_filing("standard_contract=SC-2026-0099@2026-02-01"), recipients=("EU-PV-Hub",), scope=("sensitive",)
+    )
+    add_filing(store.engine, "acme-pharma-sh", contract)
+    client = reviewer_client(airflow_auth, store)
+    listing = client.get("/").text
+    assert "badge-unknown" not in listing and "count unknown" not in listing
+    assert "approved by 审核员 (contract filed yesterday); decided again: annotate" in listing
+    assert 'href="/records/1">→ blocked gate record #1' in listing and 'href="/records/2">→ new decision #2' in listing
+    assert "rejected by 审核员: stays blocked" in listing
+    assert "filing added: standard contract SC-2026-0099" in listing
+    review = client.get("/records/3").text
+    assert "Review of a blocked export #3" in review and "<svg" not in review
+    assert "filing: standard_contract=SC-2026-0042@2026-03-02" in review
+    assert "Filing register change #5" in client.get("/records/5").text
+    assert record_ids(client.get("/?event=review").text) == [4, 3]
+    rows = list(csv.DictReader(io.StringIO(client.get("/export.csv?event=review").content.decode("utf-8-sig"))))
+    assert [(r["event"], r["gate_record"]) for r in rows] == [("review", "1"), ("review", "1")]

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from export_gate.airflow.web.templating import environment, static_text
 from export_gate.model import CATEGORIES
 from export_gate.reporting.charts import BarRow, threshold_bars
-from export_gate.reporting.outcome import action_of, kind_of, outcome
+from export_gate.reporting.outcome import action_of, kind_of, outcome, related
 
 #: Count names in the order the report lists them.
 COUNT_NAMES: tuple[str, ...] = ("personal", "sensitive", *CATEGORIES)
@@ -182,6 +182,10 @@ def decision_view(record: dict, *, gate_record: int | None = None) -> dict[str, 
         "event": record.get("event"),
         "kind": kind_of(record),
         "gate_record": gate_record,
+        "related": related(record, gate_record),
+        "review": record.get("review") or {},
+        "change": record.get("change"),
+        "filing": record.get("filing") or {},
         "outcome": {"kind": found.kind, "text": found.text},
         "counted": counted(record),
         "action": action_of(record),

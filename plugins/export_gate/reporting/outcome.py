@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: The events of the audit log that are not gate decisions: the export ran (confirm) or failed for good.
+#: The events that finish a gate record's reservation: the export ran (confirm) or failed for good (release).
 FOLLOW_UP_EVENTS: tuple[str, ...] = ("confirm", "release")
+#: Events that are not gate decisions: those, a reviewer's answer to a blocked export, a filing register change.
+OTHER_EVENTS: tuple[str, ...] = (*FOLLOW_UP_EVENTS, "review", "filing")
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,8 @@ def kind_of(record: dict) -> str:
 
 def action_of(record: dict) -> str:
     """allow | annotate | block for a gate record (an error record is a block: the gate failed closed);
-    the event itself (confirm | release) for the records that follow a gate record."""
-    if kind_of(record) in FOLLOW_UP_EVENTS:
+    the event itself (confirm, release, review, filing) for the other records."""
+    if kind_of(record) in OTHER_EVENTS:
         return kind_of(record)
     decision = record.get("decision") or {}
     return str(record.get("action") or decision.get("action") or ("block" if record.get("error") else "unknown"))
@@ -47,9 +49,46 @@ def _filing_text(filing: Any) -> str:
     return str(filing)
 
 
+def _review(record: dict) -> Outcome:
+    """A reviewer's answer to a blocked export: approved (and the gate's new decision), rejected, no answer in
+    time, or an answer the gate refused."""
+    answer = record.get("review") or {}
+    who = (answer.get("by") or {}).get("name") or "an unknown user"
+    found = str(answer.get("outcome") or "")
+    if found == "approve":
+        redecision = (record.get("redecision") or {}).get("action") or "no new decision"
+        reason = str(answer.get("reason") or "")
+        reason = reason if len(reason) <= 80 else reason[:79] + "…"
+        return Outcome("approved", f"approved by {who} ({reason}); decided again: {redecision}")
+    if found == "reject":
+        return Outcome("rejected", f"rejected by {who}: stays blocked")
+    if found == "timeout":
+        return Outcome("timeout", "no reviewer answered in time: stays blocked")
+    return Outcome("refused", f"answer not accepted: {answer.get('problem') or 'unknown reason'}")
+
+
+def _filing(record: dict) -> Outcome:
+    change = {"add": "filing added", "expire": "filing expired"}.get(str(record.get("change")), "filing changed")
+    return Outcome("filing", f"{change}: {_filing_text(record.get('filing') or {})}")
+
+
+def related(record: dict, gate_record: int | None = None) -> list[dict[str, Any]]:
+    """The records to link from ``record``: the gate record a confirm or release finished (``gate_record``,
+    which the caller looked up), or those a review names itself (the blocked gate record, the new decision)."""
+    found: list[tuple[str, object]] = [("gate record", gate_record)]
+    if kind_of(record) == "review":
+        found.append(("blocked gate record", record.get("blocked_audit_id")))
+        found.append(("new decision", (record.get("redecision") or {}).get("audit_id")))
+    return [{"label": label, "id": record_id} for label, record_id in found if isinstance(record_id, int)]
+
+
 def outcome(record: dict) -> Outcome:
     """The condition that decided ``record``."""
     event = kind_of(record)
+    if event == "review":
+        return _review(record)
+    if event == "filing":
+        return _filing(record)
     if event == "confirm":
         return Outcome("confirmed", "confirmed: the export ran; its people stay counted")
     if event == "release":

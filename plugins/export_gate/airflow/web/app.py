@@ -33,7 +33,7 @@ from export_gate.airflow.web.templating import environment, static_text
 from export_gate.errors import GateError
 from export_gate.reporting.charts import WORDS, timeline
 from export_gate.reporting.html import decision_view, render_report
-from export_gate.reporting.outcome import FOLLOW_UP_EVENTS, action_of, outcome
+from export_gate.reporting.outcome import FOLLOW_UP_EVENTS, action_of, outcome, related
 
 FiltersDep = Annotated[Filters, Depends(filters_from_query)]
 #: The longest handler id the ledger stores (ledger_scope.handler_id).
@@ -236,7 +236,7 @@ def _row(record: dict, gate_record: int | None, suspect: bool) -> dict[str, Any]
         "export_date": str(record.get("as_of") or "")[:10],
         "event": record.get("event") or "gate",
         "action": action_of(record),
-        "gate_record": gate_record,
+        "related": related(record, gate_record),
         "dag_id": record.get("dag_id"),
         "run_id": record.get("run_id"),
         "task_id": record.get("task_id"),

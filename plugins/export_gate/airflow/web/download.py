@@ -23,7 +23,7 @@ from export_gate.airflow.web.query import Query, gate_record_of, stream
 from export_gate.model import CATEGORIES
 from export_gate.records import database as db
 from export_gate.reporting.html import list_version_parts
-from export_gate.reporting.outcome import action_of, outcome
+from export_gate.reporting.outcome import action_of, outcome, related
 
 BOM = "\ufeff"
 #: Leading characters a spreadsheet reads as the start of a formula.
@@ -104,7 +104,7 @@ def sheet_row(record: dict, gate_record: int | None) -> list[Any]:
         record.get("event") or "gate",
         action_of(record),
         outcome(record).text,
-        gate_record or "",
+        next((link["id"] for link in related(record, gate_record)), ""),
         record.get("handler_id"),
         record.get("year"),
         record.get("dag_id"),

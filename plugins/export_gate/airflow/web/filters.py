@@ -15,8 +15,9 @@ from export_gate.airflow.web.query import Query as AuditQuery
 
 #: Decisions a reviewer filters on.
 ACTIONS: tuple[str, ...] = ("allow", "annotate", "block")
-#: Audit events a reviewer filters on: the gate's decision, and the confirm or release that follows it.
-EVENTS: tuple[str, ...] = ("gate", "confirm", "release")
+#: Audit events a reviewer filters on: the gate's decision, the confirm or release that follows it, a
+#: reviewer's answer to a blocked export, and a change of a handler's filing register.
+EVENTS: tuple[str, ...] = ("gate", "confirm", "release", "review", "filing")
 PAGE_SIZE = 50
 
 
