@@ -578,6 +578,8 @@ def test_chinese_labels_when_airflow_is_in_chinese(client):
     client.cookies.set("export_gate_lang", "zh-CN")  # what app.js sets from Airflow's language
     chinese = client.get("/", headers={"accept-language": "en-US"}).text
     assert "数据出境决定" in chinese and 'lang="zh-CN"' in chinese
+    record = record_page(client, 7)
+    assert "统计人数" in record and "个人信息处理者" in record and ">附注放行</span>" in record
 
 
 def test_dashboard_shows_every_threshold_used_warnings_and_blocked_only_handlers(airflow_auth, tmp_path):

@@ -101,6 +101,18 @@ ZH_CN: dict[str, str] = {
     "threshold": "阈值",
     "further thresholds": "更高阈值",
     "Back to the decisions": "返回出境决定",
+    "People counted": "统计人数",
+    "Obligations": "义务",
+    "Filings used": "所用备案",
+    "Warnings": "警告",
+    "Margins to the thresholds": "距阈值余量",
+    "What was scanned": "扫描内容",
+    "Data handler": "个人信息处理者",
+    "Source": "来源",
+    "Fingerprint": "指纹",
+    "Detectors": "检测器",
+    "Record hash": "记录哈希",
+    "Previous hash": "前一记录哈希",
     "Report": "报告",
 }
 
