@@ -4,6 +4,12 @@ Pages are rendered on the server (Jinja2, inline SVG charts, one small styleshee
 package), so they work offline and inside the Airflow UI's iframe. Every route needs a reviewer (see
 ``auth``); the static assets hold no data and are public. The pages show what the audit log holds: counts,
 rule ids, run ids and digests, never a value from the exported data.
+
+Links are root-relative paths (``paths``), responses are not cached and carry a Content-Security-Policy
+(``headers``), labels follow Airflow's language (``i18n``); app.js follows Airflow's theme and time zone and
+routes links out of the Airflow UI's sandboxed iframe. Routes: the decisions list, one record, its report,
+the extra link's redirect, the dashboard (``dashboard``) and one handler's year, and the downloads
+(``download``).
 """
 
 from __future__ import annotations
