@@ -157,10 +157,13 @@ class Findings:
 @dataclass(frozen=True)
 class DetectorSettings:
     """Choices that change what counts. An identity document number alone is personal, not sensitive, under
-    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity)."""
+    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity). Findings on a row
+    with nobody they can belong to (export_gate.people.rows) are reported, not counted, unless
+    ``count_unanchored`` (the strict setting) counts each as a person."""
 
     identity_document_sensitive: bool = False  # False = GB/T 45574-2025 (current); True = GB/T 35273-2020
     ner: bool = True  # spaCy NER for English names in free text
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
 
 
 @dataclass
