@@ -601,8 +601,9 @@ class Detector:
         claimed: nothing of lower priority can win inside it, so no later pass looks at it again. A column of
         resident IDs thus costs its shape check and validation, not one pass per recognizer.
         """
-        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
-        spans = [r for r in self.recognizers if not r.span_free]
+        recognizers = [r for r in self.recognizers if r.name not in plan.ruled_out]  # column-level evidence
+        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in recognizers}
+        spans = [r for r in recognizers if not r.span_free]
         plain, digits = _plain(strings)
         if not all(_walls_alnum(r.bounded) or matches_no_plain_text(regexes[r.name]) for r in spans):
             plain[:] = False  # a recognizer may match inside letters and digits: every value takes the regexes
@@ -612,7 +613,7 @@ class Detector:
             more, claimed_other = self._spans(plan, strings, other, spans, regexes, as_of)
             found.extend(more)
             claimed[claimed_other] = True
-        terms = [r for r in self.recognizers if r.span_free]
+        terms = [r for r in recognizers if r.span_free]
         # Terms need letters or CJK: a plain value needs a letter; other values must keep something once digits
         # and separators are trimmed off both ends (a plain string kernel, a third of the cost of a regex).
         rest = plain & ~digits & ~claimed
