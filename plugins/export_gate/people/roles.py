@@ -29,18 +29,19 @@ SEPARATORS = frozenset("_.[{ -")
 #: The role of the columns that name no role, when the columns name two or more.
 DEFAULT_ROLE = ""
 _FILE = "detectors/roles.yaml"
-_FIELDS = ("roles", "key_suffixes", "key_columns")
+_FIELDS = ("roles", "key_suffixes", "key_columns", "same_by_name")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
 class Roles:
-    """The checked content of roles.yaml: ``words`` (lower-case word -> role), ``key_suffixes`` and
-    ``key_columns`` (lower-case whole column name -> role)."""
+    """The checked content of roles.yaml: ``words`` (lower-case word -> role), ``key_suffixes``,
+    ``key_columns`` (lower-case whole column name -> role) and ``same_by_name`` (pairs of roles, both orders)."""
 
     words: Mapping[str, str]
     key_suffixes: tuple[str, ...]
     key_columns: Mapping[str, str]
+    same_by_name: frozenset[tuple[str, str]]
 
 
 class _Checker:
@@ -91,7 +92,7 @@ def check(text: str, file: str = _FILE) -> tuple[Roles | None, list[str]]:
         mark = getattr(exc, "problem_mark", None)
         return None, [f"{file}:{mark.line + 1 if mark else 1}: (top): not valid YAML: {exc}"]
     if root is None:
-        return None, [f"{file}:1: (top): is empty; it must name roles, key_suffixes and key_columns"]
+        return None, [f"{file}:1: (top): is empty; it must name {', '.join(_FIELDS)}"]
     top = checker.mapping(root, "(top)")
     fields = {key.value: value for key, value in top}
     for key, _ in top:
@@ -113,9 +114,20 @@ def check(text: str, file: str = _FILE) -> tuple[Roles | None, list[str]]:
             checker.problem(role_node, f"key_columns.{role_node.value}", "is not a role named under roles")
         for _, name in checker.words(names, f"key_columns.{role_node.value}"):
             key_columns[name] = role_node.value
+    pairs: set[tuple[str, str]] = set()
+    same = fields.get("same_by_name")
+    if same is not None and not isinstance(same, yaml.SequenceNode):
+        checker.problem(same, "same_by_name", "must be a list of [role, role] pairs")
+    for i, pair in enumerate(same.value if isinstance(same, yaml.SequenceNode) else []):
+        named = [w for _, w in checker.words(pair, f"same_by_name[{i}]")]
+        unknown = [role for role in named if role not in set(words.values())]
+        if len(named) != 2 or unknown:
+            checker.problem(pair, f"same_by_name[{i}]", "must be two roles named under roles")
+        else:
+            pairs |= {(named[0], named[1]), (named[1], named[0])}
     if checker.problems:
         return None, checker.problems
-    return Roles(words, tuple(sorted(suffixes, key=len, reverse=True)), key_columns), []
+    return Roles(words, tuple(sorted(suffixes, key=len, reverse=True)), key_columns, frozenset(pairs)), []
 
 
 def check_file(path: str | Path) -> list[str]:
@@ -151,6 +163,11 @@ def claimant(column: str, claims: Mapping[str, str]) -> str | None:
             if not rest or rest in SEPARATORS or not word[-1].isascii():
                 best, best_len = role, len(word)
     return best
+
+
+def same_by_name(role: str, other: str) -> bool:
+    """Whether equal names on a row make the people of two roles one person (``same_by_name``)."""
+    return (role, other) in load().same_by_name
 
 
 def role_word(column: str) -> str | None:

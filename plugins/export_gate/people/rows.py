@@ -9,8 +9,10 @@ identifiers found (``add_identifiers``), name cells (``add_names``) and pseudony
    ``insured_id``: a self-insured policy) are one person, on that row and wherever else either key has that
    value (the two key digests are linked).
 2. Same person, two roles: a role with no key of its own (a consignee, a beneficiary, the row's person without
-   keys) whose name cell or strong identifier equals one of another role on the same row is that role's person
-   (the buyer receiving their own parcel); it is folded into it.
+   keys) whose strong identifier equals one of another role on the same row is that role's person; so is one
+   whose name equals the other role's when roles.yaml says the two are often one person (``same_by_name``:
+   the buyer receiving their own parcel). It is folded into it. Equal names alone never join other roles:
+   two people of one name on a row would be counted as one.
 3. Anchoring: a slot counts as a person only when it is anchored: its subject key or pseudonymous person key
    has a value, or it holds a name, a birth date or a strong identifier (``ANCHOR_ENTITIES``, identifiers). An
    unanchored slot's findings (a diagnosis, an address, an account number) belong to the anchored people of
@@ -33,7 +35,7 @@ import pyarrow.compute as pc
 
 from export_gate.model import ExportSubjects
 from export_gate.people.digest import SubjectHasher
-from export_gate.people.roles import DEFAULT_ROLE
+from export_gate.people.roles import DEFAULT_ROLE, role_word, same_by_name
 from export_gate.people.subjects import RowSubjects, by_key, identified_by, inferred, is_blank
 from export_gate.people.union import merge
 
@@ -150,12 +152,18 @@ class BatchPeople:
             if target not in self.keys:
                 self.add_identifiers(target, id_rows[moving], id_words[moving])
 
+    def _role_name(self, role: str) -> str:
+        """The roles.yaml role of a slot's role (a subject key is named by its column, ``buyer_id`` -> buyer)."""
+        return (role_word(role) or role) if role in self.keys else role
+
     def _fold_same_people(self) -> None:
         """Rule 2: a role without a key that is another role's person on a row is folded into it."""
         keyed = [role for role in self.masks if role in self.keys]
         for source in [role for role in self.masks if role not in self.keys]:
             for target in keyed + [role for role in self.masks if role not in self.keys and role != source]:
-                same = self._equal_names(source, target)
+                same = np.zeros(self.n, dtype=bool)
+                if same_by_name(self._role_name(source), self._role_name(target)):
+                    same |= self._equal_names(source, target)
                 if target in self.keys:  # inferred roles sharing an identifier are linked by the union anyway
                     same |= self._shared_identifier_rows(source, target)
                 same &= self.masks[source] != 0
