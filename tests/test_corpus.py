@@ -32,7 +32,6 @@ KEYED_WAITS = {
     "orders": "nm and shipping.consignee as name columns (the buyer receiving their parcel is one person)",
     "chat": "names in sentences (我叫 ..., 收货人写 ...) and phone notations",
     "admissions": "zdmc/dx columns (diagnosis names, ICD-10 codes by value), attending_doctor names, phone notations",
-    "clinic_en": "English diagnoses (diag) and ICD-10 code columns by value (dx)",
     "insurance": "surnames outside the list (beneficiaries lost) and health wording (insured_health_note)",
 }
 #: Targets without keys that wait for the detectors.
