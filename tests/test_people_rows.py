@@ -4,11 +4,15 @@ identifiers."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from export_gate.commands.cli import main
 from export_gate.detection.detect import DetectorSettings
 from export_gate.engine.local import scan_table
 from export_gate.people.digest import SubjectHasher
@@ -35,13 +39,13 @@ def test_sensitive_content_with_nobody_on_the_row_is_reported_not_counted() -> N
     table = pa.table(
         {
             "sku": [f"SKU-{i}" for i in range(4)],
-            "note": ["适用于糖尿病患者", "HIV test strips", "高血压人群慎用", "普通商品"],
+            "diagnosis": ["2型糖尿病", "原发性高血压", "支气管哮喘", None],  # a code table: about no one
             "warehouse": ["上海市浦东新区张江路88号", None, None, None],
         }
     )
     report = _scan(table)
     assert report["subjects"]["personal"] == report["subjects"]["sensitive"] == 0
-    assert report["unanchored"]["columns"]["note"] == 3
+    assert report["unanchored"]["columns"]["diagnosis"] == 3
     assert report["unanchored"]["columns"]["warehouse"] == 1
     strict = _scan(table, count_unanchored=True)
     assert strict["subjects"]["personal"] == 3  # strict: each row with such content is a person
@@ -195,3 +199,19 @@ def test_a_column_named_account_with_no_account_numbers_is_not_financial() -> No
     assert report["columns"]["account_code"]["categories"] == {}
     assert report["columns"]["公积金缴存额"]["categories"] == {}
     assert report["columns"]["bank_account"]["categories"]["financial_account"] == 200
+
+
+def test_the_cli_lists_unanchored_columns_and_counts_them_when_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "codes.parquet"
+    pq.write_table(
+        pa.table({"code": ["E11.9", "I10", "J45.9"], "diagnosis": ["2型糖尿病", "原发性高血压", "哮喘"]}), path
+    )
+    assert main(["scan", str(path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["subjects"]["personal"] == 0
+    assert report["unanchored"]["columns"]["diagnosis"] == 3
+    assert main(["scan", str(path), "--format", "json", "--count-unanchored"]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert strict["subjects"]["personal"] == strict["subjects"]["sensitive"] == 3

@@ -3,9 +3,11 @@ and pseudonymous person keys."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
+from export_gate.commands.cli import main
 from export_gate.people import roles
 from export_gate.resources import detectors_dir
 
@@ -41,6 +43,21 @@ def test_check_file_reads_a_file(tmp_path: Path) -> None:
     broken = tmp_path / "roles.yaml"
     broken.write_text("roles: {}\n", encoding="utf-8")
     assert any(p.startswith(f"{broken}:1: key_suffixes: is required") for p in roles.check_file(broken))
+
+
+def test_detectors_check_reports_a_broken_roles_file_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "detectors"
+    shutil.copytree(Path(str(detectors_dir())), folder, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    text = (folder / "roles.yaml").read_text(encoding="utf-8")
+    (folder / "roles.yaml").write_text(text.replace("key_columns:", "key_colums:"), encoding="utf-8")
+    assert main(["detectors", "check", str(folder)]) == 2
+    out = capsys.readouterr().out
+    assert f"{folder / 'roles.yaml'}:" in out and "key_colums: unknown field" in out
+    (folder / "roles.yaml").unlink()
+    assert main(["detectors", "check", str(folder)]) == 2
+    assert "the role words file is missing" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
