@@ -88,3 +88,14 @@ def test_pinyin_health_and_account_columns_carry_their_categories() -> None:
     assert categories("zdmc", ["急性胃炎", "无"]) == [{"medical_health"}, set()]
     assert categories("yhkh", [card("622202", 19)]) == [{"financial_account"}]
     assert categories("csrq", [datetime.date(2020, 1, 2)], dtype=pa.date32()) == [{"minor_under_14"}]
+
+
+@pytest.mark.parametrize("column", ["csrq", "dob", "born", "bdate", "出生日期", "birth_dt"])
+@pytest.mark.parametrize("dtype", [pa.date32(), pa.timestamp("us")])
+def test_birth_dates_in_a_typed_date_column(fake: Faker, column: str, dtype: pa.DataType) -> None:
+    """Children identified only by a birth date: a typed date column named for births is read, not skipped."""
+    children = [fake["zh_CN"].date_of_birth(minimum_age=1, maximum_age=12) for _ in range(20)]
+    adults = [fake["zh_CN"].date_of_birth(minimum_age=20, maximum_age=80) for _ in range(20)]
+    values = [d if dtype == pa.date32() else datetime.datetime.combine(d, datetime.time()) for d in children + adults]
+    found = categories(column, values, dtype=dtype, as_of=datetime.date.today())
+    assert found == [{"minor_under_14"}] * 20 + [set()] * 20
