@@ -99,3 +99,17 @@ def test_birth_dates_in_a_typed_date_column(fake: Faker, column: str, dtype: pa.
     values = [d if dtype == pa.date32() else datetime.datetime.combine(d, datetime.time()) for d in children + adults]
     found = categories(column, values, dtype=dtype, as_of=datetime.date.today())
     assert found == [{"minor_under_14"}] * 20 + [set()] * 20
+
+
+@pytest.mark.parametrize("column", ["gl_account", "account_code", "公积金缴存额", "housing_fund_amount", "会计科目"])
+def test_amount_code_and_ledger_columns_are_not_financial_accounts(fake: Faker, column: str) -> None:
+    """A column whose name says account but holds ledger codes or amounts is no one's financial account."""
+    values = [f"{fake['zh_CN'].random_int(1001, 6999)}.{fake['zh_CN'].random_int(1, 99):02d}" for _ in range(30)]
+    values += [str(fake["zh_CN"].pydecimal(left_digits=6, right_digits=2, positive=True)) for _ in range(30)]
+    assert categories(column, values) == [set()] * 60
+
+
+@pytest.mark.parametrize("column", ["bank_account", "公积金账号", "acct_no", "yhkh", "银行卡号"])
+def test_account_columns_are_financial_accounts(fake: Faker, column: str) -> None:
+    values = [fake["zh_CN"].numerify("62############") for _ in range(10)]
+    assert categories(column, values) == [{"financial_account"}] * 10
