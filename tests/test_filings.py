@@ -46,11 +46,16 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_uscc_is_checked_with_its_check_character(tmp_path):
-    assert Handler("acme", uscc=" 91110000600037341l ".strip().upper()).ledger_key == f"uscc:{ACME}"
+    assert Handler("acme", uscc=ACME).ledger_key == f"uscc:{ACME}"
     with pytest.raises(ConfigError, match="check character"):
         Handler("acme", uscc=ACME_TYPO)
     with pytest.raises(ConfigError, match="18 characters"):
         Handler("acme", uscc="9111000060003734")
+    # python-stdnum's limit: the first eight characters must be digits, so a code of a registration authority
+    # written with a letter is refused (it fails closed: the gate blocks and says so)
+    with pytest.raises(ConfigError, match="not a valid unified social credit code"):
+        Handler("acme", uscc="Y11100006000373410")
+    assert Handler("acme", uscc="91110000600037341l").uscc == ACME  # lower case is accepted and normalised
     profile = tmp_path / "acme.yaml"
     profile.write_text(f"id: acme-sh\nuscc: '{ACME_TYPO}'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=f"{profile}: field 'uscc'"):
