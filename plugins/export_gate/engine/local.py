@@ -173,6 +173,12 @@ def _key_values(batch: read.Batch, subject_keys: Sequence[str]) -> dict[str, lis
     by_name = {leaf.name: leaf for leaf in batch.columns}
     values: dict[str, list[object]] = {}
     for key in subject_keys:
+        copies = sum(leaf.name == key for leaf in batch.columns)
+        if copies > 1:  # a CSV header may repeat a name; which copy holds the person is a guess: refuse it
+            raise InputError(
+                f"{batch.source}: subject key column {key!r} appears {copies} times; give each column its own "
+                "name (or drop the copies) and scan again"
+            )
         leaf = by_name.get(key)
         if leaf is None:
             raise InputError(
