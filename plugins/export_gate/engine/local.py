@@ -424,12 +424,17 @@ def scan_paths(
     """Scan files, folders, globs or fsspec URLs (Parquet, CSV, JSON Lines). Keywords as ``scan_batches``.
 
     The source fingerprint reads every byte once more (about a second a gigabyte). A thread hashes while the
-    scan runs (file reads and hashlib release the GIL), so the workers do not wait for it to start."""
+    scan runs (file reads and hashlib release the GIL), so the workers do not wait for it to start. Both check
+    each file against what it was when the scan started (``read.Watch``), and every file is checked again at
+    the end: a file that changed during the scan is an InputError, so the fingerprint is of the bytes parsed."""
     files = read.resolve(paths, fmt=fmt)
+    watch = read.Watch(files)
     with ThreadPoolExecutor(1, thread_name_prefix="export-gate-fingerprint") as hashing:
-        fingerprint = hashing.submit(read.fingerprint, files)
-        result = scan_batches(read.read_batches(files, fmt=fmt, encoding=encoding), files=files, **options)
+        fingerprint = hashing.submit(read.fingerprint, files, watch=watch)
+        batches = read.read_batches(files, fmt=fmt, encoding=encoding, watch=watch)
+        result = scan_batches(batches, files=files, **options)
         result.report["source_fingerprint"] = fingerprint.result()
+    watch.check_all()
     return result
 
 
