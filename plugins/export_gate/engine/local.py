@@ -43,6 +43,7 @@ from export_gate.people.digest import SubjectHasher
 from export_gate.people.subjects import by_key, identified_by, inferred, inferred_roles, role_of
 from export_gate.people.union import SCAN_PARTITION_BITS, SubjectSet
 from export_gate.reading import read
+from export_gate.reading.names import ColumnNames
 from export_gate.reporting.report import (
     EXAMPLES_PER_COLUMN,
     MAX_EXAMPLE_CELL,
@@ -369,8 +370,9 @@ def scan_batches(
     keys = tuple(dict.fromkeys(subject_keys))
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
     detector = Detector(settings)
+    screened = map(ColumnNames(detector, hasher, as_of).screened, batches)  # names hold data too
     merged = merge_partials(
-        _partials(_planned(batches, detector), job, detector, workers or os.cpu_count() or 1),
+        _partials(_planned(screened, detector), job, detector, workers or os.cpu_count() or 1),
         identified_by(keys),
         progress,
     )

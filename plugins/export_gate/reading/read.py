@@ -90,6 +90,7 @@ class Batch:
     row_offset: int  # index of the batch's first row within that source
     columns: list[LeafColumn]  # flattened leaf columns
     num_rows: int
+    header_line: bool = False  # the column names were read from a header line (CSV): a data row if misplaced
 
 
 def resolve(paths: Sequence[str], *, fmt: str | None = None) -> list[str]:
@@ -298,7 +299,7 @@ def _read_source(source: str, kind: str, encoding: str | None, batch_rows: int, 
         for record_batch in _READERS[kind](partial(_open, fs, path, codec), context, encoding, batch_rows):
             for piece in _pieces(record_batch, batch_rows):
                 columns = flatten(piece, source=source, row_offset=offset, limits=limits)
-                yield Batch(source, offset, columns, piece.num_rows)
+                yield Batch(source, offset, columns, piece.num_rows, header_line=kind == "csv")
                 offset += piece.num_rows
     except InputError:
         raise
