@@ -25,7 +25,16 @@ log = logging.getLogger(__name__)
 
 ALLOW, ANNOTATE, BLOCK = "allow", "annotate", "block"
 #: The parts of a decision that travel with the task (XCom, asset extras, lineage).
-DECISION_SUMMARY_KEYS = ("mechanism", "rule", "counts", "margins", "warnings", "obligations", "filings_used")
+DECISION_SUMMARY_KEYS = (
+    "mechanism",
+    "rule",
+    "counts",
+    "margins",
+    "warnings",
+    "obligations",
+    "filings_used",
+    "counting",
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class GateRequest:
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
     identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
+    recipient: str | None = None  # the overseas recipient: a registered filing covers only its own recipients
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,8 @@ def _base_record(request: GateRequest) -> dict:
         "list": {"id": request.list_id, "version": None},
         "scenario": request.scenario,
         "purpose": request.purpose,
+        "recipient": request.recipient,
+        "entity": None,
         "detector_version": None,
         "counts": None,
         "decision": None,
@@ -161,21 +173,27 @@ def _filings(request: GateRequest) -> tuple[Any, ...]:
     return tuple(request.handler.filings) + tuple(request.filings)
 
 
-def _decide(request: GateRequest, export: Any, before: Any, after: Any) -> Any:
+def _decide(
+    request: GateRequest, export: Any, before: Any, after: Any, handler: Any = None, registered: tuple = ()
+) -> Any:
+    """Decide with the request's filings plus the entity's ``registered`` ones (``handler``: the request's handler
+    with its entity resolved)."""
     from export_gate.rules.policy import decide
 
     return decide(
         export=export,
         before=before,
         after=after,
-        handler=request.handler,
+        handler=handler or request.handler,
         list_id=request.list_id,
         scenario=request.scenario,
         purpose=request.purpose,
-        filings=_filings(request),
+        filings=_filings(request) + tuple(registered),
         as_of=_local_date(request),
         important_data=request.important_data,
         warn_ratio=request.warn_ratio,
+        recipient=request.recipient,
+        datasets=tuple(request.source.uris),
     )
 
 
@@ -219,16 +237,24 @@ def _scan(request: GateRequest) -> Any:
 
 
 def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:
-    """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction."""
+    """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction. The ledger is the
+    legal entity's (every handler id of one unified social credit code shares it); the entity's registered filings
+    are read from the same database. An export left out of the counts (an FTZ exemption with the handler's
+    count_ftz_exempt false) is audited but not reserved."""
+    from export_gate.records.filings import registered_filings, resolve_entity
     from export_gate.records.ledger import Store
 
     store = Store(request.ledger_url, secret_key=request.secret_key)
+    handler = resolve_entity(store.engine, request.handler)
+    record["entity"] = handler.ledger_key
+    registered = registered_filings(store.engine, handler.ledger_key)
     export = scan.subjects.counts()
-    with store.transaction(request.handler.id, record["year"]) as tx:
+    with store.transaction(handler.ledger_key, record["year"]) as tx:
         before, after = tx.preview(scan.subjects, reservation=request.reservation)
-        decision = _decide(request, export, before, after)
+        decision = _decide(request, export, before, after, handler, registered)
         _fill_decision(record, decision)
-        if decision.action in (ALLOW, ANNOTATE) and request.reservation is not None and len(scan.subjects):
+        allowed = decision.action in (ALLOW, ANNOTATE) and decision.counted
+        if allowed and request.reservation is not None and len(scan.subjects):
             tx.reserve(
                 request.reservation,
                 scan.subjects,

@@ -12,13 +12,16 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from airflow_env import ALT_SECRET, HERE, SECRET, AirflowEnv
 from export_gate.errors import LedgerError
 from export_gate.people.union import from_mapping
+from export_gate.records.filings import add_filing
 from export_gate.records.ledger import Store
+from export_gate.rules.handler import Filing
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
 
 pytestmark = pytest.mark.airflow
@@ -27,6 +30,7 @@ RUN_AFTER = "2025-06-01T08:00:00+00:00"
 NEXT_DAY = "2025-06-02T08:00:00+00:00"
 YEAR = 2025
 PEOPLE = 40
+ENTITY = "91110000600037341L"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ def runs(airflow_env: AirflowEnv) -> Runs:
     write(people(PEOPLE, start=PEOPLE // 2), data / "more.parquet")  # half of them also in personal.parquet
     with sqlite3.connect(data / "customers.db") as conn:
         people(PEOPLE, start=500).to_sql("customers", conn, index=False)
+    registered = Filing("standard_contract", "SC-REG-1", date(2025, 1, 2), recipients=("Acme Safety GmbH",),
+                        scope=("personal", "sensitive"))  # fmt: skip
+    add_filing(Store(airflow_env.ledger_url).engine, f"uscc:{ENTITY}", registered)
     specs = [
         f"export_gate_suite@{RUN_AFTER}",
         f"export_gate_rerun@{RUN_AFTER}",
@@ -154,6 +161,24 @@ def test_annotated_export_names_the_filing_it_relied_on(runs):
     assert (decision["action"], decision["mechanism"]) == ("annotate", "standard_contract_or_certification")
     assert [f["reference"] for f in decision["filings_used"]] == ["SC-2025-001"]
     assert runs.store().counts("h-annotated", YEAR).sensitive == PEOPLE
+
+
+def test_a_filing_on_the_entitys_register_covers_the_export_to_its_recipient(runs):
+    assert runs.ti("ship_registered") == ("success", 1)
+    decision = runs.xcom("gate_registered")
+    assert decision["action"] == "annotate"
+    assert [(f["reference"], f["origin"]) for f in decision["filings_used"]] == [("SC-REG-1", "register")]
+    (record,) = runs.gate_records("gate_registered")
+    assert (record["recipient"], record["entity"]) == ("Acme Safety GmbH", f"uscc:{ENTITY}")
+    assert runs.store().counts(f"uscc:{ENTITY}", YEAR).sensitive == PEOPLE  # the entity's ledger, not the id's
+    assert runs.store().counts("h-registered", YEAR).personal == 0
+
+
+def test_an_invalid_unified_social_credit_code_fails_closed_with_an_audit_record(runs):
+    assert runs.ti("gate_bad_uscc")[0] == "failed"
+    assert runs.ti("ship_bad_uscc")[0] == "upstream_failed"
+    (record,) = runs.gate_records("gate_bad_uscc")
+    assert record["action"] == "block" and "check character" in record["error"]
 
 
 def test_a_retried_gate_counts_nobody_twice(runs):

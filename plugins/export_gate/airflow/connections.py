@@ -47,18 +47,56 @@ def secret_key(conn_id: str = SECRET_CONN_ID) -> bytes:
     )
 
 
+#: Connection types that name a PostgreSQL ledger (``postgres`` is the provider's; a URI says ``postgresql``).
+POSTGRES_TYPES = ("postgres", "postgresql", "postgresql+psycopg")
+#: Extras of a postgres connection that are libpq connection parameters (the provider's other extras, such as
+#: ``cursor`` or ``iam``, mean nothing to the ledger's driver).
+LIBPQ_EXTRAS = (
+    "sslmode",
+    "sslcert",
+    "sslkey",
+    "sslrootcert",
+    "sslcrl",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+)
+
+
 def ledger_url(conn_id: str = LEDGER_CONN_ID) -> str:
-    """The ledger database URL: the connection (its extra ``url``, else its URI), else the default."""
+    """The ledger database URL from the connection, else the default. The forms users write all work: a
+    ``postgres`` connection (``airflow connections add ID --conn-type postgres --conn-host ... --conn-login ...
+    --conn-schema DB``, or its URI ``postgresql://user:pw@host:5432/db?sslmode=require``), a ``sqlite``
+    connection (the file in host, or ``sqlite:////abs/path.db``), or any type with a SQLAlchemy URL in extra
+    ``url``. Anything else is refused with what to write instead, rather than guessed."""
+    from sqlalchemy.engine import URL
+
     conn = _connection(conn_id)
     if conn is None:
         return default_ledger_url()
-    url = conn.extra_dejson.get("url")
-    if url:
-        return url
-    if conn.conn_type == "sqlite":
-        return f"sqlite:///{conn.host}"
-    uri = conn.get_uri()
-    scheme, _, rest = uri.partition("://")
-    if scheme in {"postgres", "postgresql"}:
-        return f"postgresql+psycopg://{rest}"
-    return uri
+    extra = conn.extra_dejson
+    if extra.get("url"):
+        return str(extra["url"])
+    kind = (conn.conn_type or "").lower()
+    if kind == "sqlite" and (conn.host or conn.schema):
+        return f"sqlite:///{conn.host or conn.schema}"  # the URI form sqlite:////abs/path puts the path in schema
+    if kind in POSTGRES_TYPES and conn.host:
+        query = {key: str(extra[key]) for key in LIBPQ_EXTRAS if extra.get(key) not in (None, "")}
+        url = URL.create(
+            "postgresql+psycopg",
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host,
+            port=conn.port or None,
+            database=conn.schema or None,
+            query=query,
+        )
+        return url.render_as_string(hide_password=False)
+    raise LedgerError(
+        f"the Airflow connection '{conn_id}' (type {conn.conn_type or 'none'!r}) does not name a ledger database: "
+        f"use --conn-type postgres with host, login, password and schema (the database), --conn-type sqlite with "
+        'the file path as host, or put a SQLAlchemy URL in its extra {"url": "postgresql+psycopg://..."}'
+    )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from export_gate.commands.ledger import add_ledger_argument, format_table
 from export_gate.errors import EXIT_BLOCK, EXIT_OK, ConfigError
+from export_gate.records.audit import EVENTS
 from export_gate.records.ledger import Store
 
 _LIST_COLUMNS = ("id", "ts", "event", "action", "handler_id", "year", "dag_id", "task_id", "list_id", "scenario")
@@ -47,7 +48,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", dest="list_id", metavar="LIST_ID")
     parser.add_argument("--scenario")
     parser.add_argument("--action", choices=("allow", "annotate", "block"))
-    parser.add_argument("--event", choices=("gate", "confirm", "release"))
+    parser.add_argument("--event", choices=EVENTS)
     parser.add_argument("--since", type=_moment, metavar="TIME", help="ISO date or time (UTC unless it has an offset)")
     parser.add_argument("--until", type=_moment, metavar="TIME", help="ISO date or time, exclusive")
     add_ledger_argument(parser)

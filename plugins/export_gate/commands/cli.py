@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from export_gate.errors import EXIT_ERROR, GateError
 
 #: Subcommand modules under export_gate.commands; each has ``register(subparsers)`` and sets ``func``.
-COMMANDS: tuple[str, ...] = ("scan", "evaluate", "lists", "ledger", "audit", "report")
+COMMANDS: tuple[str, ...] = ("scan", "evaluate", "lists", "filings", "ledger", "audit", "report", "detectors")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--ciio", action="store_true", help="the handler is a critical information infrastructure operator"
     )
+    parser.add_argument(
+        "--uscc",
+        metavar="CODE",
+        help="the handler's unified social credit code (18 characters, checked): every handler id of one entity "
+        "counts into one ledger (without --handler)",
+    )
+    parser.add_argument(
+        "--recipient", metavar="NAME", help="the overseas recipient; a registered filing covers only its recipients"
+    )
     parser.add_argument("--purpose", help="a declared exemption purpose of the list (e.g. an Art. 5 purpose)")
     parser.add_argument("--subject-key", action="append", default=[], metavar="COL", help="column naming a person")
     parser.add_argument("--filing", action="append", default=[], metavar="KIND=REF[@DATE]", help="a filing on file")
@@ -80,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         filings=tuple(parse_filing(text) for text in args.filing),
         important_data=args.important_data,
         identity_document_sensitive=args.identity_document_sensitive,
+        recipient=args.recipient,
         warn_ratio=args.warn_ratio,
         ledger_url=args.ledger,
         secret_key=_key(required=args.record),
@@ -107,10 +117,10 @@ def _handler(args: argparse.Namespace):
     from export_gate.rules.handler import Handler, load_handler
 
     if args.handler:
-        if args.zone or args.ciio or args.handler_id != "default":
-            raise ConfigError("give either --handler FILE or --handler-id/--zone/--ciio, not both")
+        if args.zone or args.ciio or args.uscc or args.handler_id != "default":
+            raise ConfigError("give either --handler FILE or --handler-id/--zone/--ciio/--uscc, not both")
         return load_handler(args.handler)
-    return Handler(id=args.handler_id, zone=args.zone, ciio=args.ciio)
+    return Handler(id=args.handler_id, zone=args.zone, ciio=args.ciio, uscc=args.uscc)
 
 
 def _as_of(day: date | None, timezone: str) -> datetime:
@@ -160,6 +170,8 @@ def render_table(output: dict) -> str:
         lines.append(f"warning:    {warning}")
     for obligation in decision.get("obligations") or []:
         lines.append(f"obligation: {obligation}")
+    if decision.get("counting"):
+        lines.append(f"counting:   {decision['counting']['note']}")
     if decision.get("message"):
         lines.append("")
         lines.append(decision["message"])

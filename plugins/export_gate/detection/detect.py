@@ -225,6 +225,19 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
     return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
 
 
+def _each(values: pa.Array, where: np.ndarray, regexes: tuple[str, ...]) -> np.ndarray:
+    """The positions in ``where`` whose value matches one of ``regexes``, one pass each over the values not yet
+    matched: a long term list comes in several regexes (recognizers.TERM_CHUNK), each a DFA RE2 can hold."""
+    found = []
+    for regex in regexes:
+        if len(where) == 0:
+            break
+        hit = _match(_subset(values, where), regex)
+        found.append(where[hit])
+        where = where[~hit]
+    return np.sort(np.concatenate(found)) if found else where[:0]
+
+
 def _patterns_of(rec: Recognizer, in_context: bool) -> tuple[str, ...]:
     return rec.patterns + (rec.context_patterns if in_context else ())
 
@@ -443,6 +456,9 @@ class Detector:
         plan = plan_column(column, dtype, sample, self.recognizers, self.settings.ner)
         if plan.kind == "skip" or len(sample) == 0:
             return plan
+        by_value = tuple(n for n in validators.context_by_value(sample, self.recognizers) if n not in plan.context)
+        if by_value:  # a column of bare ICD-10 codes, whatever its name
+            plan = replace(plan, context=plan.context + by_value, reason=f"{plan.reason}; values are {by_value}")
         if plan.ner:
             entities = self._presidio_entities(sample)
         else:
@@ -629,7 +645,9 @@ class Detector:
                 stale = False
             if len(open_) == 0:
                 break
-            inside = open_[_match(_subset(strings, open_), regexes[rec.name])]
+            inside = _each(strings, open_, _patterns_of(rec, rec.name in plan.context))
+            if len(inside) and rec.unless:  # generic wording ("适用于糖尿病患者"): not about a person
+                inside = inside[~_match(_subset(strings, inside), rec.unless)]
             if len(inside):
                 stale = True
                 found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))

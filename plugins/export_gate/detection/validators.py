@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import phonenumbers
@@ -22,6 +23,10 @@ import pyarrow.compute as pc
 from stdnum import numdb
 
 from export_gate.detection.shapes import PlainValues, alnum_shapes
+from export_gate.resources import detectors_dir
+
+if TYPE_CHECKING:  # recognizers.py imports this module
+    from export_gate.detection.recognizers import Recognizer
 
 
 @dataclass(frozen=True)
@@ -413,6 +418,21 @@ def needs_context(texts: pa.Array, ctx: Context) -> np.ndarray:
     return np.full(len(texts), ctx.in_context, dtype=bool)
 
 
+@cache
+def icd10_categories() -> pa.Array:
+    """The three-character ICD-10 categories (A00 ... Z99) of detectors/icd10_codes.txt."""
+    lines = (detectors_dir() / "icd10_codes.txt").read_text(encoding="utf-8").splitlines()
+    return pa.array(sorted({line[:3] for line in lines if line and not line.startswith("#")}), pa.string())
+
+
+def icd10_category_known(texts: pa.Array) -> np.ndarray:
+    """Whether each code's category (its first three characters) is one WHO ICD-10 has. Evidence for a column
+    of bare codes, not a check of one code: national and clinical modifications add categories (ICD-10-CM's
+    G89, N52), so in a column named for diagnoses any code-shaped value counts."""
+    category = pc.utf8_upper(pc.utf8_slice_codeunits(_strings(texts), 0, 3))
+    return pc.fill_null(pc.is_in(category, value_set=icd10_categories()), False).to_numpy(zero_copy_only=False)
+
+
 def always(texts: pa.Array, ctx: Context) -> np.ndarray:
     """The regex alone decides (term lists, e-mail shapes)."""
     return np.ones(len(texts), dtype=bool)
@@ -486,5 +506,41 @@ BIRTH_DATES: dict[str, Callable[[pa.Array], np.ndarray]] = {
     "resident_id_15": resident_id_15_birth_dates,
 }
 
+#: A column is taken as named for a recognizer when at least this share of its sample values (and at least
+#: BY_VALUE_MIN of them) are, as a whole, its ``by_value`` shape and valid with context.
+BY_VALUE_SHARE = 0.8
+BY_VALUE_MIN = 5
+
+
+def context_by_value(sample: pa.Array, recognizers: Iterable[Recognizer]) -> tuple[str, ...]:
+    """The recognizers a column's values name it for, when its name does not: a column of bare ICD-10 codes
+    (E11.9, J06.900) or e-passport numbers is recognised by what it holds. Only a whole-value shape that other
+    identifiers rarely take counts (``by_value`` and ``by_value_check`` in recognizers.yaml), and only for
+    nearly every value."""
+    if not (pa.types.is_string(sample.type) or pa.types.is_large_string(sample.type)):
+        return ()
+    values = pc.utf8_trim_whitespace(pc.drop_null(sample).cast(pa.string()))
+    values = values.filter(pc.greater(pc.utf8_length(values), 0))
+    if len(values) < BY_VALUE_MIN:
+        return ()
+    named = []
+    for rec in recognizers:
+        if rec.by_value is None:
+            continue
+        shaped = values.filter(pc.match_substring_regex(values, f"^(?:{rec.by_value})$"))
+        if len(shaped) < BY_VALUE_SHARE * len(values):
+            continue
+        valid = VALIDATORS[rec.validator](shaped, Context(True, datetime.date.max))
+        if rec.by_value_check is not None:
+            valid &= EVIDENCE[rec.by_value_check](shaped)
+        if valid.sum() >= BY_VALUE_SHARE * len(values):
+            named.append(rec.name)
+    return tuple(named)
+
+
 #: Validators that accept a match only with context (a column named for it, or a context word before it).
 CONTEXT_ONLY = frozenset({"needs_context", "resident_id_15"})
+
+#: Checks of a column's values beyond its recognizer's validator, named by ``by_value_check`` in
+#: recognizers.yaml: what makes a column of code-shaped values a column of these codes.
+EVIDENCE: dict[str, Callable[[pa.Array], np.ndarray]] = {"icd10_category_known": icd10_category_known}

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from export_gate.errors import LedgerError
 from export_gate.records import database as db
 
-EVENTS = ("gate", "confirm", "release")
+EVENTS = ("gate", "confirm", "release", "filing", "review")
 ACTIONS = ("allow", "annotate", "block", None)
 #: Keyword filters of query() and export().
 FILTERS = ("dag_id", "handler_id", "list_id", "scenario", "action", "event", "since", "until")
