@@ -53,7 +53,9 @@ class ColumnNames:
     replaced whole."""
 
     def __init__(self, detector: Detector, hasher: SubjectHasher, as_of: date) -> None:
-        self._detector = detector
+        # the scan's detectors without spaCy NER: names are short, and loading a language model in the scanning
+        # process for a handful of names would cost seconds and memory every scan whose names read like text
+        self._detector = type(detector)(dataclasses.replace(detector.settings, ner=False))
         self._hasher = hasher
         self._as_of = as_of
         self._entities: dict[str, tuple[str, ...]] = {}  # text (a name or a part) -> entities found in it
