@@ -35,14 +35,11 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     monkeypatch.setenv("EXPORT_GATE_SECRET_KEY", "test-secret-key-not-for-production")
 
 
-#: The moment the CLI's recordings run at in tests that pin it: the lists and filings of the hand-made test
-#: exports are dated for 2025, and a recording counts into the year it runs in (issue 12 item 4).
-PINNED_RUN = "2025-06-01T02:00:00+00:00"
-
-
 @pytest.fixture
-def cli_clock_2025(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pin `export-gate evaluate`'s clock (a recording is dated by its run) to 1 June 2025, 10:00 in Shanghai."""
+def cli_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin `export-gate evaluate`'s clock to the test module's ``CLI_CLOCK`` (ISO time): a recording counts into
+    the year it runs in (issue 12 item 4), and the lists and filings of a module's exports are dated for it."""
     from datetime import datetime
 
-    monkeypatch.setattr("export_gate.commands.evaluate.now_utc", lambda: datetime.fromisoformat(PINNED_RUN))
+    moment = datetime.fromisoformat(request.module.CLI_CLOCK)
+    monkeypatch.setattr("export_gate.commands.evaluate.now_utc", lambda: moment)

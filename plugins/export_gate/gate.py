@@ -16,10 +16,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from export_gate.errors import GateError, LedgerError
 from export_gate.reading.sources import ExportSource
+
+if TYPE_CHECKING:
+    from export_gate.model import Counts
+    from export_gate.records.ledger import Store
+    from export_gate.rules.handler import Filing, Handler
+    from export_gate.rules.policy import Decision
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +65,12 @@ class GateRequest:
 
     source: ExportSource
     list_id: str
-    handler: Any  # export_gate.rules.handler.Handler
+    handler: Handler
     as_of: datetime  # timezone-aware; the period year is taken in the handler's time zone
     scenario: str | None = None
     purpose: str | None = None
     subject_keys: tuple[str, ...] = ()
-    filings: tuple[Any, ...] = ()  # export_gate.rules.handler.Filing, added to the handler's own
+    filings: tuple[Filing, ...] = ()  # added to the handler's own
     important_data: bool = False
     warn_ratio: float = 0.8
     ledger_url: str | None = None
@@ -74,6 +80,7 @@ class GateRequest:
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
     identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
     recipient: str | None = None  # the overseas recipient: a registered filing covers only its own recipients
 
 
@@ -82,7 +89,7 @@ class GateOutcome:
     """What the gate decided and where it wrote it down."""
 
     action: str
-    decision: Any  # export_gate.rules.policy.Decision, None when the gate could not decide
+    decision: Decision | None  # None when the gate could not decide
     report: dict | None
     error: str | None
     audit_id: int | None
@@ -180,13 +187,18 @@ def _base_record(request: GateRequest) -> dict:
     }
 
 
-def _filings(request: GateRequest) -> tuple[Any, ...]:
+def _filings(request: GateRequest) -> tuple[Filing, ...]:
     return tuple(request.handler.filings) + tuple(request.filings)
 
 
 def _decide(
-    request: GateRequest, export: Any, before: Any, after: Any, handler: Any = None, registered: tuple = ()
-) -> Any:
+    request: GateRequest,
+    export: Counts,
+    before: Counts,
+    after: Counts,
+    handler: Handler | None = None,
+    registered: tuple[Filing, ...] = (),
+) -> Decision:
     """Decide with the request's filings plus the entity's ``registered`` ones (``handler``: the request's handler
     with its entity resolved)."""
     from export_gate.rules.policy import decide
@@ -243,7 +255,9 @@ def _scan(request: GateRequest) -> Any:
         hasher=hasher,
         subject_keys=tuple(request.subject_keys),
         as_of=_local_date(request),
-        settings=DetectorSettings(identity_document_sensitive=request.identity_document_sensitive),
+        settings=DetectorSettings(
+            identity_document_sensitive=request.identity_document_sensitive, count_unanchored=request.count_unanchored
+        ),
     )
 
 
@@ -290,7 +304,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
     )
 
 
-def _fill_decision(record: dict, decision: Any) -> None:
+def _fill_decision(record: dict, decision: Decision) -> None:
     data = decision.to_dict()
     record.update(
         counts=data["counts"],
@@ -387,7 +401,7 @@ def refuse(
     return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url, secret_key=secret_key)
 
 
-def _publish(store: Any, audit_id: int | None) -> str | None:
+def _publish(store: Store, audit_id: int | None) -> str | None:
     """After the record committed: its chain hash is the new head; publish it outside the database (the task
     log, the anchor file in the state folder, and the caller's XCom through the outcome) and write the per-run
     HTML report, rendered from the record as stored. A failure here never loses the audit record."""

@@ -46,8 +46,14 @@ from export_gate.gate import BLOCK
 from export_gate.reading.sources import SQL_CHUNK_ROWS
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+
     import jinja2
+    import pandas as pd
+    import pyarrow as pa
     from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Asset, XComArg
     from airflow.sdk.definitions._internal.mixins import DependencyMixin
     from airflow.sdk.definitions.edges import EdgeModifier
     from airflow.sdk.types import Operator, RuntimeTaskInstanceProtocol
@@ -126,10 +132,10 @@ class ExportGateOperator(BaseOperator):
         self,
         *,
         list_id: str,
-        source: Any = None,
+        source: str | os.PathLike[str] | Sequence[str] | Asset | XComArg | pa.Table | pd.DataFrame | None = None,
         sql: str | None = None,
         conn_id: str | None = None,
-        sql_parameters: Any = None,
+        sql_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         chunk_rows: int = SQL_CHUNK_ROWS,
         fmt: str | None = None,
         encoding: str | None = None,
@@ -187,7 +193,7 @@ class ExportGateOperator(BaseOperator):
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
         self._lineage: tuple[list[str], dict] | None = None
-        self._table: Any = None
+        self._table: pa.Table | pd.DataFrame | None = None
 
     # -- the ledger follows the export task: callbacks on the tasks directly downstream ---------------------
 
