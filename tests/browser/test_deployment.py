@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from deployment import REPO, Deployment
+from deployment import REPO, SECRET, Deployment
 from export_gate.records.ledger import Store
 from playwright.sync_api import expect
 
@@ -182,9 +182,9 @@ def test_a_user_without_the_approver_role_is_refused_and_a_rejection_keeps_the_e
     )
     assert status == 200
     assert deployment.wait_for_task(REVIEWED, "reject", GATE, FINAL, user="compliance") == "failed"
-    assert deployment.task_state(REVIEWED, "reject", "send_to_european_office", user="compliance") == (
-        "upstream_failed"
-    )
+    # the scheduler marks the export after the gate failed: wait for it rather than read it at once
+    export_state = deployment.wait_for_task(REVIEWED, "reject", "send_to_european_office", FINAL, user="compliance")
+    assert export_state == "upstream_failed"
     (blocked,) = _records(ledger, REVIEWED, "reject", "gate")  # no re-decision
     (review,) = _records(ledger, REVIEWED, "reject", "review")
     assert (review["action"], review["review"]["outcome"], review["redecision"]) == ("block", "reject", None)
@@ -194,7 +194,7 @@ def test_a_user_without_the_approver_role_is_refused_and_a_rejection_keeps_the_e
 
 def test_an_unanswered_review_times_out_and_the_export_stays_blocked(deployment, ledger):
     assert deployment.wait_for_task(TIMEOUT, "unanswered", GATE, FINAL, user="compliance") == "failed"
-    assert deployment.task_state(TIMEOUT, "unanswered", "ship", user="compliance") == "upstream_failed"
+    assert deployment.wait_for_task(TIMEOUT, "unanswered", "ship", FINAL, user="compliance") == "upstream_failed"
     (review,) = _records(ledger, TIMEOUT, "unanswered", "review")
     assert (review["action"], review["review"]["outcome"], review["review"]["by"]) == ("block", "timeout", None)
     assert ledger.counts("retail-co-timeout", _year(ledger)).personal == 0
@@ -203,7 +203,7 @@ def test_an_unanswered_review_times_out_and_the_export_stays_blocked(deployment,
 def test_the_audit_chain_of_the_deployment_verifies(deployment, ledger):
     for dag_id, run_id in ((REVIEWED, "approve"), (REVIEWED, "reject"), (TIMEOUT, "unanswered")):
         deployment.wait_for_task(dag_id, run_id, GATE, FINAL, user="compliance")
-    result = ledger.audit.verify()
+    result = ledger.audit.verify(secret_keys=[SECRET.encode()])  # the deployment's key, from its connection
     assert result.ok, result.reason
 
 

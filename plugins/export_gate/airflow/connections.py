@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from export_gate.errors import LedgerError
@@ -123,9 +124,18 @@ def cli_ledger_url(explicit: str | None = None) -> str:
         return explicit
     if airflow_configured():
         conn = _connection(LEDGER_CONN_ID, in_task=False)
+        _logs_off_stdout()
         if conn is not None:
             return url_of(conn, LEDGER_CONN_ID)
     return default_ledger_url()
+
+
+def _logs_off_stdout() -> None:
+    """Importing Airflow (to read the connection) puts a log handler on the root logger that writes to stdout;
+    the CLI's stdout is its output (``--format json`` is parsed by pipelines), so its logs move to stderr."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
 
 
 def url_of(conn: Any, conn_id: str) -> str:
