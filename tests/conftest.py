@@ -33,3 +33,13 @@ def _isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     home = tmp_path_factory.mktemp("export-gate-home")
     monkeypatch.setenv("EXPORT_GATE_HOME", str(home))
     monkeypatch.setenv("EXPORT_GATE_SECRET_KEY", "test-secret-key-not-for-production")
+
+
+@pytest.fixture
+def cli_clock(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin `export-gate evaluate`'s clock to the test module's ``CLI_CLOCK`` (ISO time): a recording counts into
+    the year it runs in (issue 12 item 4), and the lists and filings of a module's exports are dated for it."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(request.module.CLI_CLOCK)
+    monkeypatch.setattr("export_gate.commands.evaluate.now_utc", lambda: moment)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from export_gate.commands.cli import main
 from export_gate.records.ledger import Store
 from export_gate.settings import home_dir, reports_dir
 from gate_data import CANARY_ID, CANARY_PHONE, canary, write
 
-ARGS = ["--list", "cn-national-2024", "--record"]  # a recording is dated by its run
+ARGS = ["--list", "cn-national-2024", "--as-of", "2025-06-01", "--record"]
+#: A recording counts into the year it runs in (issue 12 item 4): the CLI runs at this time (see cli_clock).
+CLI_CLOCK = "2025-06-01T02:00:00+00:00"
+pytestmark = pytest.mark.usefixtures("cli_clock")
 
 
 def test_canary_never_leaves_the_gate(tmp_path, capsys):

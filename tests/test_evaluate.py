@@ -4,18 +4,18 @@ scenario, the year-to-date count turning an allowed export into a blocked one, e
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from export_gate.commands.cli import main
 from export_gate.records.ledger import Store
 from gate_data import people, write
 
-#: Recordings count into the year they run in (issue 12 item 4), so the national runs are dated today.
-NATIONAL = ["--list", "cn-national-2024", "--subject-key", "customer_id"]
-YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
+NATIONAL = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2025-06-01"]
+#: A recording counts into the year it runs in (issue 12 item 4): the CLI runs at this time (see cli_clock).
+CLI_CLOCK = "2025-06-01T02:00:00+00:00"
+pytestmark = pytest.mark.usefixtures("cli_clock")
+YEAR = 2025
 SHANGHAI_PV = [
     *("--list", "shanghai-ftz-2024", "--scenario", "pharmacovigilance", "--zone", "shanghai-ftz"),
     *("--subject-key", "customer_id", "--as-of", "2025-06-01"),

@@ -18,6 +18,9 @@ ACME = "91110000600037341L"  # GB 32100-2015 check character L (python-stdnum's 
 ACME_TYPO = "91110000600037341K"
 OTHER_ENTITY = "91310115MA1H8Q2R5X"
 CUSTOMERS = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2026-06-01"]
+#: A recording counts into the year it runs in (issue 12 item 4): the CLI runs at this time (see cli_clock).
+CLI_CLOCK = "2026-09-01T02:00:00+00:00"
+pytestmark = pytest.mark.usefixtures("cli_clock")
 REGISTER_SA = [
     *("filings", "add", "--uscc", ACME, "--kind", "standard_contract", "--reference", "SC-REG-7"),
     *("--date", "2026-01-02", "--recipient", "Acme Safety GmbH", "--scope", "personal", "--scope", "sensitive"),

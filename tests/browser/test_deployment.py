@@ -83,7 +83,9 @@ def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="module")
 def ledger(deployment: Deployment) -> Store:
-    return Store(f"postgresql+psycopg://postgres@127.0.0.1:{deployment.ledger['port']}/gate_ledger")
+    # the deployment's key (in its connection export_gate_secret) chains the audit records: verify needs it
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{deployment.ledger['port']}/gate_ledger"
+    return Store(url, secret_key=SECRET.encode())
 
 
 def _records(ledger: Store, dag_id: str, run_id: str, event: str) -> list[dict]:
@@ -203,7 +205,7 @@ def test_an_unanswered_review_times_out_and_the_export_stays_blocked(deployment,
 def test_the_audit_chain_of_the_deployment_verifies(deployment, ledger):
     for dag_id, run_id in ((REVIEWED, "approve"), (REVIEWED, "reject"), (TIMEOUT, "unanswered")):
         deployment.wait_for_task(dag_id, run_id, GATE, FINAL, user="compliance")
-    result = ledger.audit.verify(secret_keys=[SECRET.encode()])  # the deployment's key, from its connection
+    result = ledger.verify()  # the keyed chain and the ledger tables against it
     assert result.ok, result.reason
 
 

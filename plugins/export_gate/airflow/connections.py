@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from export_gate.errors import LedgerError
@@ -40,7 +41,15 @@ LEDGER_CONN_ID = "export_gate_ledger"
 
 def _connection(conn_id: str, *, in_task: bool = True) -> Any:
     """The Airflow connection, or None when no secrets backend has it. Any other failure (access denied, a
-    broken backend that says so) is a LedgerError: the gate cannot tell which ledger or key is meant."""
+    broken backend that says so) is a LedgerError: the gate cannot tell which ledger or key is meant. Outside a
+    task (the CLI) the lookup includes Airflow's metadata database, and leaves the process's logging as it was."""
+    if not in_task:
+        with _logging_kept():
+            return _lookup(conn_id, in_task=False)
+    return _lookup(conn_id, in_task=True)
+
+
+def _lookup(conn_id: str, *, in_task: bool) -> Any:
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
@@ -48,7 +57,7 @@ def _connection(conn_id: str, *, in_task: bool = True) -> Any:
             from airflow.sdk import BaseHook
 
             return BaseHook.get_connection(conn_id)
-        from airflow.models.connection import Connection  # outside a task: includes the metadata database
+        from airflow.models.connection import Connection
 
         return Connection.get_connection_from_secrets(conn_id)
     except AirflowNotFoundException:
@@ -58,6 +67,19 @@ def _connection(conn_id: str, *, in_task: bool = True) -> Any:
             f"the Airflow connection '{conn_id}' could not be read ({type(exc).__name__}); the gate fails closed "
             "rather than guess: fix the secrets backend or the connection, then run the gate again"
         ) from exc
+
+
+@contextmanager
+def _logging_kept() -> Iterator[None]:
+    """Importing Airflow outside a task configures its logging (every logger at INFO, on stdout). The CLI's
+    stdout is its output (JSON, tables), so the root logger is put back as it was before the import."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 def secret_key(conn_id: str = SECRET_CONN_ID) -> bytes:
@@ -124,18 +146,9 @@ def cli_ledger_url(explicit: str | None = None) -> str:
         return explicit
     if airflow_configured():
         conn = _connection(LEDGER_CONN_ID, in_task=False)
-        _logs_off_stdout()
         if conn is not None:
             return url_of(conn, LEDGER_CONN_ID)
     return default_ledger_url()
-
-
-def _logs_off_stdout() -> None:
-    """Importing Airflow (to read the connection) puts a log handler on the root logger that writes to stdout;
-    the CLI's stdout is its output (``--format json`` is parsed by pipelines), so its logs move to stderr."""
-    for handler in logging.getLogger().handlers:
-        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
-            handler.setStream(sys.stderr)
 
 
 def url_of(conn: Any, conn_id: str) -> str:

@@ -161,7 +161,7 @@ def _as_of(day: date | None, timezone: str, *, recording: bool) -> datetime:
     """The start of ``day`` in the handler's time zone, or now: the period year is the handler's calendar year.
     A recording counts into the year it runs in, so its ``day`` must be in this year and not after today (an
     export recorded "as of" last 31 December would escape this year's count)."""
-    now = datetime.now(UTC)
+    now = now_utc()
     if day is None:
         return now
     today = now.astimezone(ZoneInfo(timezone)).date()
@@ -172,6 +172,11 @@ def _as_of(day: date | None, timezone: str, *, recording: bool) -> datetime:
             "what-if on another date"
         )
     return datetime.combine(day, time(0), ZoneInfo(timezone))
+
+
+def now_utc() -> datetime:
+    """The time of the run, which dates a recording (the one clock of the command, so a test can pin it)."""
+    return datetime.now(UTC)
 
 
 def _key(*, required: bool) -> bytes | None:
