@@ -41,7 +41,9 @@ from export_gate.engine.handoff import Handoff, Parcel
 from export_gate.errors import GateError, InputError
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.people.digest import SubjectHasher
-from export_gate.people.subjects import by_key, identified_by, inferred, inferred_roles, role_of
+from export_gate.people.roles import inferred_roles, person_key_role, role_of
+from export_gate.people.rows import ANCHOR_ENTITIES, BatchPeople
+from export_gate.people.subjects import identified_by
 from export_gate.people.union import SCAN_PARTITION_BITS, SubjectSet
 from export_gate.reading import read
 from export_gate.reading.names import ColumnNames
@@ -111,6 +113,11 @@ class _Findings:
         entity_bits = np.left_shift(np.uint64(1), kind_entities[found.hit_kind])
         group_entities = np.bitwise_or.reduceat(entity_bits, starts) if len(starts) else entity_bits
         self.masks = group_masks.astype(np.uint16)[found.groups]
+        # per row: whether a finding says someone is there (a name, a birth date, a strong identifier)
+        kind_anchors = np.array([entity in ANCHOR_ENTITIES for entity, _ in found.kinds], dtype=bool)
+        hit_anchors = kind_anchors[found.hit_kind] | found.identifiers.is_valid().to_numpy(zero_copy_only=False)
+        group_anchors = np.logical_or.reduceat(hit_anchors, starts) if len(starts) else hit_anchors
+        self.anchors = group_anchors[found.groups]
         weight = np.bincount(found.groups, minlength=len(starts))
         self.entity_cells = {
             name: int(weight[(group_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
@@ -207,44 +214,44 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         if keys
         else inferred_roles(leaf.name for leaf in batch.columns)
     )
-    role_masks = {role: np.zeros(n, dtype=np.uint16) for role in dict.fromkeys([*keys, *roles.values()])}
-    id_rows: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
-    id_digests: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
+    people = BatchPeople.of(n, roles.values(), keys)
+    found_rows: dict[str, np.ndarray] = {}  # rows of each column with findings, for the unanchored tally
     for leaf in batch.columns:
         plan = plans[leaf.name]
         col = tally.column(leaf.name)
         col.kind, col.reason = plan.kind, plan.reason
         col.cells += len(leaf.values) - leaf.values.null_count
+        role = roles[leaf.name]
+        if not keys and leaf.rows is None and person_key_role(leaf.name) is not None:
+            people.add_person_key(role, leaf.values)
         found = detector.detect(plan, leaf.values, job.as_of)
         if not len(found):
             continue
-        findings = _Findings(found, job.hasher, with_identifiers=not keys)
+        findings = _Findings(found, job.hasher, with_identifiers=people.needs_identifiers)
         batch_rows = found.rows if leaf.rows is None else np.asarray(leaf.rows)[found.rows]
-        role = roles[leaf.name]
-        if leaf.rows is None:  # one value per row: rows are distinct, a plain in-place OR will do
-            role_masks[role][batch_rows] |= findings.masks
-        else:  # values of a list: a row may hold several
-            np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
+        found_rows[leaf.name] = batch_rows
+        people.add(role, batch_rows, findings.masks, findings.anchors, distinct=leaf.rows is None)
+        if plan.kind == "person_name" and leaf.rows is None:
+            people.add_names(role, leaf.values)
         for mine, cells in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
             for name, count in cells.items():
                 mine[name] = mine.get(name, 0) + count
         if job.show_examples:
             col.add_examples(findings.examples(leaf.values))
-        if not keys:
-            pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
-            id_rows[role].append(pair_rows)
-            id_digests[role].append(pair_digests)
+        if people.needs_identifiers:
+            people.add_identifiers(role, *findings.identifier_pairs(batch_rows))
 
     def row_subjects(rows: np.ndarray, kind: str) -> np.ndarray:
         numbers = pc.cast(pa.array(rows + batch.row_offset, pa.int64()), pa.string())
         return job.hasher.digests_of(kind, pc.binary_join_element_wise(f"{batch.source}#", numbers, ""))
 
-    if keys:
-        subjects = by_key(role_masks, key_values, row_subjects, job.hasher)
-    else:
-        pairs = {role: np.concatenate(parts or [np.zeros(0, np.int64)]) for role, parts in id_rows.items()}
-        words = {role: np.concatenate(parts or [np.zeros((0, 2), np.uint64)]) for role, parts in id_digests.items()}
-        subjects = inferred(role_masks, pairs, words, row_subjects)
+    subjects, unanchored = people.people(
+        key_values, row_subjects, job.hasher, count_unanchored=job.settings.count_unanchored
+    )
+    for column, rows in found_rows.items():
+        nobody = unanchored.get(roles[column])
+        if nobody is not None:
+            tally.column(column).unanchored += int(np.count_nonzero(nobody[rows]))
     return Partial(tally, subjects)
 
 
@@ -441,6 +448,7 @@ def finish(
         detector_version=detector_version,
         identity_document_sensitive=job.settings.identity_document_sensitive,
         show_examples=job.show_examples,
+        count_unanchored=job.settings.count_unanchored,
     )
     return ScanResult(report=report, subjects=merged.subjects)
 
