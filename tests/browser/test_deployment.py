@@ -14,7 +14,8 @@ Screenshots go to test-artifacts/browser/.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -93,6 +94,14 @@ def _records(ledger: Store, dag_id: str, run_id: str, event: str) -> list[dict]:
     return sorted((r for r in records if r["run_id"] == run_id), key=lambda r: r["id"])
 
 
+def _eventually(read: Callable[[], list[dict]], seconds: float = 60) -> list[dict]:
+    """What ``read`` returns once it is not empty (or empty after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not (found := read()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return found
+
+
 def _only_run(deployment: Deployment, dag_id: str) -> str:
     runs = deployment.api("GET", f"/api/v2/dags/{dag_id}/dagRuns", user="compliance")["dag_runs"]
     assert len(runs) == 1, [r["dag_run_id"] for r in runs]
@@ -165,7 +174,9 @@ def test_a_reviewer_approves_with_the_missing_filing_and_the_gate_decides_again(
     assert review["review"]["at"]
     assert (review["blocked_audit_id"], review["redecision"]["audit_id"]) == (blocked["id"], redecided["id"])
     assert blocked["id"] < redecided["id"] < review["id"]
-    (confirm,) = _records(ledger, REVIEWED, "approve", "confirm")  # the export ran: its people are confirmed
+    # the export ran: its people are confirmed by the export task's success callback, which Airflow runs after it
+    # has reported the task's success (seconds later on a loaded machine), so wait for its record
+    (confirm,) = _eventually(lambda: _records(ledger, REVIEWED, "approve", "confirm"))
     assert confirm["reservation"] == redecided["reservation"]
 
 
