@@ -202,9 +202,11 @@ class BatchPeople:
         for role, columns in self.person_keys.items():
             for values in columns:
                 rows = np.flatnonzero(present(values) & (self.masks[role] != 0))
-                if len(rows):
+                if len(rows):  # each distinct key of the batch is digested once (a person's rows share it)
                     texts = pc.utf8_trim_whitespace(values.take(pa.array(rows)).cast(pa.string()))
-                    self.add_identifiers(role, rows, hasher.digests_of(f"{PERSON_KEY_KIND}:{role}", texts))
+                    encoded = texts.dictionary_encode()
+                    digests = hasher.digests_of(f"{PERSON_KEY_KIND}:{role}", encoded.dictionary)
+                    self.add_identifiers(role, rows, digests[encoded.indices.to_numpy(zero_copy_only=False)])
 
     def _same_keys(self, key_values: Mapping[str, Sequence[object]], hasher: SubjectHasher) -> list[np.ndarray]:
         """Rule 1: for each pair of keys equal on some rows, the later key's person there is the earlier one's;
