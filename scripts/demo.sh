@@ -2,7 +2,8 @@
 # The README's main command. Sets up .venv, then runs the three example export DAGs (dags/) through a real
 # Airflow on its embedded SQLite database (dag.test(), as `airflow dags test` does), and prints the gate's
 # decisions and the audit trail:
-#   pv_case_export_shanghai     allowed   (Shanghai FTZ list, pharmacovigilance: past 10,000 sensitive people)
+#   pv_case_export_shanghai     blocked   (the Shanghai 2024 FTZ list and its pharmacovigilance threshold were
+#                                          superseded by the city-wide 2025 edition on 2026-04-24: fails closed)
 #   reinsurance_cession_export  annotated (sensitive information; the standard contract is on file)
 #   crm_export_national         blocked   (national rules: sensitive information, no standard contract)
 # A blocked DAG run is the expected outcome and does not fail this script; outcomes other than these three do.
@@ -68,13 +69,13 @@ echo
 echo "== the gate's decisions"
 status=0
 "$REPO/.venv/bin/python" - <<'PY' || status=$?
-"""Print each example DAG's gate decision and fail unless they are: allowed, annotated, blocked."""
+"""Print each example DAG's gate decision and fail unless they are: blocked, annotated, blocked."""
 import sys
 
 from export_gate.records.ledger import Store
 
 EXPECTED = {
-    "pv_case_export_shanghai": "allow",
+    "pv_case_export_shanghai": "block",
     "reinsurance_cession_export": "annotate",
     "crm_export_national": "block",
 }
@@ -96,7 +97,7 @@ for dag_id, expected in EXPECTED.items():
     if record["action"] != expected:
         wrong.append(dag_id)
 if wrong:
-    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected allow, annotate, block)", file=sys.stderr)
+    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected block, annotate, block)", file=sys.stderr)
     sys.exit(1)
 PY
 
@@ -111,10 +112,10 @@ echo
 echo "overseas folder: $EXPORT_GATE_HOME/overseas"
 find "$EXPORT_GATE_HOME/overseas" -maxdepth 2 -mindepth 1 2>/dev/null | sed "s|$REPO/||" || true
 if [ "$status" -ne 0 ]; then
-  echo "demo: FAILED: the outcomes are not allowed / annotated / blocked" >&2
+  echo "demo: FAILED: the outcomes are not blocked / annotated / blocked" >&2
   exit 1
 fi
-echo "demo: OK: one export allowed, one annotated, one blocked; the audit chain is intact"
+echo "demo: OK: one export annotated, two blocked (one by a superseded list edition); the audit chain is intact"
 [ "$UI" -eq 1 ] || exit 0
 
 # -- the UI: Airflow on the demo's metadata database and ledger, with a reviewer who may approve blocked exports

@@ -55,6 +55,8 @@ def test_a_corrected_subject_key_and_a_purpose_are_facts_too():
         (event(filing="", subject_keys=None), "must supply what makes the export lawful"),
         ({**event(), "chosen_options": [APPROVE, REJECT]}, "neither"),
         ({**event(), "responded_by_user": None}, "an unknown user may not approve"),
+        (event(filing="contract SC-1"), "the filing is not usable"),
+        (event(filing="standard_contract=SC-1@2025-02-30"), "the filing is not usable"),
     ],
 )
 def test_an_approval_the_gate_cannot_act_on_is_refused(answer_event, problem):

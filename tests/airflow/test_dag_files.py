@@ -120,3 +120,44 @@ def test_the_ledger_connection_forms_users_write(airflow_env):
     for name in ("ledger_generic_fields", "ledger_sqlite_no_path"):
         assert result[name].startswith("LedgerError: the Airflow connection 'export_gate_ledger'"), result[name]
         assert "--conn-type postgres" in result[name]
+
+
+RELATIONS = """
+import json
+from datetime import datetime
+from airflow.sdk import DAG, chain
+from airflow.providers.standard.operators.empty import EmptyOperator
+from export_gate.airflow.operator import ExportGateOperator, confirm_gates
+
+def gate(task_id):
+    return ExportGateOperator(task_id=task_id, source="/x", list_id="cn-national-2024", handler_id="h")
+
+watched = {}
+with DAG("relations", schedule=None, start_date=datetime(2025, 1, 1)):
+    forms = {
+        "gate >> export": lambda g, e: g >> e,
+        "export << gate": lambda g, e: e << g,
+        "[gate] >> export": lambda g, e: [g] >> e,
+        "gate >> [export]": lambda g, e: g >> [e],
+        "chain(gate, export)": lambda g, e: chain(g, e),
+        "export.set_upstream(gate)": lambda g, e: e.set_upstream(g),
+    }
+    for n, (form, link) in enumerate(forms.items()):
+        g, e = gate(f"gate_{n}"), EmptyOperator(task_id=f"export_{n}")
+        link(g, e)
+        watched[form] = confirm_gates in (e.on_success_callback or [])
+    first, second, export = gate("chain_1"), gate("chain_2"), EmptyOperator(task_id="chain_export")
+    first >> second >> export
+    watched["a gate after a gate is not an export"] = confirm_gates not in (second.on_success_callback or [])
+    watched["the export after the last gate"] = confirm_gates in (export.on_success_callback or [])
+print(json.dumps({**watched, "private": "_set_relatives" in ExportGateOperator.__dict__}))
+"""
+
+
+def test_every_way_of_writing_gate_then_export_watches_the_export(airflow_env):
+    """The export's callbacks confirm or release the gate's reservation, however the DAG links the two; the
+    operator gets there through public methods (set_downstream, update_relative), not Airflow's private
+    ``_set_relatives``."""
+    result = _python(airflow_env, RELATIONS)
+    assert result.pop("private") is False
+    assert result == dict.fromkeys(result, True)

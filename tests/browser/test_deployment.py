@@ -28,8 +28,9 @@ pytest_plugins = ["pg"]
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.airflow]
 
 HERE = Path(__file__).resolve().parent
-#: The example DAGs' decisions in the demo (scripts/demo.sh).
-DEMO = {"pv_case_export_shanghai": "allow", "reinsurance_cession_export": "annotate", "crm_export_national": "block"}
+#: The example DAGs' decisions in the demo (scripts/demo.sh). The pharmacovigilance export is blocked since the Shanghai
+#: 2024 FTZ list (and its pharmacovigilance threshold) was superseded by the city-wide 2025 edition on 2026-04-24.
+DEMO = {"pv_case_export_shanghai": "block", "reinsurance_cession_export": "annotate", "crm_export_national": "block"}
 EXPORT_TASK = {
     "pv_case_export_shanghai": "send_to_safety_database",
     "reinsurance_cession_export": "send_to_reinsurer",
@@ -130,7 +131,9 @@ def test_the_example_dags_under_the_scheduler_decide_as_in_the_demo(deployment, 
         (record,) = _records(ledger, dag_id, run_id, "gate")
         assert record["action"] == action, (dag_id, record.get("error") or record["decision"]["message"])
         assert export == ("upstream_failed" if action == "block" else "success"), dag_id
-    assert ledger.counts("shanghai-pharma-co", _year(ledger)).sensitive > 10_000  # past the national threshold
+    (pv,) = _records(ledger, "pv_case_export_shanghai", _only_run(deployment, "pv_case_export_shanghai"), "gate")
+    assert "the edition in force then is shanghai-2025" in pv["error"]  # judged by the edition of its date
+    assert ledger.counts("shanghai-pharma-co", _year(ledger)).sensitive == 0
 
 
 def test_a_reviewer_approves_with_the_missing_filing_and_the_gate_decides_again(deployment, ledger, browser, artifacts):

@@ -46,8 +46,14 @@ from export_gate.gate import BLOCK
 from export_gate.reading.sources import SQL_CHUNK_ROWS
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+
     import jinja2
+    import pandas as pd
+    import pyarrow as pa
     from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Asset, XComArg
     from airflow.sdk.definitions._internal.mixins import DependencyMixin
     from airflow.sdk.definitions.edges import EdgeModifier
     from airflow.sdk.types import Operator, RuntimeTaskInstanceProtocol
@@ -126,10 +132,10 @@ class ExportGateOperator(BaseOperator):
         self,
         *,
         list_id: str,
-        source: Any = None,
+        source: str | os.PathLike[str] | Sequence[str] | Asset | XComArg | pa.Table | pd.DataFrame | None = None,
         sql: str | None = None,
         conn_id: str | None = None,
-        sql_parameters: Any = None,
+        sql_parameters: Mapping[str, Any] | Sequence[Any] | None = None,
         chunk_rows: int = SQL_CHUNK_ROWS,
         fmt: str | None = None,
         encoding: str | None = None,
@@ -187,7 +193,7 @@ class ExportGateOperator(BaseOperator):
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
         self._lineage: tuple[list[str], dict] | None = None
-        self._table: Any = None
+        self._table: pa.Table | pd.DataFrame | None = None
 
     # -- the ledger follows the export task: callbacks on the tasks directly downstream ---------------------
 
@@ -355,9 +361,10 @@ class ExportGateOperator(BaseOperator):
         ti = context["ti"]
         run = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "try_number": ti.try_number}
         try:
-            audit_id = Store(connections.ledger_url(self.ledger_conn_id)).append_audit(
-                review_record(blocked, answer, run, redecision)
+            store = Store(
+                connections.ledger_url(self.ledger_conn_id), secret_key=connections.secret_key(self.secret_conn_id)
             )
+            audit_id = store.append_audit(review_record(blocked, answer, run, redecision))  # chained with the key
         except Exception as exc:
             raise AirflowFailException(
                 f"Export blocked: the review's audit record could not be written ({type(exc).__name__}); "
@@ -457,11 +464,9 @@ def _upstream_gates(context: Context) -> list[tuple[Operator, list[dict]]]:
     return gates
 
 
-def _ledger_conn_id(gate: Operator) -> str:
-    """The gate's ledger connection (a mapped gate keeps its arguments in partial_kwargs)."""
-    return getattr(gate, "ledger_conn_id", None) or getattr(gate, "partial_kwargs", {}).get(
-        "ledger_conn_id", LEDGER_CONN_ID
-    )
+def _gate_argument(gate: Operator, name: str, default: str) -> str:
+    """One of the gate's arguments (a mapped gate keeps them in partial_kwargs)."""
+    return getattr(gate, name, None) or getattr(gate, "partial_kwargs", {}).get(name, default)
 
 
 def annotate_outlets(context: Context) -> None:
@@ -493,7 +498,7 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
 
     ti = context["ti"]
     for gate, decisions in _upstream_gates(context):
-        ledger_url = connections.ledger_url(_ledger_conn_id(gate))
+        ledger_url = connections.ledger_url(_gate_argument(gate, "ledger_conn_id", LEDGER_CONN_ID))
         for reservation in (d.get("reservation") for d in decisions):
             if not reservation:  # the gate reserved nothing (no person in the export)
                 continue
@@ -503,6 +508,8 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
                     succeeded=succeeded,
                     ledger_url=ledger_url,
                     run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+                    # the gate's key chains the record (without it, confirm and release records are unkeyed)
+                    secret_key=connections.secret_key(_gate_argument(gate, "secret_conn_id", SECRET_CONN_ID)),
                 )
             except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
                 log.error(

@@ -207,6 +207,14 @@ def _problem(answer: Answer, chosen: list[str], approver_ids: set[str]) -> str |
         return "an approval needs a reason"
     if not answer.amendment:
         return "an approval must supply what makes the export lawful: a filing, a declared purpose or a subject key"
+    if answer.amendment.filing:
+        from export_gate.errors import ConfigError
+        from export_gate.rules.handler import parse_filing
+
+        try:
+            parse_filing(answer.amendment.filing)
+        except ConfigError as exc:
+            return f"the filing is not usable ({exc})"
     return None
 
 
