@@ -123,7 +123,8 @@ class People:
         born = date(int(ssn[6:10]), int(ssn[10:12]), int(ssn[12:14]))
         name = self.rng.choice(DOTTED_NAMES) if self.rng.random() < 0.02 else fake.name()
         mobile = "+86" + fake.phone_number()
-        return Person(self._pid(), name, mobile, born, ssn, fake.email(), fake.address(), self._card())
+        pid = self._pid()
+        return Person(pid, name, mobile, born, ssn, self._email(fake, pid), fake.address(), self._card())
 
     def foreign(self) -> Person:
         """A person from Taiwan, Hong Kong or the US: no mainland resident ID."""
@@ -135,7 +136,16 @@ class People:
         else:
             name, mobile = self.cn.name(), "+852" + self.rng.choice("569") + self.cn.numerify("#######")
         born = self.us.date_of_birth(minimum_age=18, maximum_age=80)
-        return Person(self._pid(), name, mobile, born, None, self.us.email(), self.tw.address(), self._card())
+        pid = self._pid()
+        return Person(pid, name, mobile, born, None, self._email(self.us, pid), self.tw.address(), self._card())
+
+    @staticmethod
+    def _email(fake: Faker, pid: int) -> str:
+        """Faker's e-mail with the person's number in the mailbox: Faker draws mailboxes from a few thousand
+        names, so two of its people share an address far more often than two real people do (an address is
+        one person's, which is why it links rows)."""
+        mailbox, domain = fake.email().split("@")
+        return f"{mailbox}{pid}@{domain}"
 
     def child(self) -> Person:
         return self.mainland(min_age=1, max_age=13)
