@@ -112,3 +112,7 @@ def test_without_keys_unnamed_columns_belong_to_the_person_key_role() -> None:
         "sender_name": "sender",
         "customs.buyer_name": "buyer",
     }
+
+
+def test_a_person_key_column_named_by_key_columns_belongs_to_its_role() -> None:
+    assert roles.inferred_roles(["uid", "message", "手机号"]) == dict.fromkeys(["uid", "message", "手机号"], "user")

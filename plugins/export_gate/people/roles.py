@@ -225,7 +225,7 @@ def inferred_roles(columns: Iterable[str]) -> dict[str, str]:
     """Each column's role without subject keys: the role its name names; a column naming none belongs to the
     row's own person: the one role the columns name, else the one role a person key column names, else
     ``DEFAULT_ROLE`` (who a diagnosis or a narrative is about is then uncertain)."""
-    named = {column: role_word(column) for column in columns}
+    named = {column: role_word(column) or person_key_role(column) for column in columns}
     roles = {role for role in named.values() if role is not None}
     keyed = {person_key_role(column) for column in named} - {None}
     default = next(iter(roles)) if len(roles) == 1 else next(iter(keyed)) if len(keyed) == 1 else DEFAULT_ROLE
