@@ -80,6 +80,7 @@ class GateRequest:
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
     identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
     recipient: str | None = None  # the overseas recipient: a registered filing covers only its own recipients
 
 
@@ -254,7 +255,9 @@ def _scan(request: GateRequest) -> Any:
         hasher=hasher,
         subject_keys=tuple(request.subject_keys),
         as_of=_local_date(request),
-        settings=DetectorSettings(identity_document_sensitive=request.identity_document_sensitive),
+        settings=DetectorSettings(
+            identity_document_sensitive=request.identity_document_sensitive, count_unanchored=request.count_unanchored
+        ),
     )
 
 

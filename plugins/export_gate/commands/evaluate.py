@@ -74,6 +74,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="count an identity document number alone as sensitive (GB/T 35273-2020) instead of personal "
         "(GB/T 45574-2025, the default)",
     )
+    parser.add_argument(
+        "--count-unanchored",
+        action="store_true",
+        help="strict: count findings on rows with no person they can belong to (no key, name, birth date or strong "
+        "identifier) as people too, instead of only listing them in the report",
+    )
     parser.add_argument("--encoding", help="encoding of CSV input (default: detected)")
     parser.add_argument("--format", choices=("json", "table"), default="table")
     parser.set_defaults(func=run)
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             filings=tuple(parse_filing(text) for text in args.filing),
             important_data=args.important_data,
             identity_document_sensitive=args.identity_document_sensitive,
+            count_unanchored=args.count_unanchored,
             recipient=args.recipient,
             warn_ratio=args.warn_ratio,
             ledger_url=ledger_url,
