@@ -4,6 +4,10 @@ The company is registered in the Shanghai FTZ, so the Shanghai FTZ and Lingang n
 pharmacovigilance scenario the security assessment threshold for sensitive personal information is 100,000
 people, so this export of adverse-event cases (patients' health data, reporters' contact details) is allowed
 well past the national 10,000 threshold. Each case names two people: the patient and the reporter.
+
+That list was in force until 2026-04-23; the city-wide 2025 edition that replaced it does not encode the
+pharmacovigilance relaxation, so a run dated later is blocked (the gate refuses a superseded list rather than
+guess). The demo (scripts/demo.sh) runs this DAG as of 2026-03-02.
 """
 
 from __future__ import annotations

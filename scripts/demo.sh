@@ -6,6 +6,9 @@
 #   reinsurance_cession_export  annotated (sensitive information; the standard contract is on file)
 #   crm_export_national         blocked   (national rules: sensitive information, no standard contract)
 # A blocked DAG run is the expected outcome and does not fail this script; outcomes other than these three do.
+# The runs are dated $EXPORT_GATE_DEMO_DATE (default 2026-03-02): the pharmacovigilance relaxation is in the
+# Shanghai FTZ list of 2024, which the city-wide 2025 edition replaced on 2026-04-24 without encoding it, so a
+# run dated later is judged by the national thresholds (and the gate refuses the superseded list: a block).
 # Everything it writes goes to .airflow-demo/ (git-ignored), which it starts afresh each time.
 #
 # bash scripts/demo.sh --ui   then starts Airflow on the demo's data (api-server, scheduler, dag-processor) and
@@ -34,6 +37,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__OPENLINEAGE__DISABLED=True
 export EXPORT_GATE_HOME="$DEMO/export-gate"
 export EXPORT_GATE_LEDGER_URL="sqlite:///$EXPORT_GATE_HOME/ledger.db"
+export EXPORT_GATE_DEMO_DATE="${EXPORT_GATE_DEMO_DATE:-2026-03-02T08:00:00+00:00}"
 # Demo mode: subject digests use a public key. A deployment sets the connection export_gate_secret instead.
 export EXPORT_GATE_DEMO=1
 unset EXPORT_GATE_SECRET_KEY
@@ -46,10 +50,11 @@ echo "demo: migrating the Airflow metadata database ($AIRFLOW_HOME)"
 
 # The three DAG runs go through dag.test() (what `airflow dags test` calls) in ONE process, so Airflow starts and
 # Presidio loads once; a run that fails (the blocked export) does not stop the next one.
-echo "demo: running the three export DAGs through Airflow (log: .airflow-demo/logs/dags.log)"
+echo "demo: running the three export DAGs through Airflow, as of $EXPORT_GATE_DEMO_DATE (log: .airflow-demo/logs/dags.log)"
 "$REPO/.venv/bin/python" - >"$DEMO/logs/dags.log" 2>&1 <<'PY' || { tail -30 "$DEMO/logs/dags.log"; echo "demo: the DAG runs crashed" >&2; exit 2; }
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from airflow.dag_processing.dagbag import BundleDagBag
@@ -59,7 +64,8 @@ bag = BundleDagBag(dag_folder=dags, bundle_path=dags)
 assert not bag.import_errors, bag.import_errors
 for dag_id in ("pv_case_export_shanghai", "reinsurance_cession_export", "crm_export_national"):
     start = time.monotonic()
-    run = bag.get_dag(dag_id).test()
+    when = datetime.fromisoformat(os.environ["EXPORT_GATE_DEMO_DATE"])
+    run = bag.get_dag(dag_id).test(logical_date=when, run_after=when)
     print(f"DEMO-RUN {dag_id}: DAG run {run.state} in {time.monotonic() - start:.0f} s", flush=True)
 PY
 grep '^DEMO-RUN' "$DEMO/logs/dags.log" | sed 's/^DEMO-RUN /demo: /'
