@@ -2,13 +2,11 @@
 # The README's main command. Sets up .venv, then runs the three example export DAGs (dags/) through a real
 # Airflow on its embedded SQLite database (dag.test(), as `airflow dags test` does), and prints the gate's
 # decisions and the audit trail:
-#   pv_case_export_shanghai     allowed   (Shanghai FTZ list, pharmacovigilance: past 10,000 sensitive people)
+#   pv_case_export_shanghai     blocked   (the Shanghai 2024 FTZ list and its pharmacovigilance threshold were
+#                                          superseded by the city-wide 2025 edition on 2026-04-24: fails closed)
 #   reinsurance_cession_export  annotated (sensitive information; the standard contract is on file)
 #   crm_export_national         blocked   (national rules: sensitive information, no standard contract)
 # A blocked DAG run is the expected outcome and does not fail this script; outcomes other than these three do.
-# The runs are dated $EXPORT_GATE_DEMO_DATE (default 2026-03-02): the pharmacovigilance relaxation is in the
-# Shanghai FTZ list of 2024, which the city-wide 2025 edition replaced on 2026-04-24 without encoding it, so a
-# run dated later is judged by the national thresholds (and the gate refuses the superseded list: a block).
 # Everything it writes goes to .airflow-demo/ (git-ignored), which it starts afresh each time.
 #
 # bash scripts/demo.sh --ui   then starts Airflow on the demo's data (api-server, scheduler, dag-processor) and
@@ -37,7 +35,6 @@ export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
 export AIRFLOW__OPENLINEAGE__DISABLED=True
 export EXPORT_GATE_HOME="$DEMO/export-gate"
 export EXPORT_GATE_LEDGER_URL="sqlite:///$EXPORT_GATE_HOME/ledger.db"
-export EXPORT_GATE_DEMO_DATE="${EXPORT_GATE_DEMO_DATE:-2026-03-02T08:00:00+00:00}"
 # Demo mode: subject digests use a public key. A deployment sets the connection export_gate_secret instead.
 export EXPORT_GATE_DEMO=1
 unset EXPORT_GATE_SECRET_KEY
@@ -50,11 +47,10 @@ echo "demo: migrating the Airflow metadata database ($AIRFLOW_HOME)"
 
 # The three DAG runs go through dag.test() (what `airflow dags test` calls) in ONE process, so Airflow starts and
 # Presidio loads once; a run that fails (the blocked export) does not stop the next one.
-echo "demo: running the three export DAGs through Airflow, as of $EXPORT_GATE_DEMO_DATE (log: .airflow-demo/logs/dags.log)"
+echo "demo: running the three export DAGs through Airflow (log: .airflow-demo/logs/dags.log)"
 "$REPO/.venv/bin/python" - >"$DEMO/logs/dags.log" 2>&1 <<'PY' || { tail -30 "$DEMO/logs/dags.log"; echo "demo: the DAG runs crashed" >&2; exit 2; }
 import os
 import time
-from datetime import datetime
 from pathlib import Path
 
 from airflow.dag_processing.dagbag import BundleDagBag
@@ -64,8 +60,7 @@ bag = BundleDagBag(dag_folder=dags, bundle_path=dags)
 assert not bag.import_errors, bag.import_errors
 for dag_id in ("pv_case_export_shanghai", "reinsurance_cession_export", "crm_export_national"):
     start = time.monotonic()
-    when = datetime.fromisoformat(os.environ["EXPORT_GATE_DEMO_DATE"])
-    run = bag.get_dag(dag_id).test(logical_date=when, run_after=when)
+    run = bag.get_dag(dag_id).test()
     print(f"DEMO-RUN {dag_id}: DAG run {run.state} in {time.monotonic() - start:.0f} s", flush=True)
 PY
 grep '^DEMO-RUN' "$DEMO/logs/dags.log" | sed 's/^DEMO-RUN /demo: /'
@@ -74,13 +69,13 @@ echo
 echo "== the gate's decisions"
 status=0
 "$REPO/.venv/bin/python" - <<'PY' || status=$?
-"""Print each example DAG's gate decision and fail unless they are: allowed, annotated, blocked."""
+"""Print each example DAG's gate decision and fail unless they are: blocked, annotated, blocked."""
 import sys
 
 from export_gate.records.ledger import Store
 
 EXPECTED = {
-    "pv_case_export_shanghai": "allow",
+    "pv_case_export_shanghai": "block",
     "reinsurance_cession_export": "annotate",
     "crm_export_national": "block",
 }
@@ -102,7 +97,7 @@ for dag_id, expected in EXPECTED.items():
     if record["action"] != expected:
         wrong.append(dag_id)
 if wrong:
-    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected allow, annotate, block)", file=sys.stderr)
+    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected block, annotate, block)", file=sys.stderr)
     sys.exit(1)
 PY
 
@@ -117,10 +112,10 @@ echo
 echo "overseas folder: $EXPORT_GATE_HOME/overseas"
 find "$EXPORT_GATE_HOME/overseas" -maxdepth 2 -mindepth 1 2>/dev/null | sed "s|$REPO/||" || true
 if [ "$status" -ne 0 ]; then
-  echo "demo: FAILED: the outcomes are not allowed / annotated / blocked" >&2
+  echo "demo: FAILED: the outcomes are not blocked / annotated / blocked" >&2
   exit 1
 fi
-echo "demo: OK: one export allowed, one annotated, one blocked; the audit chain is intact"
+echo "demo: OK: one export annotated, two blocked (one by a superseded list edition); the audit chain is intact"
 [ "$UI" -eq 1 ] || exit 0
 
 # -- the UI: Airflow on the demo's metadata database and ledger, with a reviewer who may approve blocked exports

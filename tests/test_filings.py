@@ -17,10 +17,10 @@ from gate_data import people, write
 ACME = "91110000600037341L"  # GB 32100-2015 check character L (python-stdnum's own example)
 ACME_TYPO = "91110000600037341K"
 OTHER_ENTITY = "91310115MA1H8Q2R5X"
-CUSTOMERS = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2025-06-01"]
+CUSTOMERS = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2026-06-01"]
 REGISTER_SA = [
     *("filings", "add", "--uscc", ACME, "--kind", "standard_contract", "--reference", "SC-REG-7"),
-    *("--date", "2025-01-02", "--recipient", "Acme Safety GmbH", "--scope", "personal", "--scope", "sensitive"),
+    *("--date", "2026-01-02", "--recipient", "Acme Safety GmbH", "--scope", "personal", "--scope", "sensitive"),
 ]
 
 
@@ -46,11 +46,16 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_uscc_is_checked_with_its_check_character(tmp_path):
-    assert Handler("acme", uscc=" 91110000600037341l ".strip().upper()).ledger_key == f"uscc:{ACME}"
+    assert Handler("acme", uscc=ACME).ledger_key == f"uscc:{ACME}"
     with pytest.raises(ConfigError, match="check character"):
         Handler("acme", uscc=ACME_TYPO)
     with pytest.raises(ConfigError, match="18 characters"):
         Handler("acme", uscc="9111000060003734")
+    # python-stdnum's limit: the first eight characters must be digits, so a code of a registration authority
+    # written with a letter is refused (it fails closed: the gate blocks and says so)
+    with pytest.raises(ConfigError, match="not a valid unified social credit code"):
+        Handler("acme", uscc="Y11100006000373410")
+    assert Handler("acme", uscc="91110000600037341l").uscc == ACME  # lower case is accepted and normalised
     profile = tmp_path / "acme.yaml"
     profile.write_text(f"id: acme-sh\nuscc: '{ACME_TYPO}'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=f"{profile}: field 'uscc'"):
@@ -74,10 +79,10 @@ def test_register_add_list_show_expire_write_the_audit_chain(capsys):
     ]
     code, out, _ = cli(capsys, "filings", "show", "--uscc", ACME, "SC-REG-7")
     assert json.loads(out)["status"] == "active"
-    assert cli(capsys, "filings", "expire", "--uscc", ACME, "SC-REG-7", "--on", "2025-07-01")[0] == 0
+    assert cli(capsys, "filings", "expire", "--uscc", ACME, "SC-REG-7", "--on", "2026-07-01")[0] == 0
     assert json.loads(cli(capsys, "filings", "list", "--format", "json")[1]) == []
     expired = json.loads(cli(capsys, "filings", "list", "--all", "--format", "json")[1])
-    assert (expired[0]["status"], expired[0]["valid_until"]) == ("expired", "2025-06-30")
+    assert (expired[0]["status"], expired[0]["valid_until"]) == ("expired", "2026-06-30")
     records, _ = Store().audit.query(event="filing", limit=10)
     assert sorted(r["change"] for r in records) == ["add", "expire"]
     assert all(r["handler_id"] == f"uscc:{ACME}" for r in records)
@@ -92,13 +97,13 @@ def test_a_registered_filing_covers_an_export_only_for_its_recipient(capsys, exp
     assert ok["decision"]["filings_used"][0] | {"origin": "register"} == ok["decision"]["filings_used"][0]
     code, other = evaluate(capsys, *base, "--recipient", "Other Ltd")
     assert code == 1 and any("not for Other Ltd" in w for w in other["decision"]["warnings"])
-    code, _ = evaluate(capsys, *base, "--recipient", "Other Ltd", "--filing", "standard_contract=SC-1@2025-01-02")
+    code, _ = evaluate(capsys, *base, "--recipient", "Other Ltd", "--filing", "standard_contract=SC-1@2026-01-02")
     assert code == 0  # --filing still works for a one-off check
-    code, _ = evaluate(capsys, *base, "--recipient", "Acme Safety GmbH", "--as-of", "2025-08-01")
+    code, _ = evaluate(capsys, *base, "--recipient", "Acme Safety GmbH", "--as-of", "2026-08-01")
     assert code == 0  # before expiry: a later --as-of is judged without it
-    assert cli(capsys, "filings", "expire", "--uscc", ACME, "SC-REG-7", "--on", "2025-07-01")[0] == 0
-    code, after = evaluate(capsys, *base, "--recipient", "Acme Safety GmbH", "--as-of", "2025-08-01")
-    assert code == 1 and any("expired on 2025-06-30" in w for w in after["decision"]["warnings"])
+    assert cli(capsys, "filings", "expire", "--uscc", ACME, "SC-REG-7", "--on", "2026-07-01")[0] == 0
+    code, after = evaluate(capsys, *base, "--recipient", "Acme Safety GmbH", "--as-of", "2026-08-01")
+    assert code == 1 and any("expired on 2026-06-30" in w for w in after["decision"]["warnings"])
 
 
 def test_handler_ids_of_one_entity_share_one_ledger(capsys, exports):
@@ -117,18 +122,18 @@ def test_handler_ids_of_one_entity_share_one_ledger(capsys, exports):
     code, _, err = cli(capsys, "evaluate", exports["patients"], *CUSTOMERS, "--handler-id", "acme-sh",
                        "--uscc", OTHER_ENTITY, "--record")  # fmt: skip
     assert code == 2 and "belongs to the entity with unified social credit code" in err
-    assert Store().counts(f"uscc:{ACME}", 2025).personal == 60_000  # the blocked second export was not reserved
+    assert Store().counts(f"uscc:{ACME}", 2026).personal == 60_000  # the blocked second export was not reserved
 
 
 def test_count_ftz_exempt_false_leaves_an_ftz_exempt_export_out_of_the_ledger(capsys, exports, tmp_path):
     """The setting is the handler's; its default (true) counts an FTZ-exempt export, as before."""
     pv = ["--list", "shanghai-ftz-2024", "--scenario", "pharmacovigilance", "--subject-key", "customer_id"]
-    pv += ["--as-of", "2025-06-01", "--record"]
+    pv += ["--as-of", "2026-03-02", "--record"]
     for name, setting in (("counted", "true"), ("left-out", "false")):
         profile = tmp_path / f"{name}.yaml"
         profile.write_text(f"id: {name}\nzone: shanghai-ftz\ncount_ftz_exempt: {setting}\n", encoding="utf-8")
         code, out = evaluate(capsys, exports["patients"], *pv, "--handler", profile)
         assert code == 0 and out["decision"]["counting"]["ftz_exemption"] is True
         assert out["recorded"]  # audited either way
-    assert Store().counts("counted", 2025).sensitive == 40
-    assert Store().counts("left-out", 2025).sensitive == 0
+    assert Store().counts("counted", 2026).sensitive == 40
+    assert Store().counts("left-out", 2026).sensitive == 0

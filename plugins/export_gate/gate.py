@@ -80,6 +80,7 @@ class GateRequest:
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
     identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
     recipient: str | None = None  # the overseas recipient: a registered filing covers only its own recipients
 
 
@@ -96,6 +97,7 @@ class GateOutcome:
     year: int | None
     message: str
     record: dict = field(default_factory=dict)
+    audit_hash: str | None = None  # the audit chain's head after this run's record (an anchor, see records.anchors)
 
     @property
     def allowed(self) -> bool:
@@ -114,6 +116,7 @@ class GateOutcome:
             "year": self.year,
             "reservation": self.reservation,
             "audit_id": self.audit_id,
+            "audit_hash": self.audit_hash,
             "error": self.error,
             "message": self.message,
         }
@@ -138,7 +141,13 @@ def run_gate(request: GateRequest) -> GateOutcome:
         stage = "ledger"
         return _decide_and_record(request, scan, record)
     except BaseException as exc:
-        outcome = _failed(record, _error_text(exc, stage), audit=request.audit, ledger_url=request.ledger_url)
+        outcome = _failed(
+            record,
+            _error_text(exc, stage),
+            audit=request.audit,
+            ledger_url=request.ledger_url,
+            secret_key=request.secret_key,
+        )
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return outcome
@@ -146,6 +155,8 @@ def run_gate(request: GateRequest) -> GateOutcome:
 
 def _base_record(request: GateRequest) -> dict:
     """The audit record's fields known before anything runs."""
+    from export_gate.settings import default_ledger_url, ledger_origin
+
     return {
         "event": "gate",
         "handler_id": request.handler.id,
@@ -156,6 +167,7 @@ def _base_record(request: GateRequest) -> dict:
         "task_id": request.run.task_id,
         "try_number": request.run.try_number,
         "reservation": request.reservation,
+        "ledger_origin": ledger_origin(request.ledger_url or default_ledger_url()),
         "source": {"uris": list(request.source.uris), "fingerprint": None},
         "list": {"id": request.list_id, "version": None},
         "scenario": request.scenario,
@@ -243,7 +255,9 @@ def _scan(request: GateRequest) -> Any:
         hasher=hasher,
         subject_keys=tuple(request.subject_keys),
         as_of=_local_date(request),
-        settings=DetectorSettings(identity_document_sensitive=request.identity_document_sensitive),
+        settings=DetectorSettings(
+            identity_document_sensitive=request.identity_document_sensitive, count_unanchored=request.count_unanchored
+        ),
     )
 
 
@@ -266,7 +280,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         _fill_decision(record, decision)
         allowed = decision.action in (ALLOW, ANNOTATE) and decision.counted
         if allowed and request.reservation is not None and len(scan.subjects):
-            tx.reserve(
+            record["reservation"] = tx.reserve(
                 request.reservation,
                 scan.subjects,
                 status=request.reservation_status,
@@ -275,7 +289,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         else:
             record["reservation"] = None
         audit_id = tx.append_audit(record) if request.audit else None
-    _write_report(store, audit_id)
+    audit_hash = _publish(store, audit_id)
     return GateOutcome(
         action=decision.action,
         decision=decision,
@@ -286,6 +300,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         year=record["year"],
         message=decision.message,
         record=record,
+        audit_hash=audit_hash,
     )
 
 
@@ -312,23 +327,37 @@ def _error_text(exc: BaseException, stage: str) -> str:
     return f"internal error during {stage} ({type(exc).__name__}); rerun with EXPORT_GATE_DEBUG=1 to see details"
 
 
-def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) -> GateOutcome:
-    """The block outcome for a gate that could not decide, with the audit record written on its own."""
+#: Seconds a failure record waits for a busy SQLite ledger: the gate already waited its lock timeout.
+FAILURE_RECORD_WAIT_S = 5.0
+
+
+def _failed(
+    record: dict,
+    error: str,
+    *,
+    audit: bool,
+    ledger_url: str | None,
+    secret_key: bytes | None = None,
+) -> GateOutcome:
+    """The block outcome for a gate that could not decide, with the audit record written on its own (chained
+    with ``secret_key`` when there is one)."""
     record = {**record, "error": error, "action": BLOCK, "reservation": None}
-    audit_id = None
+    audit_id = audit_hash = None
     if audit:
         try:
             from export_gate.records.ledger import Store
 
-            store = Store(ledger_url)
-            audit_id = store.append_audit(record)
-            _write_report(store, audit_id)
+            store = Store(ledger_url, secret_key=secret_key)
+            audit_id = store.append_audit(record, wait_s=FAILURE_RECORD_WAIT_S)
+            audit_hash = _publish(store, audit_id)
         except Exception as exc:  # the loud case: no trace of this run anywhere but the task log
             note = _error_text(exc, "audit")
             log.error("EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD (%s); the export is blocked: %s", note, error)
+            note = "the same cause" if note == error else note
             error = f"{error}; AND THE AUDIT RECORD COULD NOT BE WRITTEN: {note}"
             record["error"] = error
-    log.error("export gate blocked the export because it could not decide: %s", error)
+    # the caller reports the error (the CLI on stderr, the operator in its failure): logged here only as a step
+    log.info("export gate blocked the export because it could not decide: %s", error)
     return GateOutcome(
         action=BLOCK,
         decision=None,
@@ -342,6 +371,7 @@ def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) ->
             "Fix the cause and run the gate again; nothing was added to the ledger."
         ),
         record=record,
+        audit_hash=audit_hash,
     )
 
 
@@ -353,9 +383,10 @@ def refuse(
     scenario: str | None,
     run: RunIdentity,
     ledger_url: str | None = None,
+    secret_key: bytes | None = None,
 ) -> GateOutcome:
     """The block outcome (with its audit record) for a gate whose request could not even be built: a bad
-    handler file, an unreadable configuration, no secret key."""
+    handler file, an unreadable configuration, no secret key (the record is then chained unkeyed)."""
     record = {
         "event": "gate",
         "handler_id": handler_id,
@@ -367,26 +398,39 @@ def refuse(
         "scenario": scenario,
         "action": BLOCK,
     }
-    return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url)
+    return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url, secret_key=secret_key)
 
 
-def _write_report(store: Store, audit_id: int | None) -> None:
-    """The per-run HTML report next to the ledger, rendered from the record as stored (with its time and chain
-    hash). A failure here never loses the audit record: the review page renders it from the log as well."""
+def _publish(store: Store, audit_id: int | None) -> str | None:
+    """After the record committed: its chain hash is the new head; publish it outside the database (the task
+    log, the anchor file in the state folder, and the caller's XCom through the outcome) and write the per-run
+    HTML report, rendered from the record as stored. A failure here never loses the audit record."""
     if audit_id is None:
-        return
+        return None
     try:
+        from export_gate.records.anchors import publish
         from export_gate.reporting.html import render_report
-        from export_gate.settings import reports_dir
+        from export_gate.settings import anchors_path, reports_dir
 
-        html = render_report(store.audit.get(audit_id))
-        (reports_dir() / f"{audit_id}.html").write_text(html, encoding="utf-8")
+        stored = store.audit.get(audit_id)
+        log.info("export gate: audit record %s, chain head %s:%s", audit_id, audit_id, stored["hash"])
+        publish(anchors_path(), store.ledger_id(), audit_id, stored["hash"])
+        (reports_dir() / f"{audit_id}.html").write_text(render_report(stored), encoding="utf-8")
+        return stored["hash"]
     except Exception as exc:
-        log.warning("could not write the HTML report of audit record %s (%s)", audit_id, type(exc).__name__)
+        log.warning(
+            "could not publish the head or write the report of audit record %s (%s)", audit_id, type(exc).__name__
+        )
+        return None
 
 
 def finish_reservation(
-    reservation: str, *, succeeded: bool, ledger_url: str | None = None, run: RunIdentity | None = None
+    reservation: str,
+    *,
+    succeeded: bool,
+    ledger_url: str | None = None,
+    run: RunIdentity | None = None,
+    secret_key: bytes | None = None,
 ) -> None:
     """Confirm (the export ran) or release (it failed for good) a pending reservation, with an audit record."""
     from export_gate.records.ledger import Store
@@ -401,7 +445,7 @@ def finish_reservation(
         "try_number": run.try_number,
         "at": datetime.now(UTC).isoformat(),
     }
-    store = Store(ledger_url)
+    store = Store(ledger_url, secret_key=secret_key)  # the key chains the record
     if succeeded:
         store.confirm(reservation, audit=audit)
     else:

@@ -138,6 +138,8 @@ def test_allowed_export_runs_and_the_decision_is_in_xcom_and_asset_events(runs):
     assert decision["counts"]["export"]["personal"] == PEOPLE
     assert decision["margins"] and decision["obligations"]
     assert decision["reservation"].endswith("/gate_allowed")
+    # the chain head after the gate's record is in XCom, outside the ledger database (an anchor for verify)
+    assert decision["audit_hash"] == runs.store().audit.get(decision["audit_id"])["hash"]
     for uri in ("file:///overseas/customers-gate", "file:///overseas/customers"):  # the gate's and the export's
         (extra,) = runs.asset_extras(uri)
         assert extra["export_gate"]["action"] == "allow"
@@ -200,10 +202,13 @@ def test_a_failed_export_releases_its_reservation(runs):
 def test_a_rerun_of_the_same_dag_run_and_a_new_run_count_nobody_twice(runs):
     records = runs.gate_records("gate", dag_id="export_gate_rerun")
     assert len(records) == 3
-    assert records[0]["reservation"] == records[1]["reservation"] != records[2]["reservation"]
+    # the first run's export was confirmed, so the re-run of the same DAG run adds a reservation (KEY#2)
+    # instead of replacing history (issue 12 item 1); the same people are still counted once
+    assert records[1]["reservation"] == records[0]["reservation"] + "#2"
+    assert records[2]["reservation"] not in (records[0]["reservation"], records[1]["reservation"])
     assert [r["counts"]["ytd_after"]["personal"] for r in records] == [PEOPLE] * 3
     assert runs.store().counts("h-rerun", YEAR).personal == PEOPLE
-    assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
+    assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 3, "released": 0}
 
 
 @pytest.mark.parametrize(
@@ -273,8 +278,9 @@ def test_secret_key_and_ledger_come_from_airflow_connections(runs):
 
 
 def test_the_audit_chain_of_all_runs_verifies(runs):
-    result = runs.store().audit.verify()
+    result = Store(runs.env.ledger_url, secret_key=SECRET.encode()).verify()  # the chain is keyed with the gates' key
     assert result.ok, result.reason
+    assert "chain head" in runs.log  # each head is in the task log, to record outside the database
 
 
 def test_planted_canary_never_leaves_the_scanner(runs):

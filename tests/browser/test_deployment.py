@@ -29,10 +29,9 @@ pytest_plugins = ["pg"]
 pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.airflow]
 
 HERE = Path(__file__).resolve().parent
-#: The example DAGs' decisions in the demo (scripts/demo.sh), on the demo's date (its EXPORT_GATE_DEMO_DATE:
-#: the pharmacovigilance example needs the Shanghai FTZ list of 2024, in force until 2026-04-23).
-DEMO_DATE = "2026-03-02T08:00:00+00:00"
-DEMO = {"pv_case_export_shanghai": "allow", "reinsurance_cession_export": "annotate", "crm_export_national": "block"}
+#: The example DAGs' decisions in the demo (scripts/demo.sh). The pharmacovigilance export is blocked since the Shanghai
+#: 2024 FTZ list (and its pharmacovigilance threshold) was superseded by the city-wide 2025 edition on 2026-04-24.
+DEMO = {"pv_case_export_shanghai": "block", "reinsurance_cession_export": "annotate", "crm_export_national": "block"}
 EXPORT_TASK = {
     "pv_case_export_shanghai": "send_to_safety_database",
     "reinsurance_cession_export": "send_to_reinsurer",
@@ -65,18 +64,18 @@ def deployment(postgres_server, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ledger={"host": "127.0.0.1", "port": postgres_server.port, "login": "postgres", "schema": "gate_ledger"},
         dags_folder=dags,
         users=USERS,
-        # runs are triggered (the example DAGs' on the demo's date), not created from the DAGs' schedules
+        # runs are triggered, as the demo runs them, not created from the DAGs' schedules
         config={"AIRFLOW__EXPORT_GATE__APPROVER_ROLES": "op", "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False"},
     )
     deployment.set_up()
     deployment.start()
     try:
         deployment.wait_for_dags([*DEMO, REVIEWED, TIMEOUT], user="compliance")
-        runs = [(dag_id, "demo", DEMO_DATE) for dag_id in DEMO]
-        runs += [(REVIEWED, "approve", None), (REVIEWED, "reject", None), (TIMEOUT, "unanswered", None)]
-        for dag_id, run_id, logical_date in runs:
+        runs = [(dag_id, "demo") for dag_id in DEMO]
+        runs += [(REVIEWED, "approve"), (REVIEWED, "reject"), (TIMEOUT, "unanswered")]
+        for dag_id, run_id in runs:
             deployment.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False}, user="engineer")
-            body = {"dag_run_id": run_id, "logical_date": logical_date, "run_after": logical_date}
+            body = {"dag_run_id": run_id, "logical_date": None}
             deployment.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", body, user="engineer")
         yield deployment
     finally:
@@ -140,7 +139,9 @@ def test_the_example_dags_under_the_scheduler_decide_as_in_the_demo(deployment, 
         (record,) = _records(ledger, dag_id, run_id, "gate")
         assert record["action"] == action, (dag_id, record.get("error") or record["decision"]["message"])
         assert export == ("upstream_failed" if action == "block" else "success"), dag_id
-    assert ledger.counts("shanghai-pharma-co", _year(ledger)).sensitive > 10_000  # past the national threshold
+    (pv,) = _records(ledger, "pv_case_export_shanghai", _only_run(deployment, "pv_case_export_shanghai"), "gate")
+    assert "the edition in force then is shanghai-2025" in pv["error"]  # judged by the edition of its date
+    assert ledger.counts("shanghai-pharma-co", _year(ledger)).sensitive == 0
 
 
 def test_a_reviewer_approves_with_the_missing_filing_and_the_gate_decides_again(deployment, ledger, browser, artifacts):

@@ -361,9 +361,10 @@ class ExportGateOperator(BaseOperator):
         ti = context["ti"]
         run = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "try_number": ti.try_number}
         try:
-            audit_id = Store(connections.ledger_url(self.ledger_conn_id)).append_audit(
-                review_record(blocked, answer, run, redecision)
+            store = Store(
+                connections.ledger_url(self.ledger_conn_id), secret_key=connections.secret_key(self.secret_conn_id)
             )
+            audit_id = store.append_audit(review_record(blocked, answer, run, redecision))  # chained with the key
         except Exception as exc:
             raise AirflowFailException(
                 f"Export blocked: the review's audit record could not be written ({type(exc).__name__}); "
@@ -463,11 +464,9 @@ def _upstream_gates(context: Context) -> list[tuple[Operator, list[dict]]]:
     return gates
 
 
-def _ledger_conn_id(gate: Operator) -> str:
-    """The gate's ledger connection (a mapped gate keeps its arguments in partial_kwargs)."""
-    return getattr(gate, "ledger_conn_id", None) or getattr(gate, "partial_kwargs", {}).get(
-        "ledger_conn_id", LEDGER_CONN_ID
-    )
+def _gate_argument(gate: Operator, name: str, default: str) -> str:
+    """One of the gate's arguments (a mapped gate keeps them in partial_kwargs)."""
+    return getattr(gate, name, None) or getattr(gate, "partial_kwargs", {}).get(name, default)
 
 
 def annotate_outlets(context: Context) -> None:
@@ -499,7 +498,7 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
 
     ti = context["ti"]
     for gate, decisions in _upstream_gates(context):
-        ledger_url = connections.ledger_url(_ledger_conn_id(gate))
+        ledger_url = connections.ledger_url(_gate_argument(gate, "ledger_conn_id", LEDGER_CONN_ID))
         for reservation in (d.get("reservation") for d in decisions):
             if not reservation:  # the gate reserved nothing (no person in the export)
                 continue
@@ -509,6 +508,8 @@ def _finish_gates(context: Context, *, succeeded: bool) -> None:
                     succeeded=succeeded,
                     ledger_url=ledger_url,
                     run=RunIdentity(ti.dag_id, ti.run_id, ti.task_id, ti.try_number),
+                    # the gate's key chains the record (without it, confirm and release records are unkeyed)
+                    secret_key=connections.secret_key(_gate_argument(gate, "secret_conn_id", SECRET_CONN_ID)),
                 )
             except Exception as exc:  # the reservation stays pending: still counted, which is the safe side
                 log.error(

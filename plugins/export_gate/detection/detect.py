@@ -157,10 +157,13 @@ class Findings:
 @dataclass(frozen=True)
 class DetectorSettings:
     """Choices that change what counts. An identity document number alone is personal, not sensitive, under
-    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity)."""
+    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity). Findings on a row
+    with nobody they can belong to (export_gate.people.rows) are reported, not counted, unless
+    ``count_unanchored`` (the strict setting) counts each as a person."""
 
     identity_document_sensitive: bool = False  # False = GB/T 45574-2025 (current); True = GB/T 35273-2020
     ner: bool = True  # spaCy NER for English names in free text
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
 
 
 @dataclass
@@ -614,8 +617,9 @@ class Detector:
         claimed: nothing of lower priority can win inside it, so no later pass looks at it again. A column of
         resident IDs thus costs its shape check and validation, not one pass per recognizer.
         """
-        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
-        spans = [r for r in self.recognizers if not r.span_free]
+        recognizers = [r for r in self.recognizers if r.name not in plan.ruled_out]  # column-level evidence
+        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in recognizers}
+        spans = [r for r in recognizers if not r.span_free]
         plain, digits = _plain(strings)
         if not all(_walls_alnum(r.bounded) or matches_no_plain_text(regexes[r.name]) for r in spans):
             plain[:] = False  # a recognizer may match inside letters and digits: every value takes the regexes
@@ -625,7 +629,7 @@ class Detector:
             more, claimed_other = self._spans(plan, strings, other, spans, regexes, as_of)
             found.extend(more)
             claimed[claimed_other] = True
-        terms = [r for r in self.recognizers if r.span_free]
+        terms = [r for r in recognizers if r.span_free]
         # Terms need letters or CJK: a plain value needs a letter; other values must keep something once digits
         # and separators are trimmed off both ends (a plain string kernel, a third of the cost of a regex).
         rest = plain & ~digits & ~claimed

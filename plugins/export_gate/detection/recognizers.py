@@ -241,15 +241,15 @@ def _chunked(d: _Detectors, text: str) -> tuple[str, ...]:
 
 
 def _tails(d: _Detectors, texts: Iterable[str]) -> str | None:
-    """A prefilter for recognizers made only of term lists: the last two characters of every CJK term (every
-    value holding a term holds its ending) and the ASCII words as they are; a few hundred endings make a small
+    """A prefilter for recognizers made only of term lists: the last two characters of every CJK term and the
+    last word of every ASCII term (every value holding a term holds its ending); a few hundred endings make a small
     DFA where thousands of terms make a large one. None when a pattern is more than a term list, or when the
     endings are not much shorter than the terms."""
     lists = [_PLACEHOLDER.fullmatch(t) for t in texts]
     if not lists or not all(lists):
         return None
     words = [w for m in lists if m for w in d.terms(m.group(1))]
-    tails = _alternation({w if w.isascii() else w[-2:] for w in words})
+    tails = _alternation({w.split()[-1] if w.isascii() else w[-2:] for w in words})  # an ASCII term's last word
     return tails if 4 * len(tails) < len(_alternation(words)) else None  # worth a pass only when much smaller
 
 

@@ -68,10 +68,13 @@ def _bound(conn: Connection, handler_id: str) -> str | None:
 def resolve_entity(engine: Engine, handler: Handler) -> Handler:
     """The handler with its entity: binds a handler id given with a code (the first time), fills the code in for an
     id bound earlier, and refuses an id bound to another entity's code."""
+    bound = bound_code(engine, handler.id)  # read first: only the first run of an id with a code writes
+    if handler.uscc is None:
+        return handler if bound is None else replace(handler, uscc=bound)
+    if bound == handler.uscc:
+        return handler
     with db.write_transaction(engine, locks=(f"entity:{handler.id}",)) as conn:
         bound = _bound(conn, handler.id)
-        if handler.uscc is None:
-            return handler if bound is None else replace(handler, uscc=bound)
         if bound is None:
             row = {"handler_id": handler.id, "uscc": handler.uscc, "bound_at": db.utc_now()}
             conn.execute(sa.insert(handler_entity).values(row))

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"  # the "integrity" revision 0003 is being written at the same time; the merge re-links them
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
