@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import psycopg
 import pytest
-from deployment import REPO, Deployment
+from deployment import REPO, SECRET, Deployment
 from export_gate.records.ledger import Store
 from playwright.sync_api import expect
 
@@ -211,7 +211,7 @@ def test_an_unanswered_review_times_out_and_the_export_stays_blocked(deployment,
 def test_the_audit_chain_of_the_deployment_verifies(deployment, ledger):
     for dag_id, run_id in ((REVIEWED, "approve"), (REVIEWED, "reject"), (TIMEOUT, "unanswered")):
         deployment.wait_for_task(dag_id, run_id, GATE, FINAL, user="compliance")
-    result = ledger.audit.verify()
+    result = ledger.audit.verify(secret_keys=[SECRET.encode()])  # the key of the connection export_gate_secret
     assert result.ok, result.reason
 
 
