@@ -73,7 +73,12 @@ def _python(env: AirflowEnv, code: str, *args: str, **overrides: str) -> dict:
 def test_example_dags_parse_without_loading_the_engine(airflow_env):
     result = _python(airflow_env, PARSE, str(REPO / "dags"))
     assert result["errors"] == {}
-    assert result["dags"] == ["crm_export_national", "pv_case_export_shanghai", "reinsurance_cession_export"]
+    assert result["dags"] == [
+        "crm_export_national",
+        "member_export_spark",
+        "pv_case_export_shanghai",
+        "reinsurance_cession_export",
+    ]
     assert result["heavy"] == []
 
 

@@ -33,6 +33,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from export_gate.airflow.connections import LEDGER_CONN_ID, SECRET_CONN_ID
 from export_gate.airflow.links import ReportLink
+from export_gate.engine import ENGINES
 from export_gate.reading.sources import SQL_CHUNK_ROWS
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,10 @@ class ExportGateOperator(BaseOperator):
     :param warn_ratio: warn past this share of a threshold.
     :param on_block: "fail" (default: AirflowFailException, no retry) or "skip" (the task and its downstream
         exports are skipped). A gate that could not decide always fails.
+    :param engine: "local" (default: this worker's cores) or "spark": the scan runs on Spark, where the data
+        lives; ``source`` then names paths Spark reads (Parquet, ORC, CSV, JSON Lines), or ``table`` a table of
+        its catalog (``db.t``). ``spark_conn_id``: the Airflow connection naming the master (``local[*]``,
+        ``spark://...``, ``yarn``, or a ``spark_connect`` connection: ``sc://host:15002``); none: local Spark.
     """
 
     template_fields: Sequence[str] = (
@@ -85,6 +90,7 @@ class ExportGateOperator(BaseOperator):
         "subject_keys",
         "filings",
         "purpose",
+        "table",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
@@ -117,6 +123,9 @@ class ExportGateOperator(BaseOperator):
         on_block: str = "fail",
         secret_conn_id: str = SECRET_CONN_ID,
         ledger_conn_id: str = LEDGER_CONN_ID,
+        engine: str = "local",
+        spark_conn_id: str | None = None,
+        table: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -147,6 +156,14 @@ class ExportGateOperator(BaseOperator):
         self.on_block = on_block
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
+        if engine not in ENGINES or (engine != "spark" and (table or spark_conn_id)) or (engine == "spark" and sql):
+            raise ValueError(
+                f"engine must be one of {ENGINES} (not {engine!r}); table= and spark_conn_id= need engine='spark', "
+                "which takes paths or a table, not sql"
+            )
+        self.engine = engine
+        self.spark_conn_id = spark_conn_id
+        self.table = table
         self._lineage: tuple[list[str], dict] | None = None
         self._table: Any = None
 
@@ -230,8 +247,14 @@ class ExportGateOperator(BaseOperator):
             if self.handler_file
             else Handler(id=self.handler_id, zone=self.zone, ciio=self.ciio, timezone=self.timezone)
         )
-        return GateRequest(
-            source=from_airflow(
+        if self.engine == "spark":
+            from export_gate.engine.spark import airflow_source
+
+            source = airflow_source(
+                self.source, table=self.table, fmt=self.fmt, encoding=self.encoding, conn_id=self.spark_conn_id
+            )
+        else:
+            source = from_airflow(
                 self._table if self._table is not None else self.source,
                 sql=self.sql,
                 conn_id=self.conn_id,
@@ -239,7 +262,9 @@ class ExportGateOperator(BaseOperator):
                 chunk_rows=self.chunk_rows,
                 fmt=self.fmt,
                 encoding=self.encoding,
-            ),
+            )
+        return GateRequest(
+            source=source,
             list_id=self.list_id,
             handler=handler,
             as_of=context["dag_run"].run_after,

@@ -140,6 +140,20 @@ def master_of_connection(conn: Any) -> str:
     return url + ("/;" + ";".join(params) if params else "")
 
 
+def airflow_source(
+    source: Any, *, table: str | None, fmt: str | None, encoding: str | None, conn_id: str | None
+) -> SparkSource:
+    """The source of ``ExportGateOperator(engine="spark")``: paths (a string, a list of them, an ObjectStoragePath)
+    or a table name, on the master ``conn_id``'s Airflow connection names (local Spark without one)."""
+    master = None
+    if conn_id:
+        from airflow.sdk import BaseHook
+
+        master = master_of_connection(BaseHook.get_connection(conn_id))
+    items = [] if source is None else list(source) if isinstance(source, list | tuple) else [source]
+    return SparkSource(tuple(str(item) for item in items), table=table, fmt=fmt, encoding=encoding, master=master)
+
+
 # --- the source ------------------------------------------------------------------------------------------
 
 
