@@ -44,8 +44,9 @@ from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
 from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
 from export_gate.model import ExportSubjects
-from export_gate.people.digest import DIGEST_BYTES, SubjectHasher, digest_order
+from export_gate.people.digest import DIGEST_BYTES, SubjectHasher
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
+from export_gate.people.union import _grown
 from export_gate.reading import read
 from export_gate.reading.flatten import flatten
 from export_gate.reporting.report import Tally
@@ -564,31 +565,25 @@ def _small_star(edges: DataFrame) -> DataFrame:
 
 
 def _collect(nodes: DataFrame, how: str) -> ExportSubjects:
-    """The people streamed to the driver a packed batch at a time (never a Python object per identifier), into
-    ``ExportSubjects`` columns: sorted by digest here (one numpy sort of the high words), each identifier's root
-    the index of its label among them."""
-    digests, labels, masks = [], [], []
-    for row in nodes.mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
-        digests.append(row.digests)
-        labels.append(row.labels)
-        masks.append(row.masks)
-    words = _words(digests)
-    label_words = _words(labels)
-    del digests, labels
-    mask = np.frombuffer(b"".join(masks), dtype=np.uint16)
-    order = digest_order(words[:, 0], words[:, 1])
-    high, low, mask = words[order, 0], words[order, 1], mask[order]
-    label_words = label_words[order]
-    del words, order
-    roots = _positions(high, low, label_words[:, 0], label_words[:, 1])
-    if len(roots) and bool((roots > np.arange(len(roots))).any()):
-        raise GateError("Spark labelled a person by a digest that is not their smallest; nothing was counted")
-    return ExportSubjects(high=high, low=low, roots=roots.astype(np.int32), masks=mask, identified_by=how)
+    """The people, sorted by digest in Spark, streamed to the driver a packed batch at a time (never a Python
+    object per identifier) into the ``ExportSubjects`` columns, which grow in place: the driver holds the table
+    the ledger needs (22 bytes an identifier) and one batch, nothing more. A person's label is their smallest
+    digest, so it arrived with or before each of their identifiers: its index is found among those received."""
+    high, low = np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    roots, masks = np.zeros(0, np.int32), np.zeros(0, np.uint16)
+    for row in nodes.orderBy("digest").mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
+        words, labels = _words(row.digests), _words(row.labels)
+        if len(high) and len(words) and (words[0, 0], words[0, 1]) <= (high[-1], low[-1]):
+            raise GateError("Spark returned people out of digest order; nothing was counted")
+        high, low = _grown(high, words[:, 0]), _grown(low, words[:, 1])
+        masks = _grown(masks, np.frombuffer(row.masks, dtype=np.uint16))
+        roots = _grown(roots, _positions(high, low, labels[:, 0], labels[:, 1]).astype(np.int32))
+    return ExportSubjects(high=high, low=low, roots=roots, masks=masks, identified_by=how)
 
 
-def _words(chunks: list[bytes]) -> np.ndarray:
+def _words(packed: bytes) -> np.ndarray:
     """Packed 16-byte digests as (n, 2) words (see ``digest.pack_digests``)."""
-    return np.frombuffer(b"".join(chunks), dtype=">u8").astype(np.uint64).reshape(-1, 2)
+    return np.frombuffer(packed, dtype=">u8").astype(np.uint64).reshape(-1, 2)
 
 
 def _positions(high: np.ndarray, low: np.ndarray, want_high: np.ndarray, want_low: np.ndarray) -> np.ndarray:
