@@ -4,6 +4,7 @@ and into a 10-million-person year, with the process's peak memory.
     .venv/bin/python benchmarks/bench_ledger.py                      # SQLite file in a temp dir
     .venv/bin/python benchmarks/bench_ledger.py --postgres postgresql+psycopg://user@host/db   # also PostgreSQL
     .venv/bin/python benchmarks/bench_ledger.py --base 2000000 --add 500000 --aliases 100000   # smaller run
+    .venv/bin/python benchmarks/bench_ledger.py --postgres-server --add 1000000 --aliases 200000 --audit 0 --no-sqlite
 
 First the export of --add people (--aliases of them known by a second identifier too, a tenth sensitive) is
 previewed and reserved into an empty year. Then another handler's year is filled through the same API
@@ -12,14 +13,22 @@ counted this year, is previewed and reserved in one locked transaction, as the g
 (replacing its reservation) and released. Then --audit records are appended to the audit log and the UI's
 queries, verify and export are timed. Prints seconds per step and, for the measured steps, the peak resident
 memory of this process (Linux: the peak is reset before each step) next to the size of the export's arrays.
+
+``--postgres-server`` starts a throwaway PostgreSQL server (as the tests do, tests/pg.py) and runs on a fresh
+database there with autovacuum off for the ledger's tables: every handler/year is then written since the last
+ANALYZE, the case where plans that trust the statistics went quadratic (issue 16: 77 s for 32,493 people), so the
+figures show what the ledger's own statistics refresh gives.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +93,22 @@ def add_export(store: Store, handler: str, key: str, export: ExportSubjects, lab
         tx.reserve(key, export)
     print(f"  {label}: preview {previewed}; preview + reserve + commit {_took(started)}; {_memory(export)}")
     print(f"    year to date: {before.personal:,} -> {after.personal:,} personal, {after.sensitive:,} sensitive")
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on a throwaway server (tests/pg.py), migrated, autovacuum off for the ledger's tables."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg import throwaway_server
+
+    with throwaway_server() as server:
+        url = server.database()
+        store = Store(url, secret_key=KEY)
+        with store.engine.begin() as conn:
+            for table in ("ledger_person", "ledger_alias", "ledger_membership"):
+                conn.exec_driver_sql(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        store.engine.dispose()
+        yield url
 
 
 def run(url: str, base: int, add: int, aliases: int, overlap: float, chunk: int) -> None:
@@ -165,20 +190,29 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=2_000_000, help="people per filling reservation")
     parser.add_argument("--audit", type=int, default=100_000, help="audit records to append and query (0: skip)")
     parser.add_argument("--postgres", metavar="URL", help="also run against this (empty) PostgreSQL database")
+    parser.add_argument(
+        "--postgres-server", action="store_true", help="also run on a fresh database of a throwaway PostgreSQL server"
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        print(f"SQLite ({Path(tmp) / 'ledger.db'})")
-        url = f"sqlite:///{Path(tmp) / 'ledger.db'}"
+
+    def run_all(url: str) -> None:
         if args.base or args.add:
             run(url, args.base, args.add, args.aliases, args.overlap, args.chunk)
         if args.audit:
             run_audit(url, args.audit)
+
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(f"SQLite ({Path(tmp) / 'ledger.db'})")
+            run_all(f"sqlite:///{Path(tmp) / 'ledger.db'}")
     if args.postgres:
         print("PostgreSQL")
-        if args.base or args.add:
-            run(args.postgres, args.base, args.add, args.aliases, args.overlap, args.chunk)
-        if args.audit:
-            run_audit(args.postgres, args.audit)
+        run_all(args.postgres)
+    if args.postgres_server:
+        print("PostgreSQL (throwaway server, fresh tables, autovacuum off)")
+        with postgres_database() as url:
+            run_all(url)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Scan speed and memory against plain Presidio and against the floor (issue 2 §5). A benchmark, not a test.
 
     .venv/bin/python benchmarks/bench_scan.py [--rows 1000000] [--presidio-cells 2000] [--kind crm]
+    .venv/bin/python benchmarks/bench_scan.py --rows 1000000 10000000 --runs 1   # memory growth from 1M to 10M
 
 Generates a labelled export with export_gate.samples.exports (in a child process, so the generator's memory does not
 count), then in one run prints:
@@ -14,11 +15,14 @@ count), then in one run prints:
   are measured ``--runs`` times (3), alternately, and the best of each counts: this shared VM runs identical work
   up to 1.5 times slower in some minutes than in others, and alternating gives both the same minutes;
 * peak memory of the scan: the high-water mark of the summed PSS (and summed RSS) of this process and its
-  worker processes, sampled every 100 ms while the first scan runs (before any floor run, whose reads leave
-  memory in this process's allocator). Only the first run is sampled: reading PSS walks every page table of
-  the processes, which at 10M rows takes up to a quarter of a core from the scan being timed.
+  worker processes, sampled every 100 ms while each scan runs, and the highest over the runs (the peak depends
+  on when a flush of the subject table meets the workers' batches, so one run can miss it). Reading PSS walks
+  every page table of the processes (up to a quarter of a core at 10M rows, from a separate process), so the
+  speed of a sampled run is a little lower than unsampled;
+* with several ``--rows`` sizes, each is measured in turn and the growth of the highest peak from the smallest
+  to the largest is printed (the budget, ``EXPORT_GATE_MEMORY_BUDGET``, must hold at every size).
 
-Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows.
+Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows (the default budget).
 
 With ``--engine spark`` the same run first scans the same files on an embedded local Spark (engine.spark), with
 one and then two executor cores (``local[1]``, ``local[2]``), each after a warm-up scan, and prints for each:
@@ -317,7 +321,7 @@ def _spark_summary(runs: dict[int, tuple[dict, float, float]], local_rate: float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="export sizes, measured in turn")
     parser.add_argument("--presidio-cells", type=int, default=2000)
     parser.add_argument("--kind", choices=("crm", "ae_cases", "insurance"), default="crm")
     parser.add_argument("--files", type=int, default=4, help="files the export is split into")
@@ -334,22 +338,38 @@ def main() -> None:
     )
     parser.add_argument("--nodes", type=int, default=16, help="cluster size for the --engine spark projection")
     args = parser.parse_args()
+    from export_gate.engine.budget import MemoryBudget
 
+    print(f"memory budget: {MemoryBudget.from_env().total / 2**20:,.0f} MiB")
+    sizes = sorted(args.rows)
+    peaks = {rows: measure(rows, args, presidio=rows == sizes[-1]) for rows in sizes}
+    if len(sizes) > 1:
+        small, large = sizes[0], sizes[-1]
+        print(
+            "highest peak by size: "
+            + ", ".join(f"{rows:,} rows {peak / 2**20:,.0f} MiB" for rows, peak in peaks.items())
+            + f"; growth from {small:,} to {large:,} rows: {(peaks[large] - peaks[small]) / 2**20:+,.0f} MiB "
+            f"(x{peaks[large] / peaks[small]:.2f})"
+        )
+
+
+def measure(rows: int, args: argparse.Namespace, *, presidio: bool) -> int:
+    """Everything above for an export of ``rows`` rows; returns the highest PSS peak over the runs."""
     from export_gate.engine.local import scan_table
     from export_gate.people.digest import SubjectHasher
 
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(args.out or tmp) / f"{args.kind}-{args.rows}"
+        out = Path(args.out or tmp) / f"{args.kind}-{rows}"
         if not out.exists():
             start = time.perf_counter()
             child = multiprocessing.get_context("spawn").Process(
-                target=_generate, args=(args.kind, args.rows, str(out), args.files, "parquet")
+                target=_generate, args=(args.kind, rows, str(out), args.files, "parquet")
             )
             child.start()
             child.join()
             if child.exitcode:
                 raise SystemExit(f"generating the export failed (exit {child.exitcode})")
-            print(f"generated {args.rows:,} {args.kind} rows in {time.perf_counter() - start:.1f} s -> {out}")
+            print(f"generated {rows:,} {args.kind} rows in {time.perf_counter() - start:.1f} s -> {out}")
         files = sorted(str(p) for p in out.rglob("*.parquet"))
         spark_runs = _spark_runs(files) if args.engine == "spark" else {}
 
@@ -359,13 +379,10 @@ def main() -> None:
             lambda: scan_table(_head(files, 1000), as_of=AS_OF, hasher=SubjectHasher.ephemeral(), workers=1)
         )
         print(f"warm-up:  a 1,000-row scan in {warm_up:.2f} s (imports, detector lists; not counted)")
-        # Memory is sampled in the first run only: reading PSS walks every page table of the scan's processes,
-        # up to a quarter of a core at 10M rows taken from the scan it measures. Later runs start with what the
-        # floor's reads left in this process's allocator, so the first run's peak is also the scan's own.
-        memory = PeakMemory()
-        scans, floors = [], []
-        for run in range(max(args.runs, 1)):
-            scans.append(_scan(files, args.workers, memory if run == 0 else None))
+        memories, scans, floors = [], [], []
+        for _ in range(max(args.runs, 1)):
+            memories.append(PeakMemory())
+            scans.append(_scan(files, args.workers, memories[-1]))
             floors.append(floor_cells_per_second(files, python_re2=False))
         report, seconds, cpu, people = min(scans, key=lambda run: run[1])
         ours = report["cells"] / seconds
@@ -379,9 +396,11 @@ def main() -> None:
             f"          CPU {cpu:.1f} s in all processes = {report['cells'] / cpu:,.0f} cells per CPU-second "
             f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
+        highest = max(memories, key=lambda memory: memory.pss)
         print(
-            f"peak memory (first run, all processes): {memory.pss / 2**20:,.0f} MiB PSS "
-            f"({memory.rss / 2**20:,.0f} MiB summed RSS, which counts pages shared with forked workers twice)"
+            f"peak memory (highest of {len(memories)} runs, all processes): {highest.pss / 2**20:,.0f} MiB PSS "
+            f"({highest.rss / 2**20:,.0f} MiB summed RSS, which counts pages shared with forked workers twice); "
+            f"each run: {', '.join(f'{memory.pss / 2**20:,.0f}' for memory in memories)} MiB"
         )
         print(f"subjects: {people}")
         floor, floor_cells = max(floors)
@@ -398,6 +417,8 @@ def main() -> None:
             print(f"floor':   pyarrow read + one RE2 pass (google-re2 per cell) = {floor_py:,.0f} cells/s")
             print(f"ours / floor' = {ours / floor_py:.2f}")
 
+        if not presidio:
+            return highest.pss
         head = _head(files, max(args.presidio_cells, 1))
         presidio, presidio_cpu = presidio_cells_per_second(_string_cells(head, args.presidio_cells))
         print(
@@ -406,6 +427,7 @@ def main() -> None:
         )
         print(f"ours / presidio = {ours / presidio:,.0f}x  (target >= 1000x)")
         print(f"ours / presidio per CPU-second = {report['cells'] / cpu / presidio_cpu:,.0f}x")
+        return highest.pss
 
 
 if __name__ == "__main__":

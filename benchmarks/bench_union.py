@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from export_gate.engine import local as scan
 from export_gate.model import ExportSubjects
+from export_gate.people import rows as people_rows
 from export_gate.people import subjects
 from export_gate.people.digest import SubjectHasher
 from export_gate.people.union import SCAN_PARTITION_BITS, SubjectSet, build
@@ -47,24 +48,26 @@ def capture(files: list[str]) -> tuple[list[Call], list[ExportSubjects]]:
     """Scan ``files`` in this process, recording every ``subjects.inferred`` call and its result."""
     calls: list[Call] = []
     tables: list[ExportSubjects] = []
-    inferred = scan.inferred
+    inferred = people_rows.inferred
 
-    def recording(role_masks: dict, rows: dict, digests: dict, row_subjects: subjects.RowSubjects) -> ExportSubjects:
+    def recording(
+        role_masks: dict, rows: dict, digests: dict, row_subjects: subjects.RowSubjects, how: str
+    ) -> ExportSubjects:
         named: list[tuple[np.ndarray, str, np.ndarray]] = []
 
         def recorded(at: np.ndarray, kind: str) -> np.ndarray:
             named.append((at.copy(), kind, row_subjects(at, kind)))
             return named[-1][2]
 
-        tables.append(inferred(role_masks, rows, digests, recorded))
+        tables.append(inferred(role_masks, rows, digests, recorded, how))
         calls.append((dict(role_masks), dict(rows), dict(digests), named))
         return tables[-1]
 
-    scan.inferred = recording
+    people_rows.inferred = recording  # the batch's people are built by export_gate.people.rows
     try:
         scan.scan_paths(files, as_of=AS_OF, hasher=SubjectHasher(b"bench-union-key"), workers=1)
     finally:
-        scan.inferred = inferred
+        people_rows.inferred = inferred
     return calls, tables
 
 

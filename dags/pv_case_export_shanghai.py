@@ -1,9 +1,12 @@
 """Daily pharmacovigilance case export from a Shanghai FTZ drug company to its overseas safety database.
 
-The company is registered in the Shanghai FTZ, so the Shanghai FTZ and Lingang negative list applies. In its
-pharmacovigilance scenario the security assessment threshold for sensitive personal information is 100,000
-people, so this export of adverse-event cases (patients' health data, reporters' contact details) is allowed
-well past the national 10,000 threshold. Each case names two people: the patient and the reporter.
+The company is registered in the Shanghai FTZ, so the Shanghai FTZ and Lingang negative list (2024 edition)
+applies. In its pharmacovigilance scenario the security assessment threshold for sensitive personal information
+is 100,000 people (Xinhua, 2025-09-17), so up to 2026-04-23 this export of adverse-event cases (patients' health
+data, reporters' contact details) is allowed well past the national 10,000 threshold. From 2026-04-24 the
+city-wide 2025 edition supersedes that list and names no pharmaceutical sector, so a run dated then is blocked:
+the gate refuses the superseded edition and names the one in force. Each case names two people: the patient and
+the reporter.
 """
 
 from __future__ import annotations

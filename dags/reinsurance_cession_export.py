@@ -44,7 +44,7 @@ with DAG(
     gate = ExportGateOperator(
         task_id="export_gate",
         source=cessions,
-        list_id="shanghai-ftz-2024",
+        list_id="shanghai",  # the Shanghai list's edition in force on the run's date (2024 FTZ, 2025 city-wide)
         scenario="reinsurance",
         handler_id="shanghai-insurance-co",
         zone="shanghai-ftz",

@@ -2,14 +2,26 @@
 # The README's main command. Sets up .venv, then runs the three example export DAGs (dags/) through a real
 # Airflow on its embedded SQLite database (dag.test(), as `airflow dags test` does), and prints the gate's
 # decisions and the audit trail:
-#   pv_case_export_shanghai     allowed   (Shanghai FTZ list, pharmacovigilance: past 10,000 sensitive people)
+#   pv_case_export_shanghai     blocked   (the Shanghai 2024 FTZ list and its pharmacovigilance threshold were
+#                                          superseded by the city-wide 2025 edition on 2026-04-24: fails closed)
 #   reinsurance_cession_export  annotated (sensitive information; the standard contract is on file)
 #   crm_export_national         blocked   (national rules: sensitive information, no standard contract)
 # A blocked DAG run is the expected outcome and does not fail this script; outcomes other than these three do.
 # Everything it writes goes to .airflow-demo/ (git-ignored), which it starts afresh each time.
+#
+# bash scripts/demo.sh --ui   then starts Airflow on the demo's data (api-server, scheduler, dag-processor) and
+# prints a reviewer login: the Export Gate review page, the decisions above, and the example DAG
+# crm_export_reviewed, whose blocked export that reviewer can approve or reject under Required Actions. It runs
+# until Ctrl-C (port: $EXPORT_GATE_DEMO_PORT, default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
+UI=0
+case "${1:-}" in
+  "") ;;
+  --ui) UI=1 ;;
+  *) echo "usage: bash scripts/demo.sh [--ui]" >&2; exit 2 ;;
+esac
 
 bash scripts/setup.sh
 
@@ -57,13 +69,13 @@ echo
 echo "== the gate's decisions"
 status=0
 "$REPO/.venv/bin/python" - <<'PY' || status=$?
-"""Print each example DAG's gate decision and fail unless they are: allowed, annotated, blocked."""
+"""Print each example DAG's gate decision and fail unless they are: blocked, annotated, blocked."""
 import sys
 
 from export_gate.records.ledger import Store
 
 EXPECTED = {
-    "pv_case_export_shanghai": "allow",
+    "pv_case_export_shanghai": "block",
     "reinsurance_cession_export": "annotate",
     "crm_export_national": "block",
 }
@@ -85,7 +97,7 @@ for dag_id, expected in EXPECTED.items():
     if record["action"] != expected:
         wrong.append(dag_id)
 if wrong:
-    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected allow, annotate, block)", file=sys.stderr)
+    print(f"demo: unexpected outcome for {', '.join(wrong)} (expected block, annotate, block)", file=sys.stderr)
     sys.exit(1)
 PY
 
@@ -100,7 +112,57 @@ echo
 echo "overseas folder: $EXPORT_GATE_HOME/overseas"
 find "$EXPORT_GATE_HOME/overseas" -maxdepth 2 -mindepth 1 2>/dev/null | sed "s|$REPO/||" || true
 if [ "$status" -ne 0 ]; then
-  echo "demo: FAILED: the outcomes are not allowed / annotated / blocked" >&2
+  echo "demo: FAILED: the outcomes are not blocked / annotated / blocked" >&2
   exit 1
 fi
-echo "demo: OK: one export allowed, one annotated, one blocked; the audit chain is intact"
+echo "demo: OK: one export annotated, two blocked (one by a superseded list edition); the audit chain is intact"
+[ "$UI" -eq 1 ] || exit 0
+
+# -- the UI: Airflow on the demo's metadata database and ledger, with a reviewer who may approve blocked exports
+PORT="${EXPORT_GATE_DEMO_PORT:-8080}"
+URL="http://127.0.0.1:$PORT"
+PY="$REPO/.venv/bin/python"
+PASSWORD="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+printf '{"reviewer": "%s"}' "$PASSWORD" >"$DEMO/passwords.json"
+export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="reviewer:op"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$DEMO/passwords.json"
+export AIRFLOW__EXPORT_GATE__APPROVER_ROLES=op
+export AIRFLOW__API__BASE_URL="$URL"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$URL/execution/"
+AIRFLOW__API_AUTH__JWT_SECRET="$("$PY" -c 'import secrets; print(secrets.token_hex(32))')"
+export AIRFLOW__API_AUTH__JWT_SECRET
+up() { "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)" "$URL/api/v2/monitor/health" 2>/dev/null; }
+PIDS=()
+stop_ui() {
+  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop_ui EXIT
+trap 'exit 0' INT TERM
+# each component in its own process group (setsid), so Ctrl-C stops exactly these
+setsid "$AIRFLOW" api-server --host 127.0.0.1 --port "$PORT" >"$DEMO/logs/api-server.log" 2>&1 &
+PIDS+=("$!")
+for component in scheduler dag-processor; do
+  setsid "$AIRFLOW" "$component" >"$DEMO/logs/$component.log" 2>&1 &
+  PIDS+=("$!")
+done
+echo
+echo "demo: starting Airflow on the demo's data (logs: .airflow-demo/logs/)"
+for _ in $(seq 1 180); do
+  up && break
+  kill -0 "${PIDS[0]}" 2>/dev/null || { tail -20 "$DEMO/logs/api-server.log"; echo "demo: the api-server exited" >&2; exit 2; }
+  sleep 1
+done
+up || { echo "demo: the api-server did not answer within 3 minutes (.airflow-demo/logs/api-server.log)" >&2; exit 2; }
+cat <<EOF
+
+  Export Gate review page:  $URL/export-gate/   (in Airflow: Browse > Export Gate)
+  Sign in as:               reviewer / $PASSWORD
+  Try an approval:          trigger the DAG crm_export_reviewed; its export_gate task waits under Required
+                            Actions: Reject, or Approve with a reason and the filing
+                            standard_contract=SC-EU-2025-0042@2025-03-01
+
+  Ctrl-C stops Airflow.
+EOF
+wait "${PIDS[0]}"

@@ -4,7 +4,8 @@ PostgreSQL server, a fresh database on it per test, and ``ledger_url`` that runs
 The server is started once per test session (per xdist worker) from Debian's postgresql package in a temporary
 directory on a free loopback port, and stopped at the end. initdb refuses to run as root, so as root the server
 runs as the ``postgres`` OS user. If the server cannot start, every PostgreSQL test fails with the reason: a
-ledger that is only tested on SQLite is not tested for production.
+ledger that is only tested on SQLite is not tested for production. ``throwaway_server`` is the same server for
+scripts (benchmarks/bench_ledger.py --postgres-server).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -39,13 +41,16 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
+class ServerError(RuntimeError):
+    """The throwaway server could not be started or stopped (the message says why)."""
+
+
 def _binary(name: str) -> str:
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not found:
-        pytest.fail(
+        raise ServerError(
             f"PostgreSQL server binary {name!r} not found under /usr/lib/postgresql/*/bin: "
-            "install Debian's postgresql package (apt-get install -y postgresql)",
-            pytrace=False,
+            "install Debian's postgresql package (apt-get install -y postgresql)"
         )
     return found[-1]
 
@@ -60,16 +65,15 @@ def _run(command: list[str]) -> None:
     prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     result = subprocess.run(prefix + command, capture_output=True, text=True, timeout=120, check=False)
     if result.returncode != 0:
-        pytest.fail(
+        raise ServerError(
             f"could not start the test PostgreSQL server: {' '.join(command[:2])} exited {result.returncode}: "
-            f"{(result.stderr or result.stdout).strip()[-800:]}",
-            pytrace=False,
+            f"{(result.stderr or result.stdout).strip()[-800:]}"
         )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start the cluster (fsync off: it is thrown away) and stop it after the session."""
+@contextmanager
+def throwaway_server() -> Iterator[PostgresServer]:
+    """Start a cluster in a temporary directory (fsync off: it is thrown away), stop and delete it after."""
     base = Path(tempfile.mkdtemp(prefix="export-gate-pg-"))
     data, sockets = base / "data", base / "sockets"
     sockets.mkdir()
@@ -85,6 +89,16 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         _run([_binary("pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"])
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's server; every PostgreSQL test fails with the reason if it cannot start."""
+    try:
+        with throwaway_server() as server:
+            yield server
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture

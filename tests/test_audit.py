@@ -4,6 +4,7 @@ plus the ``export-gate audit`` and ``export-gate ledger`` commands."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from export_gate.commands.cli import main
 from export_gate.errors import LedgerError
 from export_gate.model import Counts, mask_of
 from export_gate.people.union import from_mapping
+from export_gate.records import database as db
+from export_gate.records.anchors import Anchor, format_head, parse_head
 from export_gate.records.ledger import Store
 
 pytest_plugins = ["pg"]
@@ -211,3 +214,118 @@ def test_cli_ledger_show(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
     assert [line.split()[:4] for line in lines[1:]] == [["acme", "2026", "5", "2"], ["globex", "2026", "5", "2"]]
     assert main(["ledger", "show", "--year", "2025"]) == 0
     assert "no reservations" in capsys.readouterr().out
+
+
+def head_anchor(store: Store) -> Anchor:
+    """The head as a reviewer records it (``export-gate audit head``), before anyone tampers."""
+    head = store.audit.head()
+    assert head is not None
+    return parse_head(format_head(*head), "a reviewer's note")
+
+
+def test_truncating_the_chain_and_resetting_the_head_is_caught_by_an_anchor(filled: Store) -> None:
+    """Issue 12 item 6: deleting the newest records and rewriting the head row passed verify on the old code
+    (the head lived only in the same database). An anchor recorded outside the database catches it."""
+    anchor = head_anchor(filled)
+    tamper(filled, "DELETE FROM audit_log WHERE id > 3")
+    tamper(filled, "UPDATE audit_head SET last_id = 3, last_hash = (SELECT hash FROM audit_log WHERE id = 3)")
+    blind = filled.verify()
+    assert blind.ok and any(line.startswith("anchors: NONE") for line in blind.checks)  # says what it could not
+    result = filled.verify([anchor])
+    assert (result.ok, result.first_broken) == (False, 5)
+    assert "not in the database" in result.reason and "a reviewer's note" in result.reason
+
+
+def test_wiping_the_log_and_resetting_the_head_is_never_called_intact(filled: Store) -> None:
+    anchor = head_anchor(filled)
+    tamper(filled, "DELETE FROM audit_log")
+    tamper(filled, f"UPDATE audit_head SET last_id = 0, last_hash = '{'0' * 64}'")
+    blind = filled.verify()
+    assert blind.empty and "EMPTY" in blind.reason and "intact" not in blind.reason
+    assert not filled.verify([anchor]).ok
+
+
+def test_rechaining_every_record_without_the_key_is_caught(filled: Store) -> None:
+    """An attacker with write access but not the key alters record 3 and recomputes every hash after it as
+    the old code chained them (plain SHA-256) and the head row: passed verify on the old code."""
+    log = db.audit_log
+    with filled.engine.begin() as conn:
+        rows = conn.execute(sa.select(log.c.id, log.c.record, log.c.hash).order_by(log.c.id)).all()
+        prev = rows[1].hash  # records 1 and 2 stay as they are
+        for record_id, text, _ in rows[2:]:
+            if record_id == 3:
+                text = text.replace('"action":"block"', '"action":"allow"')
+            digest = hashlib.sha256((prev + text).encode()).hexdigest()
+            values = {"record": text, "prev_hash": prev, "hash": digest, "action": json.loads(text)["action"]}
+            conn.execute(sa.update(log).where(log.c.id == record_id).values(values))
+            prev = digest
+        conn.execute(sa.update(db.audit_head).values(last_id=5, last_hash=prev))
+    result = filled.verify()
+    assert (result.ok, result.first_broken) == (False, 3)
+    assert "without the key" in result.reason
+
+
+def test_verify_needs_the_key_that_chained_the_records(filled: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPORT_GATE_SECRET_KEY", "a-rotated-key-of-enough-length")
+    result = filled.verify()
+    assert (result.ok, result.first_broken) == (False, 1)
+    assert "EXPORT_GATE_PREVIOUS_SECRET_KEYS" in result.reason
+    monkeypatch.setenv("EXPORT_GATE_PREVIOUS_SECRET_KEYS", "test-secret-key-not-for-production")
+    assert filled.verify().ok
+
+
+def reserved_with_record(store: Store, key: str, numbers: range, year: int = 2026) -> None:
+    """A gate's ledger step with its audit record, in one transaction (the record carries the ledger state)."""
+    subjects = from_mapping({bytes([n % 256, n // 256]) * 8: mask_of({"medical_health"}) for n in numbers})
+    with store.transaction("acme", year) as tx:
+        tx.preview(subjects, reservation=key)
+        reservation = tx.reserve(key, subjects)
+        tx.append_audit({**gate_record(1), "handler_id": "acme", "year": year, "reservation": reservation})
+
+
+@pytest.mark.parametrize(
+    ("sql", "needle"),
+    [
+        ("UPDATE ledger_mask_total SET subjects = 0", "not the sum of its people"),
+        (
+            "DELETE FROM ledger_mask_total; UPDATE ledger_person SET mask = 0, personal_refs = 0, "
+            "medical_health_refs = 0",
+            "not those audit record 2 says",
+        ),
+        ("DELETE FROM ledger_membership WHERE reservation_id = 1", "reservation 'first': its members"),
+    ],
+)
+def test_ledger_tables_changed_outside_the_gate_fail_verify(ledger_url: str, sql: str, needle: str) -> None:
+    """Issue 12 item 7: on the old code the ledger tables were outside the chain (a year's totals set to 0
+    passed verify). Each record now carries the totals it left and a digest of its members."""
+    store = Store(ledger_url)
+    reserved_with_record(store, "first", range(40))
+    reserved_with_record(store, "second", range(30, 50))
+    intact = store.verify()
+    assert intact.ok and any(line.startswith("ledger: 1 of 1 handler-year(s)") for line in intact.checks)
+    for statement in sql.split("; "):
+        tamper(store, statement)
+    result = store.verify()
+    assert not result.ok
+    assert needle in result.reason
+
+
+def test_a_release_is_chained_with_the_totals_it_left(ledger_url: str) -> None:
+    store = Store(ledger_url)
+    reserved_with_record(store, "first", range(40))
+    reserved_with_record(store, "second", range(30, 50))
+    store.release("second")  # even without the caller's audit fields, a change of the counts leaves a record
+    release = store.audit.query(event="release")[0][0]
+    assert release["ledger"]["years"] == [{"year": 2026, "totals": {str(mask_of({"medical_health"})): 40}}]
+    assert store.verify().ok
+
+
+def test_verify_opens_the_database_read_only(filled: Store, ledger_url: str) -> None:
+    """Item 8 on both databases: a read-only store verifies, and cannot write (SQLite mode=ro, PostgreSQL
+    read-only transactions), so an auditor's read-only copy or SELECT-only user is enough."""
+    auditor = Store(ledger_url, read_only=True)
+    result = auditor.verify()
+    assert (result.ok, result.checked) == (True, 5)
+    with pytest.raises((LedgerError, sa.exc.DBAPIError)):
+        auditor.append_audit(gate_record(6))
+    assert filled.audit.head()[0] == 5

@@ -10,7 +10,7 @@ from export_gate.records.ledger import Store
 from export_gate.settings import home_dir, reports_dir
 from gate_data import CANARY_ID, CANARY_PHONE, canary, write
 
-ARGS = ["--list", "cn-national-2024", "--as-of", "2025-06-01", "--record"]
+ARGS = ["--list", "cn-national-2024", "--record"]  # a recording is dated by its run
 
 
 def test_canary_never_leaves_the_gate(tmp_path, capsys):

@@ -177,11 +177,19 @@ def test_new_19x_blocks_are_mobiles_everywhere(number: str) -> None:
     assert identifiers("remark", [f"tel {number}"]) == [{f"CN_MOBILE:+86{number}"}]
 
 
-@pytest.mark.parametrize("number", ["14912345678", "17491234567"])  # data-only SIM, maritime satellite
-def test_phonenumbers_rejects_real_blocks_so_a_phone_column_decides(number: str) -> None:
+@pytest.mark.parametrize("number", ["14912345678", "17491234567", "14012345678"])  # data SIM, satellite, IoT
+def test_allocated_blocks_phonenumbers_rejects_are_mobiles_in_any_column(number: str) -> None:
+    """Issue 11: a data/IoT SIM (149 ...) in a column whose name does not say phone is still a phone number.
+    phonenumbers lags the MIIT plan; detectors/cn_mobile_prefixes.txt lists the allocated prefixes it rejects."""
     assert not phonenumbers.is_valid_number(phonenumbers.parse("+86" + number))
     assert identifiers("contact_phone", [number]) == [{f"CN_MOBILE:+86{number}"}]
-    assert identifiers("remark", [f"编号 {number}"]) == [set()]
+    assert identifiers("device_sim", [number]) == [{f"CN_MOBILE:+86{number}"}]
+    assert identifiers("remark", [f"编号 {number}"]) == [{f"CN_MOBILE:+86{number}"}]
+
+
+def test_a_block_nobody_allocated_needs_a_phone_column() -> None:
+    assert identifiers("contact_phone", ["17421234567"]) == [{"CN_MOBILE:+8617421234567"}]
+    assert identifiers("remark", ["编号 17421234567"]) == [set()]
 
 
 # --- bank cards ---------------------------------------------------------------------------------------------

@@ -4,14 +4,18 @@ scenario, the year-to-date count turning an allowed export into a blocked one, e
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from export_gate.commands.cli import main
 from export_gate.records.ledger import Store
 from gate_data import people, write
 
-NATIONAL = ["--list", "cn-national-2024", "--subject-key", "customer_id", "--as-of", "2025-06-01"]
+#: Recordings count into the year they run in (issue 12 item 4), so the national runs are dated today.
+NATIONAL = ["--list", "cn-national-2024", "--subject-key", "customer_id"]
+YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
 SHANGHAI_PV = [
     *("--list", "shanghai-ftz-2024", "--scenario", "pharmacovigilance", "--zone", "shanghai-ftz"),
     *("--subject-key", "customer_id", "--as-of", "2025-06-01"),
@@ -85,7 +89,7 @@ def test_without_record_nothing_is_written(capsys, exports):
     assert (code, output["decision"]["action"], output["recorded"]) == (0, "allow", False)
     assert output["decision"]["counts"]["export"]["personal"] == 30
     store = Store()
-    assert store.counts("default", 2025).personal == 0
+    assert store.counts("default", YEAR).personal == 0
     assert store.audit.query(limit=10)[1] == 0
 
 
@@ -93,8 +97,8 @@ def test_record_writes_a_confirmed_reservation_and_an_audit_record(capsys, expor
     code, output = evaluate(capsys, exports["personal"], *NATIONAL, "--handler-id", "acme", "--record")
     assert code == 0
     store = Store()
-    assert store.counts("acme", 2025).personal == 30
-    assert store.reservation_counts("acme", 2025)["confirmed"] == 1
+    assert store.counts("acme", YEAR).personal == 30
+    assert store.reservation_counts("acme", YEAR)["confirmed"] == 1
     record = store.audit.get(output["audit_id"])
     assert record["action"] == "allow"
     assert record["counts"]["ytd_after"]["personal"] == 30

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import multiprocessing
 import os
 from pathlib import Path
@@ -362,3 +364,66 @@ def test_an_export_without_people_reserves_nothing_and_does_not_fail(tmp_path) -
     assert (before.personal, after.personal) == (0, 0)
     store.confirm("d/r/t")
     assert store.counts("h-empty", 2026).personal == 0
+
+
+def test_a_rerun_after_confirm_adds_and_its_release_keeps_the_people_who_left(ledger_url: str) -> None:
+    """Issue 12 item 1 (on the old code the re-run replaced the confirmed reservation: the year stayed at 6,000
+    and releasing the re-run left 0). A confirmed reservation is history: a re-run of the same task adds."""
+    store = Store(ledger_url)
+    reserve(store, "dag/run/gate", people(range(6_000), "medical_health"))
+    store.confirm("dag/run/gate")  # those 6,000 people left the country
+    with store.transaction("acme", YEAR) as tx:  # the task is cleared and runs again, exporting others
+        before, after = tx.preview(people(range(6_000, 12_000), "medical_health"), reservation="dag/run/gate")
+        key = tx.reserve("dag/run/gate", people(range(6_000, 12_000), "medical_health"))
+    assert key == "dag/run/gate#2"
+    assert (before.sensitive, after.sensitive) == (6_000, 12_000)
+    assert totals(store) == (12_000, 12_000)
+    store.release(key)  # the re-run's export failed: only its own people go back
+    assert totals(store) == (6_000, 6_000)
+    assert store.reservation_counts("acme", YEAR) == {"pending": 0, "confirmed": 1, "released": 1}
+    with store.transaction("acme", YEAR) as tx:  # a third run: the released key is free again
+        assert tx.reserve("dag/run/gate", people(range(10))) == "dag/run/gate#2"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite://", "sqlite:///", "sqlite:///file::memory:?uri=true"])
+def test_a_ledger_that_does_not_last_is_refused(url: str) -> None:
+    """Issue 12 item 2 (the old code recorded into a database that vanished at exit and said "recorded")."""
+    with pytest.raises(LedgerError, match="in-memory or temporary SQLite database"):
+        Store(url)
+
+
+def test_any_key_mismatch_is_refused_before_a_decision_and_a_new_key_starts_with_a_new_year(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 5: on the old code only a reservation checked the key, so a what-if or a blocked export
+    with another key counted everyone again without a word. The key check is per year, so a key can change on
+    1 January without losing the years before (docs/security.md)."""
+    store = Store(ledger_url)
+    reserve(store, "first", people(range(5)), year=2025)
+    monkeypatch.setenv(SECRET_KEY_ENV, "the-new-key-from-1-january")
+    with (
+        pytest.raises(LedgerError, match="counts 2025 under a different secret key"),
+        store.transaction("acme", 2025) as tx,
+    ):
+        tx.preview(people(range(5)))  # a what-if: no reservation
+    before, after = reserve(store, "new-year", people(range(5)), year=2026)  # the new key starts 2026
+    assert (before.personal, after.personal) == (0, 5)
+    assert totals(store, year=2025) == (5, 0)
+
+
+def test_a_ledger_made_before_0003_keeps_its_key_for_every_year_it_holds(ledger_url: str) -> None:
+    engine = db.make_engine(ledger_url)
+    db.migrate(engine, "0002")
+    key = secret_key_from_env()
+    check = hmac.new(key, b"export-gate ledger key check", hashlib.sha256).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(db.scope).values(handler_id="acme", year=2025))
+        conn.execute(sa.insert(db.ledger_meta).values(name="key_check", value=check))
+    store = Store(ledger_url)
+    with store.engine.connect() as conn:
+        names = dict(conn.execute(sa.select(db.ledger_meta.c.name, db.ledger_meta.c.value)).all())
+    assert names["key_check:2025"] == check and "key_check" not in names
+    assert len(store.ledger_id()) == 32
+    other = Store(ledger_url, secret_key=b"another-key-of-enough-length")
+    with pytest.raises(LedgerError, match="different secret key"), other.transaction("acme", 2025) as tx:
+        tx.preview(people(range(1)))

@@ -21,8 +21,10 @@ REQUIRED_IDS = {
     "beijing-ftz-2024",
     "tianjin-ftz-2024",
     "hainan-ftp-2024",
-    "zhejiang-ftz-2025",
+    "zhejiang-ftz-2024",
     "guangxi-ftz-2025",
+    "shanghai-2025",
+    "beijing-2025",
 }
 
 
@@ -74,9 +76,8 @@ def test_national_list_encodes_order_16(lists):
 
 def test_shanghai_list_names_its_scenarios_and_recognises_other_ftz_lists(lists):
     sh = lists["shanghai-ftz-2024"]
-    assert {"pharmacovigilance", "clinical_trials", "drug_rd", "reinsurance", "international_shipping"} <= set(
-        sh.scenario_ids
-    )
+    # the sectors the sources name; drug R&D and clinical trials are named by no source (removed)
+    assert set(sh.scenario_ids) == {"reinsurance", "international_shipping", "commerce", "pharmacovigilance"}
     assert sh.effective == date(2025, 2, 8)
     assert "shanghai-ftz" in sh.recognizes_ftz_lists_for
 
@@ -228,4 +229,59 @@ def test_cli_lists_table_and_json(capsys):
     assert {r["id"] for r in rows} == REQUIRED_IDS
     national = next(r for r in rows if r["id"] == "cn-national-2024")
     assert national["effective"] == "2024-03-22" and national["status"] == "complete"
-    assert national["version"].startswith("2024.1+sha256:")
+    assert national["version"].startswith("2026.1+sha256:")
+
+
+# ------------------------------------------------------------------------- issue 13: editions, last_checked
+
+
+def test_every_list_carries_edition_issue_date_and_last_checked(lists):
+    for gl in lists.values():
+        assert gl.edition and gl.issued <= gl.effective and gl.last_checked >= gl.issued, gl.id
+        assert all(r.source.url.startswith("http") for r in gl.rules)
+
+
+def test_superseded_editions_are_kept_with_their_dates(lists):
+    assert (lists["shanghai-ftz-2024"].expires, lists["shanghai-2025"].effective) == (
+        date(2026, 4, 23),
+        date(2026, 4, 24),
+    )
+    assert (lists["beijing-ftz-2024"].expires, lists["beijing-2025"].effective) == (
+        date(2026, 5, 10),
+        date(2026, 5, 11),
+    )
+    assert "meteorology" in lists["shanghai-2025"].scenario_ids
+    assert lists["zhejiang-ftz-2024"].version == "2024"  # was labelled 2025 after its release year
+    certification = lists["cn-national-2024"].mechanisms["certification"]
+    assert certification.validity_years == 3 and set(certification.unavailable_to) == {"ciio", "important_data"}
+    assert "Order No. 20" in certification.source.title
+
+
+def test_no_list_can_override_or_relax_an_important_data_rule(tmp_path):
+    text = (SHIPPED / "shanghai-ftz-2024.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "shanghai-ftz-2024.yaml"
+    path.write_text(text.replace("[sensitive-10k-assessment, sensitive-under-10k-contract]", "[important-data]", 1))
+    assert any("'important-data' is an important-data rule, which no list can lift" in p for p in check_paths([path]))
+    beijing = (SHIPPED / "beijing-ftz-2024.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "beijing-ftz-2024.yaml"
+    path.write_text(beijing.replace("mechanism: security_assessment", "mechanism: standard_contract_or_certification"))
+    assert any("an important-data rule requires 'security_assessment'" in p for p in check_paths([path]))
+
+
+def test_editions_of_one_series_may_not_overlap(tmp_path):
+    text = (
+        (SHIPPED / "shanghai-ftz-2024.yaml").read_text(encoding="utf-8").replace("expires: 2026-04-23", "expires: null")
+    )
+    path = tmp_path / "shanghai-ftz-2024.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert any("overlaps shanghai-2025" in p for p in check_paths([path]))
+
+
+def test_lists_shows_last_checked_and_check_warns_after_180_days(capsys):
+    assert main(["lists"]) == 0
+    assert "last_checked" in capsys.readouterr().out.splitlines()[0]
+    assert main(["lists", "check", "--as-of", "2027-06-04"]) == 0  # 180 days after 2026-12-06: not yet
+    assert "warning" not in capsys.readouterr().err
+    assert main(["lists", "check", "--as-of", "2027-06-05"]) == 0  # a warning, not a failure
+    err = capsys.readouterr().err
+    assert "cn-national-2024" in err and "181 days ago" in err

@@ -128,10 +128,11 @@ def test_inferred_subjects_keep_the_people_of_one_row_apart() -> None:
     )
     subjects = _scan(table).report["subjects"]
     assert subjects["identified_by"] == STRONG_IDENTIFIERS
-    # patients: 张伟 (rows 0, 3 by ID), 李娜, the child; one reporter; the diagnosis of row 0 is one more person
-    assert subjects["personal"] == 5
-    assert subjects["sensitive"] == 2  # the child (minor) and the diagnosis
-    assert "never linked for sharing it" in subjects["rule"]
+    # patients: 张伟 (rows 0, 3 by ID), 李娜, the child; one reporter. The diagnosis names no role: it is about
+    # the row's people (issue 11: it is no longer one more person of its own, which counted one per row)
+    assert subjects["personal"] == 4
+    assert subjects["sensitive"] == 3  # the child (minor); 张伟 and the reporter of row 0 (the diagnosis)
+    assert "has someone it can belong to" in subjects["rule"]
 
 
 def test_missing_subject_key_names_the_column() -> None:

@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
 from export_gate.people.digest import DIGEST_BYTES, SubjectHasher, pack_digests
-from export_gate.people.subjects import (
-    DEFAULT_ROLE,
-    STRONG_IDENTIFIERS,
-    by_key,
-    inferred_roles,
-    role_of,
-    role_word,
-)
+from export_gate.people.roles import DEFAULT_ROLE, inferred_roles, role_of, role_word
+from export_gate.people.subjects import STRONG_IDENTIFIERS, by_key
 from export_gate.people.subjects import inferred as inferred_words
 from export_gate.people.union import merge
 

@@ -16,16 +16,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from export_gate.errors import GateError, LedgerError
 from export_gate.reading.sources import ExportSource
+
+if TYPE_CHECKING:
+    from export_gate.model import Counts
+    from export_gate.records.ledger import Store
+    from export_gate.rules.handler import Filing, Handler
+    from export_gate.rules.policy import Decision
 
 log = logging.getLogger(__name__)
 
 ALLOW, ANNOTATE, BLOCK = "allow", "annotate", "block"
 #: The parts of a decision that travel with the task (XCom, asset extras, lineage).
-DECISION_SUMMARY_KEYS = ("mechanism", "rule", "counts", "margins", "warnings", "obligations", "filings_used")
+DECISION_SUMMARY_KEYS = (
+    "mechanism",
+    "rule",
+    "counts",
+    "margins",
+    "warnings",
+    "obligations",
+    "filings_used",
+    "counting",
+)
 
 
 @dataclass(frozen=True)
@@ -50,12 +65,12 @@ class GateRequest:
 
     source: ExportSource
     list_id: str
-    handler: Any  # export_gate.rules.handler.Handler
+    handler: Handler
     as_of: datetime  # timezone-aware; the period year is taken in the handler's time zone
     scenario: str | None = None
     purpose: str | None = None
     subject_keys: tuple[str, ...] = ()
-    filings: tuple[Any, ...] = ()  # export_gate.rules.handler.Filing, added to the handler's own
+    filings: tuple[Filing, ...] = ()  # added to the handler's own
     important_data: bool = False
     warn_ratio: float = 0.8
     ledger_url: str | None = None
@@ -65,6 +80,8 @@ class GateRequest:
     audit: bool = True
     run: RunIdentity = field(default_factory=RunIdentity)
     identity_document_sensitive: bool = False  # GB/T 35273-2020 instead of GB/T 45574-2025 (the default)
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
+    recipient: str | None = None  # the overseas recipient: a registered filing covers only its own recipients
 
 
 @dataclass(frozen=True)
@@ -72,7 +89,7 @@ class GateOutcome:
     """What the gate decided and where it wrote it down."""
 
     action: str
-    decision: Any  # export_gate.rules.policy.Decision, None when the gate could not decide
+    decision: Decision | None  # None when the gate could not decide
     report: dict | None
     error: str | None
     audit_id: int | None
@@ -80,6 +97,7 @@ class GateOutcome:
     year: int | None
     message: str
     record: dict = field(default_factory=dict)
+    audit_hash: str | None = None  # the audit chain's head after this run's record (an anchor, see records.anchors)
 
     @property
     def allowed(self) -> bool:
@@ -98,6 +116,7 @@ class GateOutcome:
             "year": self.year,
             "reservation": self.reservation,
             "audit_id": self.audit_id,
+            "audit_hash": self.audit_hash,
             "error": self.error,
             "message": self.message,
         }
@@ -122,7 +141,13 @@ def run_gate(request: GateRequest) -> GateOutcome:
         stage = "ledger"
         return _decide_and_record(request, scan, record)
     except BaseException as exc:
-        outcome = _failed(record, _error_text(exc, stage), audit=request.audit, ledger_url=request.ledger_url)
+        outcome = _failed(
+            record,
+            _error_text(exc, stage),
+            audit=request.audit,
+            ledger_url=request.ledger_url,
+            secret_key=request.secret_key,
+        )
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         return outcome
@@ -130,6 +155,8 @@ def run_gate(request: GateRequest) -> GateOutcome:
 
 def _base_record(request: GateRequest) -> dict:
     """The audit record's fields known before anything runs."""
+    from export_gate.settings import default_ledger_url, ledger_origin
+
     return {
         "event": "gate",
         "handler_id": request.handler.id,
@@ -140,10 +167,13 @@ def _base_record(request: GateRequest) -> dict:
         "task_id": request.run.task_id,
         "try_number": request.run.try_number,
         "reservation": request.reservation,
+        "ledger_origin": ledger_origin(request.ledger_url or default_ledger_url()),
         "source": {"uris": list(request.source.uris), "fingerprint": None},
         "list": {"id": request.list_id, "version": None},
         "scenario": request.scenario,
         "purpose": request.purpose,
+        "recipient": request.recipient,
+        "entity": None,
         "detector_version": None,
         "counts": None,
         "decision": None,
@@ -157,25 +187,36 @@ def _base_record(request: GateRequest) -> dict:
     }
 
 
-def _filings(request: GateRequest) -> tuple[Any, ...]:
+def _filings(request: GateRequest) -> tuple[Filing, ...]:
     return tuple(request.handler.filings) + tuple(request.filings)
 
 
-def _decide(request: GateRequest, export: Any, before: Any, after: Any) -> Any:
+def _decide(
+    request: GateRequest,
+    export: Counts,
+    before: Counts,
+    after: Counts,
+    handler: Handler | None = None,
+    registered: tuple[Filing, ...] = (),
+) -> Decision:
+    """Decide with the request's filings plus the entity's ``registered`` ones (``handler``: the request's handler
+    with its entity resolved)."""
     from export_gate.rules.policy import decide
 
     return decide(
         export=export,
         before=before,
         after=after,
-        handler=request.handler,
+        handler=handler or request.handler,
         list_id=request.list_id,
         scenario=request.scenario,
         purpose=request.purpose,
-        filings=_filings(request),
+        filings=_filings(request) + tuple(registered),
         as_of=_local_date(request),
         important_data=request.important_data,
         warn_ratio=request.warn_ratio,
+        recipient=request.recipient,
+        datasets=tuple(request.source.uris),
     )
 
 
@@ -214,22 +255,32 @@ def _scan(request: GateRequest) -> Any:
         hasher=hasher,
         subject_keys=tuple(request.subject_keys),
         as_of=_local_date(request),
-        settings=DetectorSettings(identity_document_sensitive=request.identity_document_sensitive),
+        settings=DetectorSettings(
+            identity_document_sensitive=request.identity_document_sensitive, count_unanchored=request.count_unanchored
+        ),
     )
 
 
 def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:
-    """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction."""
+    """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction. The ledger is the
+    legal entity's (every handler id of one unified social credit code shares it); the entity's registered filings
+    are read from the same database. An export left out of the counts (an FTZ exemption with the handler's
+    count_ftz_exempt false) is audited but not reserved."""
+    from export_gate.records.filings import registered_filings, resolve_entity
     from export_gate.records.ledger import Store
 
     store = Store(request.ledger_url, secret_key=request.secret_key)
+    handler = resolve_entity(store.engine, request.handler)
+    record["entity"] = handler.ledger_key
+    registered = registered_filings(store.engine, handler.ledger_key)
     export = scan.subjects.counts()
-    with store.transaction(request.handler.id, record["year"]) as tx:
+    with store.transaction(handler.ledger_key, record["year"]) as tx:
         before, after = tx.preview(scan.subjects, reservation=request.reservation)
-        decision = _decide(request, export, before, after)
+        decision = _decide(request, export, before, after, handler, registered)
         _fill_decision(record, decision)
-        if decision.action in (ALLOW, ANNOTATE) and request.reservation is not None and len(scan.subjects):
-            tx.reserve(
+        allowed = decision.action in (ALLOW, ANNOTATE) and decision.counted
+        if allowed and request.reservation is not None and len(scan.subjects):
+            record["reservation"] = tx.reserve(
                 request.reservation,
                 scan.subjects,
                 status=request.reservation_status,
@@ -238,7 +289,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         else:
             record["reservation"] = None
         audit_id = tx.append_audit(record) if request.audit else None
-    _write_report(store, audit_id)
+    audit_hash = _publish(store, audit_id)
     return GateOutcome(
         action=decision.action,
         decision=decision,
@@ -249,10 +300,11 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
         year=record["year"],
         message=decision.message,
         record=record,
+        audit_hash=audit_hash,
     )
 
 
-def _fill_decision(record: dict, decision: Any) -> None:
+def _fill_decision(record: dict, decision: Decision) -> None:
     data = decision.to_dict()
     record.update(
         counts=data["counts"],
@@ -275,23 +327,37 @@ def _error_text(exc: BaseException, stage: str) -> str:
     return f"internal error during {stage} ({type(exc).__name__}); rerun with EXPORT_GATE_DEBUG=1 to see details"
 
 
-def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) -> GateOutcome:
-    """The block outcome for a gate that could not decide, with the audit record written on its own."""
+#: Seconds a failure record waits for a busy SQLite ledger: the gate already waited its lock timeout.
+FAILURE_RECORD_WAIT_S = 5.0
+
+
+def _failed(
+    record: dict,
+    error: str,
+    *,
+    audit: bool,
+    ledger_url: str | None,
+    secret_key: bytes | None = None,
+) -> GateOutcome:
+    """The block outcome for a gate that could not decide, with the audit record written on its own (chained
+    with ``secret_key`` when there is one)."""
     record = {**record, "error": error, "action": BLOCK, "reservation": None}
-    audit_id = None
+    audit_id = audit_hash = None
     if audit:
         try:
             from export_gate.records.ledger import Store
 
-            store = Store(ledger_url)
-            audit_id = store.append_audit(record)
-            _write_report(store, audit_id)
+            store = Store(ledger_url, secret_key=secret_key)
+            audit_id = store.append_audit(record, wait_s=FAILURE_RECORD_WAIT_S)
+            audit_hash = _publish(store, audit_id)
         except Exception as exc:  # the loud case: no trace of this run anywhere but the task log
             note = _error_text(exc, "audit")
             log.error("EXPORT GATE COULD NOT WRITE ITS AUDIT RECORD (%s); the export is blocked: %s", note, error)
+            note = "the same cause" if note == error else note
             error = f"{error}; AND THE AUDIT RECORD COULD NOT BE WRITTEN: {note}"
             record["error"] = error
-    log.error("export gate blocked the export because it could not decide: %s", error)
+    # the caller reports the error (the CLI on stderr, the operator in its failure): logged here only as a step
+    log.info("export gate blocked the export because it could not decide: %s", error)
     return GateOutcome(
         action=BLOCK,
         decision=None,
@@ -305,6 +371,7 @@ def _failed(record: dict, error: str, *, audit: bool, ledger_url: str | None) ->
             "Fix the cause and run the gate again; nothing was added to the ledger."
         ),
         record=record,
+        audit_hash=audit_hash,
     )
 
 
@@ -316,9 +383,10 @@ def refuse(
     scenario: str | None,
     run: RunIdentity,
     ledger_url: str | None = None,
+    secret_key: bytes | None = None,
 ) -> GateOutcome:
     """The block outcome (with its audit record) for a gate whose request could not even be built: a bad
-    handler file, an unreadable configuration, no secret key."""
+    handler file, an unreadable configuration, no secret key (the record is then chained unkeyed)."""
     record = {
         "event": "gate",
         "handler_id": handler_id,
@@ -330,26 +398,39 @@ def refuse(
         "scenario": scenario,
         "action": BLOCK,
     }
-    return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url)
+    return _failed(record, _error_text(error, "setup"), audit=True, ledger_url=ledger_url, secret_key=secret_key)
 
 
-def _write_report(store: Any, audit_id: int | None) -> None:
-    """The per-run HTML report next to the ledger, rendered from the record as stored (with its time and chain
-    hash). A failure here never loses the audit record: the review page renders it from the log as well."""
+def _publish(store: Store, audit_id: int | None) -> str | None:
+    """After the record committed: its chain hash is the new head; publish it outside the database (the task
+    log, the anchor file in the state folder, and the caller's XCom through the outcome) and write the per-run
+    HTML report, rendered from the record as stored. A failure here never loses the audit record."""
     if audit_id is None:
-        return
+        return None
     try:
+        from export_gate.records.anchors import publish
         from export_gate.reporting.html import render_report
-        from export_gate.settings import reports_dir
+        from export_gate.settings import anchors_path, reports_dir
 
-        html = render_report(store.audit.get(audit_id))
-        (reports_dir() / f"{audit_id}.html").write_text(html, encoding="utf-8")
+        stored = store.audit.get(audit_id)
+        log.info("export gate: audit record %s, chain head %s:%s", audit_id, audit_id, stored["hash"])
+        publish(anchors_path(), store.ledger_id(), audit_id, stored["hash"])
+        (reports_dir() / f"{audit_id}.html").write_text(render_report(stored), encoding="utf-8")
+        return stored["hash"]
     except Exception as exc:
-        log.warning("could not write the HTML report of audit record %s (%s)", audit_id, type(exc).__name__)
+        log.warning(
+            "could not publish the head or write the report of audit record %s (%s)", audit_id, type(exc).__name__
+        )
+        return None
 
 
 def finish_reservation(
-    reservation: str, *, succeeded: bool, ledger_url: str | None = None, run: RunIdentity | None = None
+    reservation: str,
+    *,
+    succeeded: bool,
+    ledger_url: str | None = None,
+    run: RunIdentity | None = None,
+    secret_key: bytes | None = None,
 ) -> None:
     """Confirm (the export ran) or release (it failed for good) a pending reservation, with an audit record."""
     from export_gate.records.ledger import Store
@@ -364,7 +445,7 @@ def finish_reservation(
         "try_number": run.try_number,
         "at": datetime.now(UTC).isoformat(),
     }
-    store = Store(ledger_url)
+    store = Store(ledger_url, secret_key=secret_key)  # the key chains the record
     if succeeded:
         store.confirm(reservation, audit=audit)
     else:

@@ -36,6 +36,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
         AIRFLOW_CONN_EXPORT_GATE_SECRET_ALT=json.dumps({"conn_type": "generic", "password": ALT_SECRET}),
         AIRFLOW_CONN_EXPORT_GATE_TEST_DB=json.dumps({"conn_type": "sqlite", "host": str(data / "customers.db")}),
         EXPORT_GATE_HOME=str(gate_home),
+        EXPORT_GATE_LOCAL_LEDGER="1",  # the gates without a ledger connection share the local file
         EXPORT_GATE_SECRET_KEY=SECRET,
         EXPORT_GATE_TEST_DATA=str(data),
         PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -12,13 +12,16 @@ import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 from airflow_env import ALT_SECRET, HERE, SECRET, AirflowEnv
 from export_gate.errors import LedgerError
 from export_gate.people.union import from_mapping
+from export_gate.records.filings import add_filing
 from export_gate.records.ledger import Store
+from export_gate.rules.handler import Filing
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
 
 pytestmark = pytest.mark.airflow
@@ -27,6 +30,7 @@ RUN_AFTER = "2025-06-01T08:00:00+00:00"
 NEXT_DAY = "2025-06-02T08:00:00+00:00"
 YEAR = 2025
 PEOPLE = 40
+ENTITY = "91110000600037341L"
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ def runs(airflow_env: AirflowEnv) -> Runs:
     write(people(PEOPLE, start=PEOPLE // 2), data / "more.parquet")  # half of them also in personal.parquet
     with sqlite3.connect(data / "customers.db") as conn:
         people(PEOPLE, start=500).to_sql("customers", conn, index=False)
+    registered = Filing("standard_contract", "SC-REG-1", date(2025, 1, 2), recipients=("Acme Safety GmbH",),
+                        scope=("personal", "sensitive"))  # fmt: skip
+    add_filing(Store(airflow_env.ledger_url).engine, f"uscc:{ENTITY}", registered)
     specs = [
         f"export_gate_suite@{RUN_AFTER}",
         f"export_gate_rerun@{RUN_AFTER}",
@@ -131,6 +138,8 @@ def test_allowed_export_runs_and_the_decision_is_in_xcom_and_asset_events(runs):
     assert decision["counts"]["export"]["personal"] == PEOPLE
     assert decision["margins"] and decision["obligations"]
     assert decision["reservation"].endswith("/gate_allowed")
+    # the chain head after the gate's record is in XCom, outside the ledger database (an anchor for verify)
+    assert decision["audit_hash"] == runs.store().audit.get(decision["audit_id"])["hash"]
     for uri in ("file:///overseas/customers-gate", "file:///overseas/customers"):  # the gate's and the export's
         (extra,) = runs.asset_extras(uri)
         assert extra["export_gate"]["action"] == "allow"
@@ -156,6 +165,24 @@ def test_annotated_export_names_the_filing_it_relied_on(runs):
     assert runs.store().counts("h-annotated", YEAR).sensitive == PEOPLE
 
 
+def test_a_filing_on_the_entitys_register_covers_the_export_to_its_recipient(runs):
+    assert runs.ti("ship_registered") == ("success", 1)
+    decision = runs.xcom("gate_registered")
+    assert decision["action"] == "annotate"
+    assert [(f["reference"], f["origin"]) for f in decision["filings_used"]] == [("SC-REG-1", "register")]
+    (record,) = runs.gate_records("gate_registered")
+    assert (record["recipient"], record["entity"]) == ("Acme Safety GmbH", f"uscc:{ENTITY}")
+    assert runs.store().counts(f"uscc:{ENTITY}", YEAR).sensitive == PEOPLE  # the entity's ledger, not the id's
+    assert runs.store().counts("h-registered", YEAR).personal == 0
+
+
+def test_an_invalid_unified_social_credit_code_fails_closed_with_an_audit_record(runs):
+    assert runs.ti("gate_bad_uscc")[0] == "failed"
+    assert runs.ti("ship_bad_uscc")[0] == "upstream_failed"
+    (record,) = runs.gate_records("gate_bad_uscc")
+    assert record["action"] == "block" and "check character" in record["error"]
+
+
 def test_a_retried_gate_counts_nobody_twice(runs):
     assert runs.ti("gate_retry") == ("success", 2)
     assert [r["try_number"] for r in runs.gate_records("gate_retry")] == [1, 2]
@@ -175,10 +202,13 @@ def test_a_failed_export_releases_its_reservation(runs):
 def test_a_rerun_of_the_same_dag_run_and_a_new_run_count_nobody_twice(runs):
     records = runs.gate_records("gate", dag_id="export_gate_rerun")
     assert len(records) == 3
-    assert records[0]["reservation"] == records[1]["reservation"] != records[2]["reservation"]
+    # the first run's export was confirmed, so the re-run of the same DAG run adds a reservation (KEY#2)
+    # instead of replacing history (issue 12 item 1); the same people are still counted once
+    assert records[1]["reservation"] == records[0]["reservation"] + "#2"
+    assert records[2]["reservation"] not in (records[0]["reservation"], records[1]["reservation"])
     assert [r["counts"]["ytd_after"]["personal"] for r in records] == [PEOPLE] * 3
     assert runs.store().counts("h-rerun", YEAR).personal == PEOPLE
-    assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 2, "released": 0}
+    assert runs.store().reservation_counts("h-rerun", YEAR) == {"pending": 0, "confirmed": 3, "released": 0}
 
 
 @pytest.mark.parametrize(
@@ -248,8 +278,9 @@ def test_secret_key_and_ledger_come_from_airflow_connections(runs):
 
 
 def test_the_audit_chain_of_all_runs_verifies(runs):
-    result = runs.store().audit.verify()
+    result = Store(runs.env.ledger_url, secret_key=SECRET.encode()).verify()  # the chain is keyed with the gates' key
     assert result.ok, result.reason
+    assert "chain head" in runs.log  # each head is in the task log, to record outside the database
 
 
 def test_planted_canary_never_leaves_the_scanner(runs):

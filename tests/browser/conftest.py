@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from export_gate.records.ledger import Store
 from gate_data import people, write
-from review_records import run_real_gates
+from review_records import decision_record, run_real_gates
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -34,6 +34,8 @@ CHROMIUM_ARGS = [
 DAGS = Path(__file__).resolve().parent / "dags"
 #: The DAG in DAGS whose gate task shows the report link in the Airflow UI.
 LINK_DAG = "review_link"
+#: A legal entity's full name as handler id: long, Chinese, with "/" (the narrow-screen and layout tests).
+LONG_HANDLER = "上海浦东新区医药研发与临床数据服务有限公司/跨境数据合规部/药物警戒与不良反应报告中心-2026"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 PASSWORDS = {"reviewer": "reviewer-pass-4711", "nobody": "nobody-pass-4711"}
 VENV_BIN = Path(sys.executable).parent
@@ -116,6 +118,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         audit_ids = run_real_gates(ledger_url, data)
+        audit_ids["long_handler"] = Store(ledger_url).append_audit(
+            decision_record(handler_id=LONG_HANDLER, run_id="scheduled__2026-03-09T00:00:00+00:00_" + "x" * 60)
+        )
         _wait_until_up(url, proc, log)
         store = Store(ledger_url)
         linked, _ = store.audit.query(dag_id=LINK_DAG, event="gate", limit=1)

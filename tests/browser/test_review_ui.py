@@ -104,7 +104,7 @@ def test_filter_open_a_decision_see_the_chart_and_download_csv(reviewer, server,
         page.get_by_role("link", name="Download CSV").click()
     saved = artifacts / "filtered.csv"
     download_info.value.save_as(saved)
-    records = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+    records = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
     assert sorted(int(r["id"]) for r in records) == sorted([ids["blocked"], ids["failed"]])
     assert {r["action"] for r in records} == {"block"}
 
@@ -170,3 +170,155 @@ def test_the_gate_task_links_to_its_report_in_the_airflow_ui(reviewer, server, a
     expect(button).to_be_visible(timeout=30_000)
     assert button.get_attribute("href") == url
     page.screenshot(path=artifacts / "08-task-extra-link.png")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Issue 15: inside the Airflow UI's iframe, dark mode, narrow screens, the user's time zone and language.
+
+NARROW = {"width": 390, "height": 844}
+
+
+def review_context(browser, reviewer_session, **options):
+    return browser.new_context(storage_state=reviewer_session, **options)
+
+
+def frame_of(page):
+    """The review page's frame inside the Airflow UI."""
+    page.frame_locator("iframe").locator("main").wait_for(timeout=30_000)
+    return next(f for f in page.frames if f != page.main_frame and "/export-gate/" in f.url)
+
+
+def test_links_work_inside_the_airflow_frame(browser, reviewer_session, server, artifacts):
+    """Defect 2: Airflow sandboxes the iframe without allow-top-navigation or allow-popups, so the task link
+    (target=_top) and the rule source link (target=_blank) did nothing."""
+    context = review_context(browser, reviewer_session, viewport={"width": 1400, "height": 950})
+    context.route(
+        "https://www.cac.gov.cn/**", lambda route: route.fulfill(body="<h1>CAC</h1>", content_type="text/html")
+    )
+    page = context.new_page()
+    blocked = server.audit_ids["blocked"]
+    page.goto(f"{server.url}/plugin/export_gate/export-gate/records/{blocked}")
+    frame = frame_of(page)
+    sandbox = page.locator("iframe").get_attribute("sandbox") or ""
+    assert "allow-scripts" in sandbox and "allow-top-navigation" not in sandbox and "allow-popups" not in sandbox
+    with context.expect_page(timeout=15_000) as popup:
+        frame.locator("a.external-link").first.click()
+    assert popup.value.url.startswith("https://www.cac.gov.cn/")
+    popup.value.close()
+    frame.locator("a.task-link").click()
+    page.wait_for_url(re.compile(r"/dags/pv_case_export_shanghai/runs/[^/]+/tasks/gate"), timeout=30_000)
+    expect(page.locator("iframe")).to_have_count(0)  # the Airflow UI itself shows the task, not a frame in it
+    page.screenshot(path=artifacts / "09-task-from-the-frame.png")
+    context.close()
+
+
+def background(locator) -> tuple[int, ...]:
+    colour = locator.evaluate("node => getComputedStyle(node).backgroundColor")
+    return tuple(int(part) for part in re.findall(r"\d+", colour)[:3])
+
+
+def test_dark_mode_follows_the_airflow_theme_and_the_system(browser, reviewer_session, server, artifacts):
+    """Defect 3: the page stayed white inside a dark Airflow."""
+    context = review_context(browser, reviewer_session, viewport={"width": 1400, "height": 950})
+    page = context.new_page()
+    page.goto(f"{server.url}/plugin/export_gate")
+    page.evaluate("localStorage.setItem('theme', 'dark')")  # what Airflow's colour-mode toggle stores
+    page.reload()
+    frame = frame_of(page)
+    expect(frame.locator("html")).to_have_attribute("data-theme", "dark", timeout=15_000)
+    assert max(background(frame.locator("body"))) < 60
+    page.screenshot(path=artifacts / "10-dark-in-airflow.png")
+    # switching Airflow back to light follows at once, without a reload
+    page.evaluate("document.documentElement.classList.replace('dark', 'light')")
+    expect(frame.locator("html")).to_have_attribute("data-theme", "light")
+    assert min(background(frame.locator("body"))) > 200
+    context.close()
+
+    system_dark = review_context(browser, reviewer_session, color_scheme="dark")
+    page = system_dark.new_page()
+    page.goto(f"{server.url}/export-gate/records/{server.audit_ids['blocked']}/report")
+    assert max(background(page.locator("body"))) < 60  # a report opened on its own follows the system
+    system_dark.close()
+
+
+def page_width_and_chart_fonts(page) -> tuple[int, float]:
+    """The page's scroll width and the smallest rendered chart font size (12 user units times the scale)."""
+    return page.evaluate(
+        """() => [document.documentElement.scrollWidth,
+                  Math.min(100, ...[...document.querySelectorAll('svg.chart')].map(
+                      svg => 12 * svg.getBoundingClientRect().width / svg.viewBox.baseVal.width))]"""
+    )
+
+
+def test_narrow_screens_scroll_inside_boxes_not_the_page(browser, reviewer_session, server, artifacts):
+    """Defect 7: at 390 px the page was 1,142 px wide with ~6 px chart text."""
+    context = review_context(browser, reviewer_session, viewport=NARROW)
+    page = context.new_page()
+    ids = server.audit_ids
+    paths = {
+        "list": "/export-gate/",
+        "record": f"/export-gate/records/{ids['blocked']}",
+        "report": f"/export-gate/records/{ids['blocked']}/report",
+        "dashboard": "/export-gate/handlers",
+        "handler": "/export-gate/handlers/acme-pharma-sh/2026",
+        "long-handler": f"/export-gate/records/{ids['long_handler']}",
+    }
+    for name, path in paths.items():
+        page.goto(f"{server.url}{path}")
+        width, font = page_width_and_chart_fonts(page)
+        assert width <= NARROW["width"], f"{name}: the page is {width} px wide"
+        assert font >= 10, f"{name}: chart text renders at {font:.1f} px"
+        page.screenshot(path=artifacts / f"11-narrow-{name}.png", full_page=True)
+    context.close()
+
+
+def test_a_long_handler_id_does_not_widen_the_table(browser, reviewer_session, server):
+    context = review_context(browser, reviewer_session, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/export-gate/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    table = page.locator("table.records").evaluate("t => t.getBoundingClientRect().width")
+    assert table <= 1280
+    context.close()
+
+
+def test_times_in_the_users_time_zone_and_labels_in_airflows_language(browser, reviewer_session, server):
+    """Defect 10: times were UTC only, labels English only."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    context = review_context(browser, reviewer_session, timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.goto(f"{server.url}/export-gate/")
+    first = page.locator("table.records time").first
+    expect(first).to_have_attribute("data-zone", "Asia/Shanghai")
+    written = datetime.fromisoformat(first.get_attribute("datetime"))
+    assert written.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M") in first.inner_text()
+    # Airflow's own time zone choice wins over the browser's
+    page.evaluate("localStorage.setItem('timezone', JSON.stringify('America/New_York'))")
+    page.reload()
+    expect(page.locator("table.records time").first).to_have_attribute("data-zone", "America/New_York")
+    # Airflow in Chinese: the page follows (one reload through the language cookie)
+    page.evaluate("localStorage.setItem('i18nextLng', 'zh-CN')")
+    page.reload()
+    expect(page.get_by_role("heading", name="数据出境决定")).to_be_visible(timeout=15_000)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    context.close()
+
+
+def test_screenshots_light_dark_and_narrow(browser, reviewer_session, server, artifacts):
+    """The pages as a reviewer sees them, for a person to look at (test-artifacts/browser/12-*.png)."""
+    ids = server.audit_ids
+    shots = {
+        "list": "/export-gate/",
+        "record": f"/export-gate/records/{ids['blocked']}",
+        "dashboard": "/export-gate/handlers",
+    }
+    for scheme in ("light", "dark"):
+        size = {"width": 1280, "height": 900}
+        context = review_context(browser, reviewer_session, viewport=size, color_scheme=scheme)
+        page = context.new_page()
+        for name, path in shots.items():
+            page.goto(f"{server.url}{path}")
+            page.screenshot(path=artifacts / f"12-{scheme}-{name}.png", full_page=True)
+        context.close()

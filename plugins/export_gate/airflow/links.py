@@ -7,10 +7,14 @@ it names the task run, and the review app redirects to the newest gate record of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from airflow.sdk import BaseOperatorLink, conf
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+    from airflow.sdk.types import TaskInstanceKey
 
 #: Where the review app is mounted in the api-server (the plugin's fastapi_apps url_prefix).
 APP_PREFIX = "/export-gate"
@@ -34,5 +38,5 @@ class ReportLink(BaseOperatorLink):
 
     name = "Export gate report"
 
-    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         return task_report_url(ti_key.dag_id, ti_key.run_id, ti_key.task_id)

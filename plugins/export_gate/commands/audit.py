@@ -1,4 +1,10 @@
-"""``export-gate audit list | show ID | verify | export``: read and check the hash-chained audit log."""
+"""``export-gate audit list | show ID | verify | head | export``: read and check the chained audit log.
+
+``verify`` opens the database read-only (an auditor's copy works), walks the keyed chain, compares it with the
+heads recorded outside the database (``--anchor``, ``--anchors``, and the state folder's anchor file) and
+cross-checks the ledger tables; it prints what it checked and exits 1 when anything does not hold, or when the
+log is empty (nothing verified). ``head`` prints the current head for a reviewer to record elsewhere.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,15 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
+from export_gate import settings
+from export_gate.airflow.connections import cli_ledger_url
 from export_gate.commands.ledger import add_ledger_argument, format_table
 from export_gate.errors import EXIT_BLOCK, EXIT_OK, ConfigError
+from export_gate.records import anchors
+from export_gate.records import database as db
+from export_gate.records.audit import EVENTS
 from export_gate.records.ledger import Store
 
 _LIST_COLUMNS = ("id", "ts", "event", "action", "handler_id", "year", "dag_id", "task_id", "list_id", "scenario")
@@ -30,9 +42,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_ledger_argument(show)
     show.set_defaults(func=_show)
 
-    verify = actions.add_parser("verify", help="check the hash chain; exit 1 naming the first broken record")
+    verify = actions.add_parser(
+        "verify", help="check the chain, its anchors and the ledger (read-only); exit 1 naming the first break"
+    )
     add_ledger_argument(verify)
+    verify.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="ID:HASH",
+        help="a head recorded outside the database (task log, XCom audit_id/audit_hash, `audit head`)",
+    )
+    verify.add_argument(
+        "--anchors", action="append", default=[], type=Path, metavar="FILE", help="an anchor file (LEDGER_ID ID HASH)"
+    )
     verify.set_defaults(func=_verify)
+
+    head = actions.add_parser("head", help="print the chain's head (ID:HASH) to record outside the database")
+    add_ledger_argument(head)
+    head.set_defaults(func=_head)
 
     export = actions.add_parser("export", help="write the records (all, or filtered) as CSV or JSON")
     _add_filters(export)
@@ -47,7 +75,7 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", dest="list_id", metavar="LIST_ID")
     parser.add_argument("--scenario")
     parser.add_argument("--action", choices=("allow", "annotate", "block"))
-    parser.add_argument("--event", choices=("gate", "confirm", "release"))
+    parser.add_argument("--event", choices=EVENTS)
     parser.add_argument("--since", type=_moment, metavar="TIME", help="ISO date or time (UTC unless it has an offset)")
     parser.add_argument("--until", type=_moment, metavar="TIME", help="ISO date or time, exclusive")
     add_ledger_argument(parser)
@@ -69,7 +97,9 @@ def _filters(args: argparse.Namespace) -> dict:
 
 
 def _list(args: argparse.Namespace) -> int:
-    records, total = Store(args.ledger).audit.query(**_filters(args), limit=args.limit, offset=args.offset)
+    records, total = Store(cli_ledger_url(args.ledger)).audit.query(
+        **_filters(args), limit=args.limit, offset=args.offset
+    )
     if args.format == "json":
         print(json.dumps({"total": total, "records": records}, indent=2, ensure_ascii=False))
         return EXIT_OK
@@ -86,7 +116,7 @@ def _cell(record: dict, name: str) -> object:
 
 
 def _show(args: argparse.Namespace) -> int:
-    record = Store(args.ledger).audit.get(args.id)
+    record = Store(cli_ledger_url(args.ledger)).audit.get(args.id)
     if record is None:
         raise ConfigError(f"no audit record {args.id}: list them with `export-gate audit list`")
     print(json.dumps(record, indent=2, ensure_ascii=False, sort_keys=True))
@@ -94,16 +124,38 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    result = Store(args.ledger).audit.verify()
+    store = Store(cli_ledger_url(args.ledger), read_only=True)
+    ledger_id = store.ledger_id()
+    given = [anchors.parse_head(text) for text in args.anchor]
+    for path in args.anchors:
+        given += anchors.read_file(path, ledger_id, required=True)
+    given += anchors.read_file(settings.anchors_path(), ledger_id, required=False)
+    result = store.verify(given)
+    print(f"ledger {db.safe_url(store.url)} (id {ledger_id}), opened read-only; checked:")
+    for line in result.checks:
+        print(f"  - {line}")
+    if result.empty:
+        print(f"audit log EMPTY: {result.reason}", file=sys.stderr)
+        return EXIT_BLOCK
     if result.ok:
         print(f"audit log intact: {result.reason}")
         return EXIT_OK
-    print(f"audit log BROKEN at record {result.first_broken}: {result.reason}", file=sys.stderr)
+    where = "" if result.first_broken is None else f" at record {result.first_broken}"
+    print(f"audit log BROKEN{where}: {result.reason}", file=sys.stderr)
     return EXIT_BLOCK
 
 
+def _head(args: argparse.Namespace) -> int:
+    store = Store(cli_ledger_url(args.ledger), read_only=True)
+    head = store.audit.head()
+    if head is None:
+        raise ConfigError(f"the audit log of {db.safe_url(store.engine)} is empty: there is no head to record")
+    print(anchors.format_head(*head))
+    return EXIT_OK
+
+
 def _export(args: argparse.Namespace) -> int:
-    audit = Store(args.ledger).audit
+    audit = Store(cli_ledger_url(args.ledger)).audit
     if args.output is None:
         audit.export(args.format, sys.stdout, **_filters(args))
         return EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from export_gate.errors import EXIT_ERROR, GateError
 
 #: Subcommand modules under export_gate.commands; each has ``register(subparsers)`` and sets ``func``.
-COMMANDS: tuple[str, ...] = ("scan", "evaluate", "lists", "ledger", "audit", "report")
+COMMANDS: tuple[str, ...] = ("scan", "evaluate", "lists", "filings", "ledger", "audit", "report", "detectors")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,9 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrWarnings(logging.Handler):
+    """The engine's warnings on stderr (the stream of the moment), once each. Its errors are left out: the
+    engine logs them for the Airflow task log, and the command prints each one itself as its outcome (Python's
+    last-resort handler would otherwise print them a second and third time)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if logging.WARNING <= record.levelno < logging.ERROR:
+            print(f"export-gate: warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("export_gate")
+    if not any(isinstance(handler, _StderrWarnings) for handler in logger.handlers):
+        logger.addHandler(_StderrWarnings())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _log_to_stderr()
     try:
         return int(args.func(args))
     except GateError as exc:

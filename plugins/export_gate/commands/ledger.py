@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from export_gate.airflow.connections import cli_ledger_url
 from export_gate.errors import EXIT_OK
 from export_gate.model import CATEGORIES
 from export_gate.records.ledger import Store
@@ -26,7 +27,8 @@ def add_ledger_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ledger",
         metavar="URL",
-        help="ledger database URL (default: $EXPORT_GATE_LEDGER_URL, else ledger.db in $EXPORT_GATE_HOME)",
+        help="ledger database URL (default: the Airflow connection export_gate_ledger when Airflow is configured, "
+        "else $EXPORT_GATE_LEDGER_URL, else ledger.db in $EXPORT_GATE_HOME)",
     )
 
 
@@ -45,7 +47,7 @@ def summary(store: Store, handler: str | None = None, year: int | None = None) -
 
 
 def run(args: argparse.Namespace) -> int:
-    rows = summary(Store(args.ledger), args.handler, args.year)
+    rows = summary(Store(cli_ledger_url(args.ledger)), args.handler, args.year)
     if args.format == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return EXIT_OK

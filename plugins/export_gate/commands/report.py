@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from export_gate.errors import EXIT_OK, InputError, LedgerError
-from export_gate.settings import default_ledger_url
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,10 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from export_gate.airflow.connections import cli_ledger_url
     from export_gate.records.ledger import Store
     from export_gate.reporting.html import render_report
 
-    record = Store(args.ledger or default_ledger_url()).audit.get(args.id)
+    record = Store(cli_ledger_url(args.ledger)).audit.get(args.id)
     if not record:
         raise LedgerError(f"no audit record {args.id} in the ledger; list the records with `export-gate audit list`")
     html = render_report(record)

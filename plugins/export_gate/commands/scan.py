@@ -65,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="count an identity document number alone as sensitive (GB/T 35273-2020) instead of personal "
         "(GB/T 45574-2025, the default)",
     )
+    parser.add_argument(
+        "--count-unanchored",
+        action="store_true",
+        help="strict: count findings on rows with no person they can belong to (no key, name, birth date or strong "
+        "identifier) as people too, instead of only listing them in the report",
+    )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
@@ -132,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
         subject_keys=args.subject_key,
         as_of=args.as_of or date.today(),
         hasher=SubjectHasher.ephemeral(),
-        settings=DetectorSettings(identity_document_sensitive=args.identity_document_sensitive),
+        settings=DetectorSettings(
+            identity_document_sensitive=args.identity_document_sensitive, count_unanchored=args.count_unanchored
+        ),
         workers=args.workers,
         progress=progress,
         show_examples=args.show_examples,

@@ -157,10 +157,13 @@ class Findings:
 @dataclass(frozen=True)
 class DetectorSettings:
     """Choices that change what counts. An identity document number alone is personal, not sensitive, under
-    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity)."""
+    GB/T 45574-2025; GB/T 35273-2020 listed it as sensitive (then it adds specific_identity). Findings on a row
+    with nobody they can belong to (export_gate.people.rows) are reported, not counted, unless
+    ``count_unanchored`` (the strict setting) counts each as a person."""
 
     identity_document_sensitive: bool = False  # False = GB/T 45574-2025 (current); True = GB/T 35273-2020
     ner: bool = True  # spaCy NER for English names in free text
+    count_unanchored: bool = False  # strict: findings with no person on their row count as people too
 
 
 @dataclass
@@ -223,6 +226,19 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
     if len(where) == 0:
         return where
     return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
+
+
+def _each(values: pa.Array, where: np.ndarray, regexes: tuple[str, ...]) -> np.ndarray:
+    """The positions in ``where`` whose value matches one of ``regexes``, one pass each over the values not yet
+    matched: a long term list comes in several regexes (recognizers.TERM_CHUNK), each a DFA RE2 can hold."""
+    found = []
+    for regex in regexes:
+        if len(where) == 0:
+            break
+        hit = _match(_subset(values, where), regex)
+        found.append(where[hit])
+        where = where[~hit]
+    return np.sort(np.concatenate(found)) if found else where[:0]
 
 
 def _patterns_of(rec: Recognizer, in_context: bool) -> tuple[str, ...]:
@@ -443,6 +459,9 @@ class Detector:
         plan = plan_column(column, dtype, sample, self.recognizers, self.settings.ner)
         if plan.kind == "skip" or len(sample) == 0:
             return plan
+        by_value = tuple(n for n in validators.context_by_value(sample, self.recognizers) if n not in plan.context)
+        if by_value:  # a column of bare ICD-10 codes, whatever its name
+            plan = replace(plan, context=plan.context + by_value, reason=f"{plan.reason}; values are {by_value}")
         if plan.ner:
             entities = self._presidio_entities(sample)
         else:
@@ -598,8 +617,9 @@ class Detector:
         claimed: nothing of lower priority can win inside it, so no later pass looks at it again. A column of
         resident IDs thus costs its shape check and validation, not one pass per recognizer.
         """
-        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in self.recognizers}
-        spans = [r for r in self.recognizers if not r.span_free]
+        recognizers = [r for r in self.recognizers if r.name not in plan.ruled_out]  # column-level evidence
+        regexes = {rec.name: self._regex(rec, rec.name in plan.context) for rec in recognizers}
+        spans = [r for r in recognizers if not r.span_free]
         plain, digits = _plain(strings)
         if not all(_walls_alnum(r.bounded) or matches_no_plain_text(regexes[r.name]) for r in spans):
             plain[:] = False  # a recognizer may match inside letters and digits: every value takes the regexes
@@ -609,7 +629,7 @@ class Detector:
             more, claimed_other = self._spans(plan, strings, other, spans, regexes, as_of)
             found.extend(more)
             claimed[claimed_other] = True
-        terms = [r for r in self.recognizers if r.span_free]
+        terms = [r for r in recognizers if r.span_free]
         # Terms need letters or CJK: a plain value needs a letter; other values must keep something once digits
         # and separators are trimmed off both ends (a plain string kernel, a third of the cost of a regex).
         rest = plain & ~digits & ~claimed
@@ -629,7 +649,9 @@ class Detector:
                 stale = False
             if len(open_) == 0:
                 break
-            inside = open_[_match(_subset(strings, open_), regexes[rec.name])]
+            inside = _each(strings, open_, _patterns_of(rec, rec.name in plan.context))
+            if len(inside) and rec.unless:  # generic wording ("适用于糖尿病患者"): not about a person
+                inside = inside[~_match(_subset(strings, inside), rec.unless)]
             if len(inside):
                 stale = True
                 found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))

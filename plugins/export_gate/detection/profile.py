@@ -9,12 +9,13 @@ health information.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from export_gate.detection import validators
 from export_gate.detection.recognizers import ColumnKind, Recognizer, load_columns
 
 #: Free text: mean length at least this many characters ...
@@ -26,6 +27,30 @@ _SENTENCE = r"[，。；！？!?;]|\S+\s+\S+\s+\S+"
 WRITTEN_DATE = r"^(?P<a>[0-9]{1,2})[-/.](?P<b>[0-9]{1,2})[-/.](?P<y>[0-9]{4})$"
 #: Values worth running English NER on: two capitalised words in a row.
 NER_CANDIDATE = r"[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z]+"
+#: Column-level evidence (issue 11): a column's sample says whether its candidates are what they look like.
+#: A card-length number (13-19 digits, grouped or not) is a card candidate; random numbers pass Luhn one time
+#: in ten, real card numbers always: below this pass rate, over at least ``EVIDENCE_MIN`` candidates, the
+#: passes are chance (order, tracking, claim numbers) and the column holds no cards. Real cards mixed with
+#: other numbers keep the rate above it (a third real cards: 0.4), so they are not lost.
+CARD_CANDIDATE = r"(?:^|[^0-9])(?P<n>[0-9](?:[ -]?[0-9]){12,18})(?:$|[^0-9])"
+CHANCE_PASS_RATE = 0.35
+EVIDENCE_MIN = 20
+#: Numbers that are a sequence (voucher, admission, row numbers) are no identifiers, however much they look
+#: like mobiles or cards: at least this share of the gaps between the sorted distinct values is at most
+#: ``SEQUENCE_GAP`` (real mobiles of a sample lie millions apart).
+SEQUENCE_SHARE = 0.9
+SEQUENCE_GAP = 10
+#: Recognizers of numbers a sequence rules out.
+NUMBER_RECOGNIZERS = ("cn_mobile", "bank_card", "cn_travel_permit", "cn_resident_id_15")
+#: A column of plain numbers in which fewer than ``RARE_SHARE`` of the values have a mobile's shape (bare, or
+#: with 86 in front) holds none: the few that do are chance (an EAN-13 barcode starting 86 1...).
+MOBILE_SHAPE = r"^(?:86)?1[3-9][0-9]{9}$"
+RARE_SHARE = 0.05
+#: What an account number looks like: at least 8 digits (spaces and dashes allowed) or an e-mail-like login.
+#: A column named "account" whose values mostly do not (account codes 1002.01.03, amounts 1234.56, 6001) is
+#: no financial account.
+ACCOUNT_VALUE = r"^(?:[0-9][ -]?){8,30}$|^[^@\s]+@[^@\s]+$"
+ACCOUNT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +67,7 @@ class ColumnPlan:
     value_regex: str | None = None  # RE2 regex a value must contain to be a column-rule hit
     date_order: str | None = None  # "dmy" | "mdy": how the sample writes dates with the year last, if it says
     distinct: bool = False  # nearly every sample value differs (order numbers, IDs): rows are analysed as they are
+    ruled_out: tuple[str, ...] = ()  # recognizers the column's sample rules out (column-level evidence)
 
     @property
     def patterns(self) -> bool:
@@ -120,14 +146,103 @@ def _looks_free_text(sample: pa.Array) -> tuple[bool, str]:
     return text, f"mean {mean:.0f} chars, {share:.0%} sentence-like"
 
 
+def _as_strings(sample: pa.Array) -> pa.Array:
+    strings = sample.dictionary_decode() if pa.types.is_dictionary(sample.type) else sample
+    return pc.drop_null(strings.cast(pa.string()))
+
+
+def _share(strings: pa.Array, regex: str) -> float:
+    if len(strings) == 0:
+        return 0.0
+    return pc.mean(pc.cast(pc.match_substring_regex(strings, regex), pa.int8())).as_py() or 0.0
+
+
+def _chance_cards(strings: pa.Array) -> str | None:
+    """Why the card-length numbers of the sample are not cards (their Luhn passes are chance), or None."""
+    numbers = pc.struct_field(pc.extract_regex(strings, CARD_CANDIDATE), [0])
+    digits = validators.digits_only(pc.drop_null(numbers))
+    if len(digits) < EVIDENCE_MIN:
+        return None
+    passing = int(validators.luhn(digits).sum())
+    if passing / len(digits) > CHANCE_PASS_RATE:
+        return None
+    return f"card-length numbers mostly fail Luhn (at most {CHANCE_PASS_RATE:.0%} pass): chance, no cards"
+
+
+def _sequence(strings: pa.Array) -> str | None:
+    """Why the sample's values are a sequence of numbers (vouchers, admissions), or None."""
+    digits = pc.drop_null(strings)
+    if len(digits) < EVIDENCE_MIN or not pc.all(pc.ascii_is_decimal(digits)).as_py():
+        return None
+    if pc.max(pc.utf8_length(digits)).as_py() > 18:
+        return None
+    numbers = np.unique(pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False))
+    if len(numbers) < EVIDENCE_MIN:
+        return None
+    close = float(np.mean(np.diff(numbers) <= SEQUENCE_GAP))
+    if close < SEQUENCE_SHARE:
+        return None
+    return "a sequence of numbers: no phone or card numbers"
+
+
+def _rare_mobiles(strings: pa.Array) -> str | None:
+    """Why the few mobile-shaped values of a column of plain numbers are chance, or None."""
+    numbers = pc.utf8_trim_whitespace(strings)
+    if len(numbers) < EVIDENCE_MIN or _share(numbers, r"^[0-9]+$") < SEQUENCE_SHARE:
+        return None
+    share = _share(numbers, MOBILE_SHAPE)
+    if share >= RARE_SHARE:
+        return None
+    return f"under {RARE_SHARE:.0%} of the numbers have a mobile's shape: chance"
+
+
+def evidence(sample: pa.Array, family: str, context: tuple[str, ...] = ()) -> tuple[tuple[str, ...], list[str]]:
+    """Column-level evidence from the sample: the recognizers it rules out and why (for the plan's reason).
+    A recognizer the column's name gives context for is never ruled out (counting high is the safe error)."""
+    if family not in ("string", "integer", "decimal", "floating"):
+        return (), []
+    strings = _as_strings(sample)
+    ruled_out: dict[str, None] = {}
+    why = []
+    for reason, names in (
+        (_sequence(strings), NUMBER_RECOGNIZERS),
+        (_chance_cards(strings), ("bank_card",)),
+        (_rare_mobiles(strings), ("cn_mobile",)),
+    ):
+        names = tuple(name for name in names if name not in context and name not in ruled_out)
+        if reason and names:
+            ruled_out.update(dict.fromkeys(names))
+            why.append(reason)
+    return tuple(ruled_out), why
+
+
 def plan_column(
     column: str, dtype: pa.DataType, sample: pa.Array, recognizers: tuple[Recognizer, ...], ner: bool
 ) -> ColumnPlan:
     """The plan for one column (see ColumnPlan). Pure: name, type and sample in, plan out."""
+    plan = _plan_column(column, dtype, sample, recognizers, ner)
+    if not plan.patterns:
+        return plan
+    ruled_out, why = evidence(sample, type_family(dtype), plan.context)
+    if not ruled_out:
+        return plan
+    return replace(plan, ruled_out=ruled_out, reason="; ".join([plan.reason, *why]))
+
+
+def _plan_column(
+    column: str, dtype: pa.DataType, sample: pa.Array, recognizers: tuple[Recognizer, ...], ner: bool
+) -> ColumnPlan:
     key = column_key(column)
     family = type_family(dtype)
     context = context_of(key, recognizers)
     rule = _column_rule(key, family)
+    not_accounts = (
+        rule is not None
+        and rule.entity == "ACCOUNT_NUMBER"
+        and _share(_as_strings(sample), ACCOUNT_VALUE) < ACCOUNT_SHARE
+    )
+    if not_accounts:
+        rule = None
     if rule is not None:
         order = _date_order(sample) if rule.kind == "birth_date" and family == "string" else None
         return ColumnPlan(
@@ -140,6 +255,8 @@ def plan_column(
             value_regex=rule.value,
             date_order=order,
         )
+    if not_accounts:
+        return ColumnPlan(column, "structured", "column name says account, but its values are no account numbers")
     if family in ("integer", "decimal"):
         return ColumnPlan(column, "structured", f"{family} values may hold phone, card or ID numbers", context)
     if family == "floating" and _whole_numbers(sample):

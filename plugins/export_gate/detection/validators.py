@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import phonenumbers
@@ -22,6 +23,10 @@ import pyarrow.compute as pc
 from stdnum import numdb
 
 from export_gate.detection.shapes import PlainValues, alnum_shapes
+from export_gate.resources import detectors_dir
+
+if TYPE_CHECKING:  # recognizers.py imports this module
+    from export_gate.detection.recognizers import Recognizer
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,8 @@ def _id_digits(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     character X as 10) with a lower-case x read as X. The shape (17 digits and a digit or X) is checked on the
     byte matrix of the 18-byte texts: no regex pass."""
     texts = _strings(texts)
+    if pc.any(pc.match_substring(texts, " ")).as_py():  # printed in 6-8-4 groups
+        texts = pc.replace_substring(texts, " ", "")
     lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     sized = np.flatnonzero(lengths == 18)
     digits = char_columns(texts, 18, None if len(sized) == len(texts) else sized) - np.uint8(ord("0"))
@@ -290,9 +297,19 @@ def foreigner_permanent_id(texts: pa.Array, ctx: Context) -> np.ndarray:
 
 
 @cache
+def _data_prefixes() -> tuple[str, ...]:
+    """Allocated mobile prefixes phonenumbers rejects (detectors/cn_mobile_prefixes.txt)."""
+    lines = (detectors_dir() / "cn_mobile_prefixes.txt").read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@cache
 def _allocated_block(block: str) -> bool:
-    """phonenumbers' opinion of a 7-digit number block (1XX XXXX). The CN mobile patterns look at no more than
-    the first 5 digits, so one lookup per block is exact and each distinct block is parsed once."""
+    """phonenumbers' opinion of a 7-digit number block (1XX XXXX), or a data/IoT prefix it does not know yet
+    (149 ..., see cn_mobile_prefixes.txt). The CN mobile patterns look at no more than the first 5 digits, so
+    one lookup per block is exact and each distinct block is parsed once."""
+    if block.startswith(_data_prefixes()):
+        return True
     number = phonenumbers.parse("+86" + block + "0000")
     return phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
         phonenumbers.PhoneNumberType.MOBILE,
@@ -336,6 +353,31 @@ def cn_mobile_identifier(texts: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise("+86", national_mobile(texts), "")
 
 
+# --- numbers outside the mainland ---------------------------------------------------------------------------------
+
+
+@cache
+def _international(digits: str) -> bool:
+    """Whether +``digits`` is a valid number of a country other than China, per phonenumbers."""
+    try:
+        number = phonenumbers.parse("+" + digits)
+    except phonenumbers.NumberParseException:
+        return False
+    return number.country_code != 86 and phonenumbers.is_valid_number(number)
+
+
+def intl_phone(texts: pa.Array, ctx: Context) -> np.ndarray:
+    """A number written with its country code (+886 912 345 678, +852-5123-4567, +1 212 555 0123) that
+    phonenumbers finds valid for its country; mainland numbers are cn_mobile's. A valid plan is the check: no
+    context needed, the '+' and the country's own numbering make a chance match rare."""
+    return np.array([_international(d) for d in digits_only(texts).to_pylist()], dtype=bool)
+
+
+def e164(texts: pa.Array) -> pa.Array:
+    """Identifier form of a number with its country code: '+' and the digits."""
+    return pc.binary_join_element_wise("+", digits_only(texts), "")
+
+
 # --- bank cards ------------------------------------------------------------------------------------------------
 
 
@@ -358,18 +400,24 @@ def luhn(digits: pa.Array) -> np.ndarray:
 
 
 def bank_card(texts: pa.Array, ctx: Context) -> np.ndarray:
-    """16-19 digits with a card BIN (UnionPay 62, Visa 4, Mastercard 51-55/22-27, JCB 35, 60, old domestic 9)
-    and Luhn. Several card libraries turn Luhn off for UnionPay; in a card/account column a 62 number that fails
-    Luhn still counts (Luhn is only a booster there), elsewhere it is a look-alike."""
+    """16-19 digits with a card BIN (UnionPay 62, Visa 4, Mastercard 51-55/22-27, JCB 35, Discover 60/65, old
+    domestic 9), 15 with American Express's (34, 37) or JCB's (1800, 2131), 14 with Diners Club's (30, 36, 38,
+    39), and Luhn. Several
+    card libraries turn Luhn off for UnionPay; in a card/account column a 62 number that fails Luhn still counts
+    (Luhn is only a booster there), elsewhere it is a look-alike."""
     digits = digits_only(texts)
     lengths = pc.fill_null(pc.binary_length(digits), 0).to_numpy(zero_copy_only=False)
-    sized = np.flatnonzero((lengths >= 16) & (lengths <= 19))  # digits only: the length is the shape
+    sized = np.flatnonzero((lengths >= 14) & (lengths <= 19))  # digits only: the length is the shape
     if len(sized) < len(digits):
         digits = digits.take(pa.array(sized, pa.int64()))
+    size = lengths[sized]
     first, two = _leading_numbers(digits)
-    unionpay = two == 62
+    unionpay = (two == 62) & (size >= 16)
     shaped = unionpay | (first == 4) | ((two >= 51) & (two <= 55)) | ((two >= 22) & (two <= 27))
-    shaped |= (two == 35) | (two == 60) | (first == 9)
+    shaped |= (two == 35) | (two == 60) | (two == 65) | (first == 9)
+    shaped &= size >= 16
+    shaped |= ((two == 34) | (two == 37) | (two == 18) | (two == 21)) & (size == 15)  # Amex 4-6-5, JCB 1800/2131
+    shaped |= ((two == 36) | (two == 30) | (two == 38) | (two == 39)) & (size == 14)  # Diners Club, 4-6-4
     ok = shaped.copy()
     if shaped.any():  # Luhn only on numbers with a card BIN (order and batch numbers mostly have none)
         where = np.flatnonzero(shaped)
@@ -411,6 +459,21 @@ def needs_context(texts: pa.Array, ctx: Context) -> np.ndarray:
     """Passports, travel permits, ICD-10 codes: no public check digit, so the shape counts only with context
     (a column named for it, or a keyword just before the match)."""
     return np.full(len(texts), ctx.in_context, dtype=bool)
+
+
+@cache
+def icd10_categories() -> pa.Array:
+    """The three-character ICD-10 categories (A00 ... Z99) of detectors/icd10_codes.txt."""
+    lines = (detectors_dir() / "icd10_codes.txt").read_text(encoding="utf-8").splitlines()
+    return pa.array(sorted({line[:3] for line in lines if line and not line.startswith("#")}), pa.string())
+
+
+def icd10_category_known(texts: pa.Array) -> np.ndarray:
+    """Whether each code's category (its first three characters) is one WHO ICD-10 has. Evidence for a column
+    of bare codes, not a check of one code: national and clinical modifications add categories (ICD-10-CM's
+    G89, N52), so in a column named for diagnoses any code-shaped value counts."""
+    category = pc.utf8_upper(pc.utf8_slice_codeunits(_strings(texts), 0, 3))
+    return pc.fill_null(pc.is_in(category, value_set=icd10_categories()), False).to_numpy(zero_copy_only=False)
 
 
 def always(texts: pa.Array, ctx: Context) -> np.ndarray:
@@ -464,6 +527,7 @@ VALIDATORS: dict[str, Validator] = {
     "foreigner_permanent_id": foreigner_permanent_id,
     "cn_mobile": cn_mobile,
     "bank_card": bank_card,
+    "intl_phone": intl_phone,
     "hk_identity_card": hk_identity_card,
     "needs_context": needs_context,
     "ip_address": ip_address,
@@ -477,6 +541,7 @@ NORMALISERS: dict[str, Normaliser] = {
     "resident_id_18": resident_id_18,
     "digits": digits_only,
     "cn_mobile": cn_mobile_identifier,
+    "e164": e164,
     "lower": lower,
 }
 
@@ -486,5 +551,41 @@ BIRTH_DATES: dict[str, Callable[[pa.Array], np.ndarray]] = {
     "resident_id_15": resident_id_15_birth_dates,
 }
 
+#: A column is taken as named for a recognizer when at least this share of its sample values (and at least
+#: BY_VALUE_MIN of them) are, as a whole, its ``by_value`` shape and valid with context.
+BY_VALUE_SHARE = 0.8
+BY_VALUE_MIN = 5
+
+
+def context_by_value(sample: pa.Array, recognizers: Iterable[Recognizer]) -> tuple[str, ...]:
+    """The recognizers a column's values name it for, when its name does not: a column of bare ICD-10 codes
+    (E11.9, J06.900) or e-passport numbers is recognised by what it holds. Only a whole-value shape that other
+    identifiers rarely take counts (``by_value`` and ``by_value_check`` in recognizers.yaml), and only for
+    nearly every value."""
+    if not (pa.types.is_string(sample.type) or pa.types.is_large_string(sample.type)):
+        return ()
+    values = pc.utf8_trim_whitespace(pc.drop_null(sample).cast(pa.string()))
+    values = values.filter(pc.greater(pc.utf8_length(values), 0))
+    if len(values) < BY_VALUE_MIN:
+        return ()
+    named = []
+    for rec in recognizers:
+        if rec.by_value is None:
+            continue
+        shaped = values.filter(pc.match_substring_regex(values, f"^(?:{rec.by_value})$"))
+        if len(shaped) < BY_VALUE_SHARE * len(values):
+            continue
+        valid = VALIDATORS[rec.validator](shaped, Context(True, datetime.date.max))
+        if rec.by_value_check is not None:
+            valid &= EVIDENCE[rec.by_value_check](shaped)
+        if valid.sum() >= BY_VALUE_SHARE * len(values):
+            named.append(rec.name)
+    return tuple(named)
+
+
 #: Validators that accept a match only with context (a column named for it, or a context word before it).
 CONTEXT_ONLY = frozenset({"needs_context", "resident_id_15"})
+
+#: Checks of a column's values beyond its recognizer's validator, named by ``by_value_check`` in
+#: recognizers.yaml: what makes a column of code-shaped values a column of these codes.
+EVIDENCE: dict[str, Callable[[pa.Array], np.ndarray]] = {"icd10_category_known": icd10_category_known}

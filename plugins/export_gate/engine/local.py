@@ -36,13 +36,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings, Findings
+from export_gate.engine.budget import MemoryBudget
 from export_gate.engine.handoff import Handoff, Parcel
 from export_gate.errors import GateError, InputError
 from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
 from export_gate.people.digest import SubjectHasher
-from export_gate.people.subjects import by_key, identified_by, inferred, inferred_roles, role_of
+from export_gate.people.roles import inferred_roles, person_key_role, role_of
+from export_gate.people.rows import ANCHOR_ENTITIES, BatchPeople
+from export_gate.people.subjects import identified_by
 from export_gate.people.union import SCAN_PARTITION_BITS, SubjectSet
 from export_gate.reading import read
+from export_gate.reading.names import ColumnNames
 from export_gate.reporting.report import (
     EXAMPLES_PER_COLUMN,
     MAX_EXAMPLE_CELL,
@@ -109,6 +113,11 @@ class _Findings:
         entity_bits = np.left_shift(np.uint64(1), kind_entities[found.hit_kind])
         group_entities = np.bitwise_or.reduceat(entity_bits, starts) if len(starts) else entity_bits
         self.masks = group_masks.astype(np.uint16)[found.groups]
+        # per row: whether a finding says someone is there (a name, a birth date, a strong identifier)
+        kind_anchors = np.array([entity in ANCHOR_ENTITIES for entity, _ in found.kinds], dtype=bool)
+        hit_anchors = kind_anchors[found.hit_kind] | found.identifiers.is_valid().to_numpy(zero_copy_only=False)
+        group_anchors = np.logical_or.reduceat(hit_anchors, starts) if len(starts) else hit_anchors
+        self.anchors = group_anchors[found.groups]
         weight = np.bincount(found.groups, minlength=len(starts))
         self.entity_cells = {
             name: int(weight[(group_entities >> np.uint64(code)) & np.uint64(1) == 1].sum())
@@ -173,6 +182,12 @@ def _key_values(batch: read.Batch, subject_keys: Sequence[str]) -> dict[str, lis
     by_name = {leaf.name: leaf for leaf in batch.columns}
     values: dict[str, list[object]] = {}
     for key in subject_keys:
+        copies = sum(leaf.name == key for leaf in batch.columns)
+        if copies > 1:  # a CSV header may repeat a name; which copy holds the person is a guess: refuse it
+            raise InputError(
+                f"{batch.source}: subject key column {key!r} appears {copies} times; give each column its own "
+                "name (or drop the copies) and scan again"
+            )
         leaf = by_name.get(key)
         if leaf is None:
             raise InputError(
@@ -199,44 +214,44 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         if keys
         else inferred_roles(leaf.name for leaf in batch.columns)
     )
-    role_masks = {role: np.zeros(n, dtype=np.uint16) for role in dict.fromkeys([*keys, *roles.values()])}
-    id_rows: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
-    id_digests: dict[str, list[np.ndarray]] = {role: [] for role in role_masks}
+    people = BatchPeople.of(n, roles.values(), keys)
+    found_rows: dict[str, np.ndarray] = {}  # rows of each column with findings, for the unanchored tally
     for leaf in batch.columns:
         plan = plans[leaf.name]
         col = tally.column(leaf.name)
         col.kind, col.reason = plan.kind, plan.reason
         col.cells += len(leaf.values) - leaf.values.null_count
+        role = roles[leaf.name]
+        if not keys and leaf.rows is None and person_key_role(leaf.name) is not None:
+            people.add_person_key(role, leaf.values)
         found = detector.detect(plan, leaf.values, job.as_of)
         if not len(found):
             continue
-        findings = _Findings(found, job.hasher, with_identifiers=not keys)
+        findings = _Findings(found, job.hasher, with_identifiers=people.needs_identifiers)
         batch_rows = found.rows if leaf.rows is None else np.asarray(leaf.rows)[found.rows]
-        role = roles[leaf.name]
-        if leaf.rows is None:  # one value per row: rows are distinct, a plain in-place OR will do
-            role_masks[role][batch_rows] |= findings.masks
-        else:  # values of a list: a row may hold several
-            np.bitwise_or.at(role_masks[role], batch_rows, findings.masks)
+        found_rows[leaf.name] = batch_rows
+        people.add(role, batch_rows, findings.masks, findings.anchors, distinct=leaf.rows is None)
+        if plan.kind == "person_name" and leaf.rows is None:
+            people.add_names(role, leaf.values)
         for mine, cells in ((col.entities, findings.entity_cells), (col.categories, findings.category_cells)):
             for name, count in cells.items():
                 mine[name] = mine.get(name, 0) + count
         if job.show_examples:
             col.add_examples(findings.examples(leaf.values))
-        if not keys:
-            pair_rows, pair_digests = findings.identifier_pairs(batch_rows)
-            id_rows[role].append(pair_rows)
-            id_digests[role].append(pair_digests)
+        if people.needs_identifiers:
+            people.add_identifiers(role, *findings.identifier_pairs(batch_rows))
 
     def row_subjects(rows: np.ndarray, kind: str) -> np.ndarray:
         numbers = pc.cast(pa.array(rows + batch.row_offset, pa.int64()), pa.string())
         return job.hasher.digests_of(kind, pc.binary_join_element_wise(f"{batch.source}#", numbers, ""))
 
-    if keys:
-        subjects = by_key(role_masks, key_values, row_subjects, job.hasher)
-    else:
-        pairs = {role: np.concatenate(parts or [np.zeros(0, np.int64)]) for role, parts in id_rows.items()}
-        words = {role: np.concatenate(parts or [np.zeros((0, 2), np.uint64)]) for role, parts in id_digests.items()}
-        subjects = inferred(role_masks, pairs, words, row_subjects)
+    subjects, unanchored = people.people(
+        key_values, row_subjects, job.hasher, count_unanchored=job.settings.count_unanchored
+    )
+    for column, rows in found_rows.items():
+        nobody = unanchored.get(roles[column])
+        if nobody is not None:
+            tally.column(column).unanchored += int(np.count_nonzero(nobody[rows]))
     return Partial(tally, subjects)
 
 
@@ -297,9 +312,14 @@ def _planned(batches: Iterable[read.Batch], detector: Detector) -> Iterator[tupl
 
 
 def _partials(
-    planned: Iterator[tuple[read.Batch, dict[str, ColumnPlan]]], job: Job, detector: Detector, workers: int
+    planned: Iterator[tuple[read.Batch, dict[str, ColumnPlan]]],
+    job: Job,
+    detector: Detector,
+    workers: int,
+    in_flight: int,
 ) -> Iterator[Partial]:
-    """Partial results, computed in this process for one batch or one worker, else in a process pool."""
+    """Partial results, computed in this process for one batch or one worker, else in a process pool with at
+    most ``in_flight`` batches handed out and not yet merged."""
     first = next(planned, None)
     if first is None:
         return
@@ -312,7 +332,6 @@ def _partials(
     method, inherits = _start_method()
     if inherits:
         gc.freeze()  # objects loaded so far stay shared with the forked workers instead of being copied by GC
-    in_flight = workers * IN_FLIGHT_PER_WORKER
     handoff = Handoff(in_flight if inherits else 0)  # forked workers inherit the shared slots
     pool = ProcessPoolExecutor(
         workers,
@@ -357,32 +376,53 @@ def scan_batches(
     show_examples: bool = False,
     files: Sequence[str] = (),
     source_fingerprint: str | None = None,
+    memory_budget: MemoryBudget | None = None,
 ) -> ScanResult:
-    """Scan every cell of ``batches`` and count the people in them (see the module docstring)."""
+    """Scan every cell of ``batches`` and count the people in them (see the module docstring). The memory
+    budget (default: ``MemoryBudget.from_env()``) caps the workers and the batches in flight and sets when the
+    subject table spills to disk."""
     settings = settings or DetectorSettings()
+    budget = memory_budget or MemoryBudget.from_env()
+    workers = budget.workers(workers or os.cpu_count() or 1)
     keys = tuple(dict.fromkeys(subject_keys))
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
     detector = Detector(settings)
+    screened = map(ColumnNames(detector, hasher, as_of).screened, batches)  # names hold data too
     merged = merge_partials(
-        _partials(_planned(batches, detector), job, detector, workers or os.cpu_count() or 1),
+        _partials(
+            _planned(screened, detector), job, detector, workers, budget.in_flight(workers, IN_FLIGHT_PER_WORKER)
+        ),
         identified_by(keys),
         progress,
+        spill_bytes=budget.subject_bytes,
     )
     return finish(merged, job, detector.version, files=files, source_fingerprint=source_fingerprint)
 
 
-def merge_partials(parts: Iterable[Partial], how: str, progress: Callable[[int], None] | None = None) -> Partial:
+def merge_partials(
+    parts: Iterable[Partial],
+    how: str,
+    progress: Callable[[int], None] | None = None,
+    *,
+    spill_bytes: int | None = None,
+) -> Partial:
     """The union of partial results (per batch, file, worker or partition of a distributed engine): the
-    same tallies and people as one pass. ``how`` is the parts' ``identified_by``."""
+    same tallies and people as one pass. ``how`` is the parts' ``identified_by``. Past ``spill_bytes`` the
+    subject table is kept on disk (keyed digests only, in a private folder removed when the merge ends)."""
     tally = Tally()
-    subjects = SubjectSet(how, partition_bits=SCAN_PARTITION_BITS)
-    for part in parts:
-        tally.merge(part.tally)
-        subjects.update(part.subjects)
-        _give_back_memory()
-        if progress is not None:
-            progress(part.tally.rows)
-    return Partial(tally, subjects.result())
+    subjects = SubjectSet(how, partition_bits=SCAN_PARTITION_BITS, spill_bytes=spill_bytes)
+    try:
+        for part in parts:
+            tally.merge(part.tally)
+            subjects.update(part.subjects)
+            _give_back_memory()
+            if progress is not None:
+                progress(part.tally.rows)
+        if subjects.spilled:
+            log.info("the subject table passed its %d MiB share and was kept on disk", (spill_bytes or 0) >> 20)
+        return Partial(tally, subjects.result())
+    finally:
+        subjects.close()
 
 
 def finish(
@@ -408,6 +448,7 @@ def finish(
         detector_version=detector_version,
         identity_document_sensitive=job.settings.identity_document_sensitive,
         show_examples=job.show_examples,
+        count_unanchored=job.settings.count_unanchored,
     )
     return ScanResult(report=report, subjects=merged.subjects)
 
@@ -418,12 +459,17 @@ def scan_paths(
     """Scan files, folders, globs or fsspec URLs (Parquet, CSV, JSON Lines). Keywords as ``scan_batches``.
 
     The source fingerprint reads every byte once more (about a second a gigabyte). A thread hashes while the
-    scan runs (file reads and hashlib release the GIL), so the workers do not wait for it to start."""
+    scan runs (file reads and hashlib release the GIL), so the workers do not wait for it to start. Both check
+    each file against what it was when the scan started (``read.Watch``), and every file is checked again at
+    the end: a file that changed during the scan is an InputError, so the fingerprint is of the bytes parsed."""
     files = read.resolve(paths, fmt=fmt)
+    watch = read.Watch(files)
     with ThreadPoolExecutor(1, thread_name_prefix="export-gate-fingerprint") as hashing:
-        fingerprint = hashing.submit(read.fingerprint, files)
-        result = scan_batches(read.read_batches(files, fmt=fmt, encoding=encoding), files=files, **options)
+        fingerprint = hashing.submit(read.fingerprint, files, watch=watch)
+        batches = read.read_batches(files, fmt=fmt, encoding=encoding, watch=watch)
+        result = scan_batches(batches, files=files, **options)
         result.report["source_fingerprint"] = fingerprint.result()
+    watch.check_all()
     return result
 
 

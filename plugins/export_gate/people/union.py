@@ -21,6 +21,7 @@ import numpy as np
 
 from export_gate.model import ExportSubjects
 from export_gate.people.digest import digest_order, pack_digests, run_starts
+from export_gate.people.partitions import BYTES_PER_IDENTIFIER, INDEX, Partitions
 
 #: Identifiers collected from parts before they are added in one go (22 bytes each while pending, ~100 during
 #: the flush: about 100 MB at the flush, the same as a share of the set holds at ten million)...
@@ -32,8 +33,6 @@ PENDING_SHARE = 16
 #: Partitions of a whole scan's subjects (2**6: ten million identifiers are 64 partitions of ~160,000, so
 #: adding to one copies a few megabytes).
 SCAN_PARTITION_BITS = 6
-#: Index type of the columns: half the memory of int64, room for 2**31 identifiers.
-INDEX = np.int32
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
 
 
@@ -94,17 +93,6 @@ def _grown(column: np.ndarray, more: np.ndarray) -> np.ndarray:
     return column
 
 
-def _drained(partitions: list[np.ndarray]) -> np.ndarray:
-    """The partitions one after the other (in digest order), each freed once copied: never two copies of all."""
-    out = np.empty(sum(map(len, partitions)), dtype=partitions[0].dtype)
-    at = 0
-    for i, part in enumerate(partitions):
-        out[at : at + len(part)] = part
-        at += len(part)
-        partitions[i] = np.zeros(0, dtype=part.dtype)  # not part[:0]: a view would keep the partition alive
-    return out
-
-
 def components(size: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Connected components of the graph with nodes 0..size-1 and edges (a[i], b[i]): each node's label is
     the smallest node of its component. Array work (hooking roots onto smaller roots, then pointer jumping),
@@ -136,15 +124,15 @@ class SubjectSet:
     fall in, one at a time (a few megabytes each at ten million identifiers), never two copies of the whole
     table. About 20 bytes an identifier and 6 a person.
     Parts are collected and added in groups (``PENDING_IDENTIFIERS``, growing with the set: ``PENDING_SHARE``).
+    Once the columns hold more than ``spill_bytes``, they move to disk (``partitions.Partitions``) and each
+    partition is read back only while a flush works on it; ``close`` removes them if the set is abandoned.
     """
 
-    def __init__(self, how: str, *, partition_bits: int = 0) -> None:
+    def __init__(self, how: str, *, partition_bits: int = 0, spill_bytes: int | None = None) -> None:
         self.identified_by = how
         self._bits = partition_bits
-        count = 1 << partition_bits
-        self._high = [np.zeros(0, dtype=np.uint64)] * count
-        self._low = [np.zeros(0, dtype=np.uint64)] * count
-        self._person = [np.zeros(0, dtype=INDEX)] * count
+        self._columns = Partitions(1 << partition_bits)
+        self._spill_bytes = spill_bytes
         self._parent = np.zeros(0, dtype=INDEX)
         self._mask = np.zeros(0, dtype=np.uint16)
         self._pending: list[ExportSubjects] = []
@@ -236,9 +224,8 @@ class SubjectSet:
         at = np.zeros(len(high), dtype=np.int64)
         for part in np.flatnonzero(np.diff(bounds)).tolist():
             start, stop = bounds[part], bounds[part + 1]
-            known[start:stop], at[start:stop] = _locate(
-                self._high[part], self._low[part], high[start:stop], low[start:stop]
-            )
+            held_high, held_low, _ = self._columns.get(part)
+            known[start:stop], at[start:stop] = _locate(held_high, held_low, high[start:stop], low[start:stop])
         return bounds, known, at
 
     def _people_at(self, found: np.ndarray, bounds: list[int], at: np.ndarray) -> np.ndarray:
@@ -247,7 +234,7 @@ class SubjectSet:
         cuts = np.searchsorted(found, bounds).tolist()
         for part in np.flatnonzero(np.diff(cuts)).tolist():
             start, stop = cuts[part], cuts[part + 1]
-            people[start:stop] = self._person[part][at[found[start:stop]]]
+            people[start:stop] = self._columns.get(part)[2][at[found[start:stop]]]
         return self._find(people)
 
     def _new_people(self, count: int) -> np.ndarray:
@@ -281,11 +268,19 @@ class SubjectSet:
         for part in np.flatnonzero(np.diff(cuts)).tolist():
             start, stop = bounds[part], bounds[part + 1]
             new = np.flatnonzero(~known[start:stop]) + start
-            self._high[part], self._low[part], self._person[part] = _inserted(
-                (self._high[part], self._low[part], self._person[part]),
-                at[new],
-                (high[new], low[new], people[cuts[part] : cuts[part + 1]]),
-            )
+            added = (high[new], low[new], people[cuts[part] : cuts[part + 1]])
+            self._columns.put(part, _inserted(self._columns.get(part), at[new], added))
+        if self._spill_bytes is not None and self._size * BYTES_PER_IDENTIFIER > self._spill_bytes:
+            self._columns.spill()
+
+    @property
+    def spilled(self) -> bool:
+        """Whether the columns are on disk (past ``spill_bytes``)."""
+        return self._columns.spilled
+
+    def close(self) -> None:
+        """Remove the spilled columns now (a scan that stops before ``result``); the set is unusable after."""
+        self._columns.close()
 
     def _find(self, people: np.ndarray) -> np.ndarray:
         """The roots of ``people``; their paths are shortened on the way (each points at its root)."""
@@ -306,7 +301,7 @@ class SubjectSet:
             if np.array_equal(up, self._parent):
                 break
             self._parent = up
-        high, low, person = (_drained(column) for column in (self._high, self._low, self._person))
+        high, low, person = self._columns.drain()
         size = len(high)
         final = self._parent[person]  # each identifier's person (a root)
         del person

@@ -38,6 +38,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from export_gate.errors import InputError
 from export_gate.reading.flatten import LeafColumn, ReadLimits, check_depth, flatten
+from export_gate.reading.watch import Watch
 
 __all__ = [
     "COMPRESSIONS",
@@ -46,6 +47,7 @@ __all__ = [
     "Batch",
     "LeafColumn",
     "ReadLimits",
+    "Watch",
     "fingerprint",
     "read_batches",
     "resolve",
@@ -88,6 +90,7 @@ class Batch:
     row_offset: int  # index of the batch's first row within that source
     columns: list[LeafColumn]  # flattened leaf columns
     num_rows: int
+    header_line: bool = False  # the column names were read from a header line (CSV): a data row if misplaced
 
 
 def resolve(paths: Sequence[str], *, fmt: str | None = None) -> list[str]:
@@ -117,15 +120,25 @@ def read_batches(
     encoding: str | None = None,
     batch_rows: int = BATCH_ROWS,
     limits: ReadLimits = DEFAULT_LIMITS,
+    watch: Watch | None = None,
 ) -> Iterator[Batch]:
     """Stream every row of every file as flattened batches of at most ``batch_rows`` rows.
 
     ``encoding`` applies to CSV only (JSON Lines and Parquet are UTF-8 by definition); without it a CSV that is
     not UTF-8 is detected with charset-normalizer, and any GB2312/GBK guess is read as GB18030 (its superset).
-    Files are read lazily: an unreadable third file raises only after the first two were streamed.
+    Files are read lazily: an unreadable third file raises only after the first two were streamed. With a
+    ``watch``, each file is checked once parsed (and when it fails to parse: a file truncated under the parser
+    is reported as changed, not as corrupt).
     """
     for source in resolve(paths, fmt=fmt):
-        yield from _read_source(source, _format_of(source, fmt), encoding, batch_rows, limits)
+        try:
+            yield from _read_source(source, _format_of(source, fmt), encoding, batch_rows, limits)
+        except Exception:
+            if watch is not None:
+                watch.check(source)  # a change explains the failure better than the parser can
+            raise
+        if watch is not None:
+            watch.check(source)
 
 
 def table_batches(
@@ -160,11 +173,12 @@ def row_count(paths: Sequence[str], *, fmt: str | None = None) -> int | None:
     return total
 
 
-def fingerprint(paths: Sequence[str]) -> str:
+def fingerprint(paths: Sequence[str], *, watch: Watch | None = None) -> str:
     """``sha256:<hex>`` over each file's name, size and content, for the audit log.
 
     Content is hashed in 1 MiB chunks (sha256 runs at about 1 GB/s, far faster than the scan), so the
-    fingerprint changes when any byte of the export changes and memory stays flat.
+    fingerprint changes when any byte of the export changes and memory stays flat. With a ``watch`` (the one the
+    parser checks against), each file is checked once hashed: unchanged, the bytes hashed are the bytes parsed.
     """
     outer = hashlib.sha256()
     for source in resolve(paths):
@@ -178,6 +192,8 @@ def fingerprint(paths: Sequence[str]) -> str:
                     size += len(chunk)
         except OSError as exc:
             raise InputError(f"{source}: cannot be read ({_os_reason(exc)}); check the file and permissions") from exc
+        if watch is not None:
+            watch.check(source)
         outer.update(f"{source}\0{size}\0{inner.hexdigest()}\n".encode())
     return "sha256:" + outer.hexdigest()
 
@@ -283,7 +299,7 @@ def _read_source(source: str, kind: str, encoding: str | None, batch_rows: int, 
         for record_batch in _READERS[kind](partial(_open, fs, path, codec), context, encoding, batch_rows):
             for piece in _pieces(record_batch, batch_rows):
                 columns = flatten(piece, source=source, row_offset=offset, limits=limits)
-                yield Batch(source, offset, columns, piece.num_rows)
+                yield Batch(source, offset, columns, piece.num_rows, header_line=kind == "csv")
                 offset += piece.num_rows
     except InputError:
         raise

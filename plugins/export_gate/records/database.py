@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
@@ -23,13 +24,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
+from export_gate import settings
 from export_gate.errors import LedgerError
 from export_gate.model import CATEGORIES
 
-#: Seconds a writer waits for another process's write lock before giving up (SQLite busy timeout).
-LOCK_TIMEOUT_S = 120
 #: Execution option that makes the next SQLite transaction take the write lock at BEGIN.
 _WRITE = "export_gate_write"
+#: Execution option: seconds this transaction waits for SQLite's write lock (default: settings.lock_timeout_s).
+_WAIT = "export_gate_wait_s"
 #: The digest's bit names, in bit order (PERSONAL_BIT first, then model.CATEGORY_BITS).
 BIT_NAMES: tuple[str, ...] = ("personal", *CATEGORIES)
 #: Per person, how many active reservations carry each bit: a release can then drop a bit without a scan.
@@ -165,19 +167,22 @@ def format_ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def safe_url(engine: Engine) -> str:
-    """The database URL without its password, for messages."""
-    return engine.url.render_as_string(hide_password=True)
+def safe_url(engine: Engine | str) -> str:
+    """The database URL (of an engine, or as given) without its password, for messages."""
+    url = sa.make_url(engine) if isinstance(engine, str) else engine.url
+    return url.render_as_string(hide_password=True)
 
 
-_ENGINES: dict[str, Engine] = {}
+_ENGINES: dict[tuple[str, bool], Engine] = {}
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per URL and process (engines hold pools; processes must not share them)."""
-    if url not in _ENGINES:
-        _ENGINES[url] = _create_engine(url)
-    return _ENGINES[url]
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """One engine per URL and process (engines hold pools; processes must not share them). ``read_only``: the
+    engine never writes, so an auditor's read-only copy can be verified (SQLite opened with ``mode=ro``, or
+    ``immutable=1`` when there is no WAL to read; PostgreSQL sessions in read-only transactions)."""
+    if (url, read_only) not in _ENGINES:
+        _ENGINES[url, read_only] = _create_engine(url, read_only=read_only)
+    return _ENGINES[url, read_only]
 
 
 def _forget_engines_in_child() -> None:
@@ -191,38 +196,79 @@ def _forget_engines_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_engines_in_child)
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, *, read_only: bool) -> Engine:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise LedgerError(f"ledger URL {url!r} is not a database URL: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed, connect_args={"timeout": LOCK_TIMEOUT_S})
-        _configure_sqlite(engine)
+        _refuse_transient(parsed, url)
+        if read_only:
+            parsed = _read_only_sqlite(parsed)
+        engine = sa.create_engine(parsed, connect_args={"timeout": settings.lock_timeout_s()})
+        _configure_sqlite(engine, read_only=read_only)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        options = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=options)
     raise LedgerError(
         f"ledger URL {parsed.render_as_string()}: only sqlite:/// and postgresql+psycopg:// are supported"
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _refuse_transient(url: sa.URL, text: str) -> None:
+    """A ledger must outlive the process: an in-memory SQLite database (or SQLite's empty path, a temporary
+    file) would count this export and forget it at exit, so the next gate would see an empty year."""
+    database = url.database or ""
+    if database in ("", ":memory:") or ":memory:" in database or url.query.get("mode") == "memory":
+        raise LedgerError(
+            f"ledger URL {text} is an in-memory or temporary SQLite database, which forgets "
+            "every export when the process ends; use a file (sqlite:////path/ledger.db) or PostgreSQL"
+        )
+
+
+def _read_only_sqlite(url: sa.URL) -> sa.URL:
+    """The SQLite URI that opens the file without writing. ``mode=ro`` reads a WAL database only when its -shm
+    file exists or can be created; a copy without a WAL (the usual copy of a checkpointed ledger) is opened
+    ``immutable=1``, which needs neither."""
+    if url.database and url.database.startswith("file:"):
+        return url  # the caller wrote a URI already
+    path = Path(url.database or "").resolve()
+    if not path.is_file():
+        raise LedgerError(f"ledger file {path} does not exist (a read-only check cannot create it)")
+    wal, shm = path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+    if shm.exists() or os.access(path.parent, os.W_OK):
+        mode = "mode=ro"  # reads the WAL too, and respects a live writer's locks
+    elif wal.exists() and wal.stat().st_size:
+        raise LedgerError(
+            f"ledger file {path} has a write-ahead log ({wal.name}) but no {shm.name} beside it in a read-only "
+            "folder: copy the -shm file with it, or checkpoint the ledger before copying it"
+        )
+    else:
+        mode = "immutable=1"  # a read-only copy with nothing in a WAL: no other process can be writing it
+    return url.set(database=f"file:{path}?{mode}", query={"uri": "true"})
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
     """Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions cannot take the write lock early)."""
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_connection: object, _record: object) -> None:
         dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
         cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-        cursor.execute(f"PRAGMA busy_timeout = {LOCK_TIMEOUT_S * 1000}")
-        cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
-        cursor.execute("PRAGMA synchronous = NORMAL")  # WAL stays crash-safe; only the last commit may be lost
+        cursor.execute(f"PRAGMA busy_timeout = {int(settings.lock_timeout_s() * 1000)}")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
+            cursor.execute("PRAGMA synchronous = NORMAL")  # WAL stays crash-safe; only the last commit may be lost
         cursor.execute("PRAGMA cache_size = -131072")  # 128 MB: a 10-million-subject index stays hot
         cursor.execute("PRAGMA temp_store = MEMORY")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
+        wait_s = connection.get_execution_options().get(_WAIT)
+        if wait_s is not None:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(wait_s * 1000)}")
         write = connection.get_execution_options().get(_WRITE)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -240,18 +286,21 @@ def lock(conn: Connection, name: str) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine, locks: Sequence[str] = ()) -> Iterator[Connection]:
+def write_transaction(
+    engine: Engine, locks: Sequence[str] = (), *, wait_s: float | None = None
+) -> Iterator[Connection]:
     """One all-or-nothing transaction holding the write lock(s): commits on success, rolls back on any
-    exception (a killed process never commits, and the database discards its half-done work)."""
+    exception (a killed process never commits, and the database discards its half-done work). ``wait_s``:
+    how long to wait for SQLite's write lock (default settings.lock_timeout_s)."""
     try:
         with engine.connect() as conn:
-            conn.execution_options(**{_WRITE: True})
+            conn.execution_options(**{_WRITE: True, _WAIT: settings.lock_timeout_s() if wait_s is None else wait_s})
             with conn.begin():
                 for name in sorted(set(locks)):
                     lock(conn, name)
                 yield conn
     except sa.exc.OperationalError as exc:
-        raise LedgerError(f"ledger database {safe_url(engine)}: {_first_line(exc.orig)}") from exc
+        raise LedgerError(_operational_message(engine, exc)) from exc
 
 
 @contextmanager
@@ -261,7 +310,17 @@ def read_connection(engine: Engine) -> Iterator[Connection]:
         with engine.connect() as conn, conn.begin():
             yield conn
     except sa.exc.OperationalError as exc:
-        raise LedgerError(f"ledger database {safe_url(engine)}: {_first_line(exc.orig)}") from exc
+        raise LedgerError(_operational_message(engine, exc)) from exc
+
+
+def _operational_message(engine: Engine, exc: sa.exc.OperationalError) -> str:
+    text = f"ledger database {safe_url(engine)}: {_first_line(exc.orig)}"
+    if "database is locked" in text:
+        text += (
+            f" (another gate held the write lock longer than {settings.LOCK_TIMEOUT_ENV}="
+            f"{settings.lock_timeout_s():g} s; run the gate again when it is done)"
+        )
+    return text
 
 
 def _first_line(exc: BaseException | None) -> str:
@@ -331,9 +390,27 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         current = current_revision(conn)
         if current == target:
             return
-        if current is not None and current not in {rev.revision for rev in _script().walk_revisions()}:
-            raise LedgerError(
-                f"ledger database {safe_url(engine)} has schema revision {current!r}, which this version of "
-                f"export-gate does not know (newest known: {head_revision()!r}); upgrade export-gate to use it"
-            )
+        _check_known(engine, current)
         command.upgrade(_alembic_config(conn), target)
+
+
+def check_current(engine: Engine) -> None:
+    """For a read-only use: the schema must be this version's (nothing can be upgraded without writing)."""
+    with read_connection(engine) as conn:
+        current = current_revision(conn)
+    if current == head_revision():
+        return
+    _check_known(engine, current)
+    raise LedgerError(
+        f"ledger database {safe_url(engine)} has schema revision {current!r}, older than this version's "
+        f"{head_revision()!r}; a read-only check cannot upgrade it: open a writable copy once with this version "
+        "(any export-gate command upgrades it), or check it with the export-gate version that wrote it"
+    )
+
+
+def _check_known(engine: Engine, current: str | None) -> None:
+    if current is not None and current not in {rev.revision for rev in _script().walk_revisions()}:
+        raise LedgerError(
+            f"ledger database {safe_url(engine)} has schema revision {current!r}, which this version of "
+            f"export-gate does not know (newest known: {head_revision()!r}); upgrade export-gate to use it"
+        )

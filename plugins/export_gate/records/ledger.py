@@ -6,7 +6,13 @@ digests only (export_gate.people.digest); an alias digest recognises the same pe
 
 Each export is a *reservation* under a caller's key ("dag_id/run_id/task_id"): pending from the moment the gate
 allows it, confirmed when the export ran, released (no longer counted) when it failed for good. Reserving again
-under the same key replaces the earlier reservation, so a retried gate or run never counts a person twice.
+under the key of a pending reservation replaces it, so a retried gate never counts a person twice. A confirmed
+reservation is history (its people left): a re-run of the same task reserves under the next free key
+("KEY#2", "KEY#3", ...), adding to it, so neither the re-run nor its release can take those people back.
+
+Every change is chained into the audit log: the record of a reservation or release carries the totals it left
+in each year it touched and a digest of the reservation's members (``ledger`` in the record), and
+``Store.verify`` checks the tables against the last record of each year and reservation.
 
 Why per-bit reference counts: each person row counts how many active reservations carry each category bit,
 so releasing a reservation is one set-based update over its members instead of re-reading every other export.
@@ -22,7 +28,7 @@ import hmac
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -35,14 +41,18 @@ from export_gate.errors import LedgerError
 from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects, mask_histogram
 from export_gate.people.digest import DIGEST_BYTES, digest_order, pack_digests, run_starts, unpack_digests
 from export_gate.records import database as db
-from export_gate.records.audit import AuditLog
+from export_gate.records.anchors import Anchor
+from export_gate.records.audit import AuditLog, VerifyResult
+from export_gate.records.crosscheck import Claims, cross_check, ledger_state
 
 PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
 _ACTIVE = (PENDING, CONFIRMED)
 #: Mask bits in the order of db.REF_COLUMNS.
 _BITS: tuple[int, ...] = (PERSONAL_BIT, *(CATEGORY_BITS[name] for name in CATEGORIES))
 _ALL_BITS = sum(_BITS)
-_KEY_CHECK = "key_check"
+#: ledger_meta rows: the key check of each calendar year, and this ledger's random id (see records.anchors).
+_KEY_CHECK = "key_check:{year}"
+_LEDGER_ID = "ledger_id"
 
 
 @functools.cache
@@ -105,50 +115,83 @@ class LedgerTx:
         self.handler_id = handler_id
         self.year = int(year)
         self._cached: tuple[ExportSubjects, str | None, _Plan] | None = None
+        self._changes: dict | None = None
 
     def preview(self, subjects: ExportSubjects, *, reservation: str | None = None) -> tuple[Counts, Counts]:
-        """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of ``reservation``
-        (a retry replaces them), so a retried export is judged exactly like its first try."""
+        """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of a pending
+        ``reservation`` (a retry replaces them), so a retried export is judged exactly like its first try. A key
+        other than the year's is refused here, before any decision: its digests would match nobody."""
         _check_digests(subjects)
-        plan = self._plan(subjects, self._earlier(reservation))
-        self._cached = (subjects, reservation, plan)
+        self._store.check_key(self._conn, self.year, record=False)
+        key = self._run_key(reservation)
+        plan = self._plan(subjects, self._earlier(key))
+        self._cached = (subjects, key, plan)
         return Counts.from_histogram(plan.before), Counts.from_histogram(plan.after)
 
     def reserve(
         self, reservation: str, subjects: ExportSubjects, *, status: str = PENDING, meta: dict | None = None
-    ) -> None:
-        """Count this export's subjects under ``reservation`` (replacing an earlier reservation of that key)."""
+    ) -> str:
+        """Count this export's subjects under ``reservation`` (replacing a pending reservation of that key; after
+        a confirmed one, under the next free key). Returns the key reserved under."""
         if status not in _ACTIVE:
             raise LedgerError(f"a new reservation is {PENDING!r} or {CONFIRMED!r}, not {status!r}")
         _check_digests(subjects)
-        self._store.check_key(self._conn)
-        earlier = self._earlier(reservation)
+        self._store.check_key(self._conn, self.year, record=True)
+        key = self._run_key(reservation)
+        assert key is not None
+        earlier = self._earlier(key)
         cached, self._cached = self._cached, None
-        if cached is not None and cached[0] is subjects and cached[1] == reservation:
+        if cached is not None and cached[0] is subjects and cached[1] == key:
             plan = cached[2]  # same lock, same state: what preview computed is what we write
         else:
             plan = self._plan(subjects, earlier)
         scope_id = _scope_id(self._conn, self.handler_id, self.year, create=True)
         assert scope_id is not None
+        years = {self.year: plan.after}
         if earlier is not None:  # take the earlier try back (the plan already counts this year's without it)
             totals = _remove_members(self._conn, earlier)
             if earlier.scope_id != scope_id:  # last year's try of this key
-                _log_history(self._conn, earlier.scope_id, reservation, "release", totals)
-        reservation_id = _save_reservation(self._conn, scope_id, reservation, status, subjects, meta)
+                _log_history(self._conn, earlier.scope_id, key, "release", totals)
+                years[earlier.year] = totals
+        reservation_id = _save_reservation(self._conn, scope_id, key, status, subjects, meta)
         _apply(self._conn, scope_id, reservation_id, plan)
-        _log_history(self._conn, scope_id, reservation, "reserve", plan.after)
+        _log_history(self._conn, scope_id, key, "reserve", plan.after)
+        self._changes = ledger_state(
+            self.handler_id,
+            key,
+            np.concatenate([plan.new.high, plan.known.high]),
+            np.concatenate([plan.new.low, plan.known.low]),
+            np.concatenate([plan.new.masks, plan.known.masks]),
+            years,
+        )
+        return key
 
     def append_audit(self, record: dict) -> int:
-        """Append the audit record in this transaction: it commits (or not) with the reservation."""
-        return self._store.audit.append(self._conn, {"handler_id": self.handler_id, "year": self.year, **record})
+        """Append the audit record in this transaction: it commits (or not) with the reservation, and carries
+        the ledger state the reservation left (so verify can cross-check the ledger against it)."""
+        full = {"handler_id": self.handler_id, "year": self.year, **record}
+        if self._changes is not None:
+            full["ledger"] = self._changes
+        return self._store.audit.append(self._conn, full, self._store.secret_key)
+
+    def _run_key(self, reservation: str | None) -> str | None:
+        """The key this run reserves under: ``reservation`` itself, unless a confirmed reservation (an export
+        that ran) holds it: then the next of KEY#2, KEY#3, ... that is not confirmed."""
+        if reservation is None:
+            return None
+        key, number = reservation, 1
+        while (row := _reservation(self._conn, key)) is not None and row.status == CONFIRMED:
+            number += 1
+            key = f"{reservation}#{number}"
+        return key
 
     def _earlier(self, reservation: str | None) -> sa.Row | None:
-        """The active reservation this key would replace (None if none). Another handler's key is an error:
+        """The pending reservation this key would replace (None if none). Another handler's key is an error:
         the lock held here does not cover that handler's ledger."""
         if reservation is None:
             return None
         row = _reservation(self._conn, reservation)
-        if row is None or row.status not in _ACTIVE:
+        if row is None or row.status != PENDING:
             return None
         if row.handler_id != self.handler_id:
             raise LedgerError(
@@ -217,17 +260,49 @@ class LedgerTx:
 class Store:
     """The ledger and the audit log, in one database (``url``; None: settings.default_ledger_url()).
 
-    Opening a store migrates the database to the current schema. ``secret_key`` is the HMAC key the digests
-    were made with (default: settings.secret_key_from_env()); recording refuses to run without one, and refuses
-    a key other than the one the ledger was started with (its digests would never match: everyone counted twice).
+    Opening a store migrates the database to the current schema (``read_only``: never writes; the schema must
+    be current). ``secret_key`` is the HMAC key the digests were made with (default: $EXPORT_GATE_SECRET_KEY);
+    recording refuses to run without one, and any use refuses a key other than the one the year was started
+    with (its digests would never match: everyone counted twice). The key also chains the audit records.
     """
 
-    def __init__(self, url: str | None = None, *, secret_key: bytes | None = None) -> None:
+    def __init__(self, url: str | None = None, *, secret_key: bytes | None = None, read_only: bool = False) -> None:
         self.url = url or settings.default_ledger_url()
-        self.engine = db.make_engine(self.url)
-        db.migrate(self.engine)
+        self.engine = db.make_engine(self.url, read_only=read_only)
+        if read_only:
+            db.check_current(self.engine)
+        else:
+            db.migrate(self.engine)
         self._secret_key = secret_key
         self.audit = AuditLog(self.engine)
+
+    @property
+    def secret_key(self) -> bytes | None:
+        """The key given, else $EXPORT_GATE_SECRET_KEY, else None (records are then chained unkeyed)."""
+        return self._secret_key or settings.optional_secret_key()
+
+    def ledger_id(self) -> str:
+        """This ledger's random id (made by schema revision 0003): names it in anchor files."""
+        with db.read_connection(self.engine) as conn:
+            value = _meta_value(conn, _LEDGER_ID)
+        if value is None:
+            raise LedgerError(f"the ledger {db.safe_url(self.engine)} has no id (ledger_meta.ledger_id was removed)")
+        return value
+
+    def verify(self, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+        """Verify the audit chain (with this store's key and $EXPORT_GATE_PREVIOUS_SECRET_KEYS) against
+        ``anchors``, then cross-check the ledger tables against the state the records say they left."""
+        keys = [key for key in (self.secret_key, *settings.previous_secret_keys()) if key is not None]
+        claims = Claims()
+        result = self.audit.verify(keys, anchors, visit=claims.add)
+        if not result.ok:
+            return result
+        problem, lines = cross_check(self.engine, claims)
+        checks = (*result.checks, *lines)
+        if problem is not None:
+            record_id, reason = problem
+            return VerifyResult(False, result.checked, record_id, reason, checks)
+        return VerifyResult(True, result.checked, None, result.reason, checks)
 
     def counts(self, handler_id: str, year: int) -> Counts:
         """Year-to-date counts (pending and confirmed reservations)."""
@@ -249,10 +324,11 @@ class Store:
         """The export failed for good: its people are no longer counted (unless another export has them)."""
         self._finish(reservation, RELEASED, audit)
 
-    def append_audit(self, record: dict) -> int:
-        """Append an audit record in its own transaction (a gate that failed before the ledger was reached)."""
-        with db.write_transaction(self.engine) as conn:
-            return self.audit.append(conn, record)
+    def append_audit(self, record: dict, *, wait_s: float | None = None) -> int:
+        """Append an audit record in its own transaction (a gate that failed before the ledger was reached);
+        ``wait_s`` bounds the wait for a busy SQLite ledger."""
+        with db.write_transaction(self.engine, wait_s=wait_s) as conn:
+            return self.audit.append(conn, record, self.secret_key)
 
     def timeline(self, handler_id: str, year: int) -> list[dict]:
         """The year-to-date totals after every reservation and release, oldest first."""
@@ -285,22 +361,32 @@ class Store:
             )
             return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.all())}
 
-    def check_key(self, conn: Connection) -> None:
-        """Refuse to record without a key, or with another key than the ledger's first one."""
-        key = self._secret_key or settings.secret_key_from_env()
+    def check_key(self, conn: Connection, year: int, *, record: bool) -> None:
+        """Refuse another key than the one ``year`` was started with (``record``: also refuse to record without
+        a key, and make this key the year's when it is the first). Without a key and without recording (a what-if
+        with a throw-away key) there is nothing to compare."""
+        key = self.secret_key
+        if key is None:
+            if record:
+                settings.secret_key_from_env()  # raises, saying where the key comes from
+            return
         check = hmac.new(key, b"export-gate ledger key check", hashlib.sha256).hexdigest()
-        stored = _meta_value(conn)
+        name = _KEY_CHECK.format(year=int(year))
+        stored = _meta_value(conn, name)
         if stored is None:
+            if not record:
+                return
             db.lock(conn, "key-check")
-            stored = _meta_value(conn)
+            stored = _meta_value(conn, name)
             if stored is None:
-                conn.execute(sa.insert(db.ledger_meta).values(name=_KEY_CHECK, value=check))
+                conn.execute(sa.insert(db.ledger_meta).values(name=name, value=check))
                 return
         if not hmac.compare_digest(stored, check):
             raise LedgerError(
-                f"the ledger {db.safe_url(self.engine)} was started with a different secret key: its digests would "
-                f"not match this key's and every person would be counted again; set {settings.SECRET_KEY_ENV} to "
-                "the ledger's key, or use a new ledger"
+                f"the ledger {db.safe_url(self.engine)} counts {year} under a different secret key: this key's "
+                f"digests would match none of the year's people and every one would be counted again; set "
+                f"{settings.SECRET_KEY_ENV} (in Airflow: the connection 'export_gate_secret') to the key the year "
+                "was started with; a new key can start with a new year (docs/security.md, key rotation)"
             )
 
     def _finish(self, key: str, status: str, audit: dict | None) -> None:
@@ -311,6 +397,7 @@ class Store:
             db.lock(conn, _handler_lock(row.handler_id))
             row = _reservation(conn, key)  # re-read under the handler's lock
             assert row is not None
+            changes = None
             if row.status != status:
                 if row.status != PENDING:
                     raise LedgerError(
@@ -320,24 +407,27 @@ class Store:
                 if status == RELEASED:
                     totals = _remove_members(conn, row)
                     _log_history(conn, row.scope_id, key, "release", totals)
+                    changes = ledger_state(row.handler_id, key, *_NO_WORDS, np.zeros(0, np.uint16), {row.year: totals})
                 conn.execute(
                     sa.update(db.reservation)
                     .where(db.reservation.c.id == row.id)
                     .values(status=status, updated_at=db.utc_now())
                 )
-            if audit is not None:
+            if audit is not None or changes is not None:  # a change of the counts always leaves a record
                 event = "confirm" if status == CONFIRMED else "release"
-                self.audit.append(
-                    conn, {"event": event, "handler_id": row.handler_id, "year": row.year, "reservation": key, **audit}
-                )
+                record = {"event": event, "handler_id": row.handler_id, "year": row.year, "reservation": key}
+                record.update(audit or {})
+                if changes is not None:
+                    record["ledger"] = changes
+                self.audit.append(conn, record, self.secret_key)
 
 
 def _handler_lock(handler_id: str) -> str:
     return f"handler:{handler_id}"
 
 
-def _meta_value(conn: Connection) -> str | None:
-    return conn.execute(sa.select(db.ledger_meta.c.value).where(db.ledger_meta.c.name == _KEY_CHECK)).scalar()
+def _meta_value(conn: Connection, name: str) -> str | None:
+    return conn.execute(sa.select(db.ledger_meta.c.value).where(db.ledger_meta.c.name == name)).scalar()
 
 
 def _scope_id(conn: Connection, handler_id: str, year: int, *, create: bool = False) -> int | None:
@@ -456,11 +546,37 @@ SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledg
 """
 
 
+#: PostgreSQL: refresh the ledger's statistics when the planner expects fewer than this share of a scope's people.
+_STALE_SHARE = 0.5
+#: ... and the scope holds at least this many people (below it any plan is fast).
+_STALE_MIN_PEOPLE = 1000
+
+
+def _refresh_statistics(conn: Connection, scope_id: int, people: int) -> None:
+    """Make PostgreSQL's plans of this scope's joins independent of when autovacuum last ran.
+
+    The planner sizes a handler/year's rows from the tables' statistics. A scope written since the last ANALYZE
+    (a new handler or year: autovacuum waits for 10% of the whole table to change) looks like one row, and a
+    nested loop over that "one" row rescans the other side for each of thousands (a what-if on 32,493 people
+    took 77 s, 375M rows removed by a join filter, under the handler's lock). So before joining, ask the planner
+    how many rows it expects for the scope; below half the people the totals hold (cheap: at most 256 rows),
+    ANALYZE the ledger's tables in this transaction (its own uncommitted rows count as live). A few hundred
+    milliseconds at ten million people, and only when the statistics are stale. SQLite has no statistics here:
+    its joins are fixed by CROSS JOIN and by probing primary keys."""
+    if conn.dialect.name != "postgresql" or people < _STALE_MIN_PEOPLE:
+        return
+    query = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM ledger_person WHERE scope_id = {int(scope_id)}"
+    expected = conn.exec_driver_sql(query).scalar_one()[0]["Plan"]["Plan Rows"]
+    if expected < people * _STALE_SHARE:
+        conn.exec_driver_sql("ANALYZE ledger_person, ledger_alias, ledger_membership")
+
+
 def _lookup(
     conn: Connection, scope_id: int, replaced: int | None, high: np.ndarray, low: np.ndarray
 ) -> tuple[np.ndarray, _People]:
     """Which identifiers (positions in ``high``/``low``) name a known person, sorted, and for each the smallest
     known person it names, with that person's mask without the reservation ``replaced``."""
+    _refresh_statistics(conn, scope_id, sum(_histogram(conn, scope_id).values()))
     without = _shifted(db.membership, -1)["mask"]
     query = _LOOKUP_SQL.format(mask=without.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     at: list[np.ndarray] = []
@@ -561,6 +677,7 @@ def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
     members. Returns the new totals histogram of its scope."""
     person, member, members = db.person, db.membership, _members_cte(row.id)
     histogram = _histogram(conn, row.scope_id)
+    _refresh_statistics(conn, row.scope_id, sum(histogram.values()))
     _histogram_without(conn, row, histogram)
     joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
     conn.execute(sa.update(person).where(joined).values(_shifted(members, -1)))

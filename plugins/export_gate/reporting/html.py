@@ -16,6 +16,7 @@ from urllib.parse import quote
 from export_gate.airflow.web.templating import environment, static_text
 from export_gate.model import CATEGORIES
 from export_gate.reporting.charts import BarRow, threshold_bars
+from export_gate.reporting.outcome import action_of, kind_of, outcome, related
 
 #: Count names in the order the report lists them.
 COUNT_NAMES: tuple[str, ...] = ("personal", "sensitive", *CATEGORIES)
@@ -31,17 +32,20 @@ def count_name(label: object) -> str | None:
     return category if category in CATEGORIES else None
 
 
-def _value(counts: dict | None, name: str) -> int:
-    counts = counts or {}
+def _value(counts: dict | None, name: str) -> int | None:
+    """One count of a counts mapping; None when the record has no counts (the gate failed before counting:
+    the number is unknown, which is not 0)."""
+    if counts is None:
+        return None
     if name in ("personal", "sensitive"):
         return int(counts.get(name) or 0)
     return int((counts.get("categories") or {}).get(name) or 0)
 
 
-def action_of(record: dict) -> str:
-    """allow | annotate | block; an error record (no decision) is a block: the gate failed closed."""
-    decision = record.get("decision") or {}
-    return str(record.get("action") or decision.get("action") or ("block" if record.get("error") else "unknown"))
+def counted(record: dict) -> bool:
+    """Whether the record holds the people counted (a gate that failed before counting, a confirm and a
+    release do not)."""
+    return isinstance(record.get("counts"), dict)
 
 
 def _thresholds(decision: dict) -> dict[str, set[int]]:
@@ -57,8 +61,8 @@ def _thresholds(decision: dict) -> dict[str, set[int]]:
 
 
 def count_rows(record: dict) -> list[dict[str, Any]]:
-    """Per count: this export, year-to-date before and after, and the thresholds that apply to it."""
-    counts = record.get("counts") or {}
+    """Per count: this export, year-to-date before and after (None: unknown), and the thresholds that apply."""
+    counts = record.get("counts") if counted(record) else {"export": None, "ytd_before": None, "ytd_after": None}
     limits = _thresholds(record.get("decision") or {})
     return [
         {
@@ -73,10 +77,14 @@ def count_rows(record: dict) -> list[dict[str, Any]]:
 
 
 def counts_chart(record: dict) -> str:
-    """The year-to-date bars of every count against its thresholds, as inline SVG."""
+    """The year-to-date bars of every count against its thresholds, as inline SVG; no chart for a record
+    without counts (a chart of zeros would say nobody was counted)."""
+    if not counted(record):
+        return ""
     rows = count_rows(record)
     bars = {
-        r["name"]: BarRow(r["name"].replace("_", " "), r["before"], r["after"], tuple(r["thresholds"])) for r in rows
+        r["name"]: BarRow(r["name"].replace("_", " "), r["before"] or 0, r["after"] or 0, tuple(r["thresholds"]))
+        for r in rows
     }
     # each category counts towards the sensitive thresholds: draw the categories on the sensitive row's scale
     sensitive_scale = bars["sensitive"].scale_max()
@@ -151,15 +159,35 @@ def airflow_task_path(record: dict) -> str | None:
     return f"dags/{quote(str(dag_id), safe='')}/runs/{quote(str(run_id), safe='')}/tasks/{quote(str(task_id), safe='')}"
 
 
-def decision_view(record: dict) -> dict[str, Any]:
-    """Everything the decision partial shows, with missing keys as None or empty."""
+def list_version_parts(version: object) -> tuple[str, str]:
+    """A list version as (release, file digest): '2024-03-22+sha256:9f2c...' -> ('2024-03-22', '9f2c...').
+    Shown whole or as a named short digest, never cut in the middle of either part."""
+    text = str(version or "")
+    release, _, digest = text.partition("+sha256:")
+    return release, digest
+
+
+def decision_view(record: dict, *, gate_record: int | None = None) -> dict[str, Any]:
+    """Everything the decision partial shows, with missing keys as None or empty. ``gate_record`` is the id
+    of the gate record a confirm or release finished (the caller looks it up)."""
     decision = record.get("decision") or {}
     source = record.get("source") or {}
     lst = record.get("list") or {}
+    release, digest = list_version_parts(lst.get("version"))
+    found = outcome(record)
     return {
         "id": record.get("id"),
         "ts": _when(record.get("ts")),
+        "as_of": record.get("as_of"),
         "event": record.get("event"),
+        "kind": kind_of(record),
+        "gate_record": gate_record,
+        "related": related(record, gate_record),
+        "review": record.get("review") or {},
+        "change": record.get("change"),
+        "filing": record.get("filing") or {},
+        "outcome": {"kind": found.kind, "text": found.text},
+        "counted": counted(record),
         "action": action_of(record),
         "mechanism": record.get("mechanism") or decision.get("mechanism"),
         "message": decision.get("message"),
@@ -176,6 +204,8 @@ def decision_view(record: dict) -> dict[str, Any]:
         "fingerprint": source.get("fingerprint"),
         "list_id": lst.get("id"),
         "list_version": lst.get("version"),
+        "list_release": release,
+        "list_digest": digest,
         "scenario": record.get("scenario"),
         "purpose": record.get("purpose"),
         "detector_version": record.get("detector_version"),
@@ -194,15 +224,24 @@ def decision_view(record: dict) -> dict[str, Any]:
     }
 
 
-def render_report(record: dict, *, airflow_base_url: str | None = None) -> str:
-    """The self-contained HTML report of one gate run. ``airflow_base_url`` (e.g. 'http://airflow:8080/')
-    makes the DAG/run/task a link; without it they are plain text, so the file stays useful offline."""
+def render_report(
+    record: dict,
+    *,
+    airflow_base_url: str | None = None,
+    chain: dict[str, Any] | None = None,
+    gate_record: int | None = None,
+) -> str:
+    """The self-contained HTML report of one gate run. ``airflow_base_url`` (e.g. '/' or '/airflow/')
+    makes the DAG/run/task a link; without it they are plain text, so the file stays useful offline.
+    ``chain`` is the audit chain's status when the report is shown by the review page (a file written at
+    gate time cannot know later tampering, so it says how to check)."""
     return (
         environment()
         .get_template("report.html")
         .render(
-            view=decision_view(record),
+            view=decision_view(record, gate_record=gate_record),
             css=static_text("style.css"),
             airflow_base_url=airflow_base_url,
+            chain=chain,
         )
     )

@@ -25,6 +25,13 @@ STANDARD_SENTENCES = {
     "following the withdrawn GB/T 35273-2020 Annex B.",
 }
 
+#: What happened to findings on rows with nobody they can belong to, by whether they were counted.
+UNANCHORED_SENTENCES = {
+    False: "Findings on rows with no person they can belong to (no key, name, birth date or strong identifier on "
+    "the row: product text, account codes, site coordinates) are not counted; the columns and cells are listed.",
+    True: "Strict: findings on rows with no person they can belong to are counted, each as a person of its own.",
+}
+
 
 def mask_text(text: str) -> str:
     """Keep just enough of a value to recognise its shape: 138****5678, 1101**********123X, 张*."""
@@ -51,11 +58,13 @@ def mask_identifier(entity: str, identifier: str) -> str:
 
 @dataclass
 class ColumnTally:
-    """Per column: cells scanned, cells per entity and per sensitive category, masked examples."""
+    """Per column: cells scanned, cells per entity and per sensitive category, masked examples, and cells with
+    findings on rows with nobody they can belong to (``unanchored``: not counted, shown to the reviewer)."""
 
     kind: str = ""
     reason: str = ""
     cells: int = 0
+    unanchored: int = 0
     entities: dict[str, int] = field(default_factory=dict)
     categories: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -70,6 +79,7 @@ class ColumnTally:
     def merge(self, other: ColumnTally) -> None:
         self.kind, self.reason = self.kind or other.kind, self.reason or other.reason
         self.cells += other.cells
+        self.unanchored += other.unanchored
         for mine, theirs in ((self.entities, other.entities), (self.categories, other.categories)):
             for name, count in theirs.items():
                 mine[name] = mine.get(name, 0) + count
@@ -106,6 +116,7 @@ def build_report(
     detector_version: str,
     identity_document_sensitive: bool,
     show_examples: bool = False,
+    count_unanchored: bool = False,
 ) -> dict:
     """The JSON-ready report of one scan. Examples (already masked) appear only when asked for."""
     columns = {}
@@ -116,6 +127,8 @@ def build_report(
             "entities": dict(sorted(col.entities.items())),
             "categories": {cat: col.categories[cat] for cat in CATEGORIES if cat in col.categories},
         }
+        if col.unanchored:
+            entry["unanchored_cells"] = col.unanchored
         if show_examples:
             entry["examples"] = list(col.examples)
         columns[name] = entry
@@ -129,6 +142,11 @@ def build_report(
             "rule": IDENTIFICATION_RULES[identified_by == STRONG_IDENTIFIERS],
         },
         "categories": {cat: {"subjects": counts.categories.get(cat, 0)} for cat in CATEGORIES},
+        "unanchored": {
+            "counted": count_unanchored,
+            "rule": UNANCHORED_SENTENCES[count_unanchored],
+            "columns": {name: col.unanchored for name, col in tally.columns.items() if col.unanchored},
+        },
         "columns": columns,
         "files": files,
         "as_of": as_of.isoformat(),

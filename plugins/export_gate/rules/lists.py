@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,13 +42,20 @@ MECHANISMS: dict[str, int] = {
     "standard_contract_or_certification": 1,
     "security_assessment": 2,
 }
-#: Which filing kinds satisfy each mechanism.
+#: Which filing kinds satisfy each mechanism. A stronger mechanism on file satisfies a weaker requirement: a
+#: handler whose export passed the security assessment has passed the stricter review of the same transfer.
 SATISFIED_BY: dict[str, tuple[str, ...]] = {
-    "standard_contract": ("standard_contract",),
-    "certification": ("certification",),
-    "standard_contract_or_certification": ("standard_contract", "certification"),
+    "standard_contract": ("standard_contract", "security_assessment"),
+    "certification": ("certification", "security_assessment"),
+    "standard_contract_or_certification": ("standard_contract", "certification", "security_assessment"),
     "security_assessment": ("security_assessment",),
 }
+#: Rule kinds. An ``important_data`` rule (data a department or region notified or published as important data,
+#: however the list counts it) always needs a security assessment: no declared purpose, FTZ exemption or
+#: override lifts it (Order No. 16 Art. 2 and Art. 5 last paragraph; Network Data Security Management Regulations).
+RULE_KINDS = ("threshold", "important_data")
+#: Who or what a mechanism may not be used by (a certification: not by a CIIO, not for important data).
+UNAVAILABLE_TO = ("ciio", "important_data")
 COUNTS = ("personal", "sensitive", "important_data")
 PERIODS = ("ytd", "export")
 HANDLERS = ("any", "ciio", "non_ciio")
@@ -111,6 +119,12 @@ class Rule:
     effective: date
     expires: date | None
     line: int
+    kind: str = "threshold"
+    also: tuple[Source, ...] = ()
+
+    @property
+    def important_data(self) -> bool:
+        return self.kind == "important_data"
 
     @property
     def rank(self) -> int:
@@ -153,6 +167,7 @@ class Mechanism:
     obligation: str
     validity_years: int | None
     source: Source
+    unavailable_to: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,8 +182,11 @@ class GateList:
     zones: tuple[str, ...]
     applies_to_ciio: bool
     version: str
+    edition: str
+    issued: date
     effective: date
     expires: date | None
+    last_checked: date
     source: Source
     status: str
     missing: str | None
@@ -182,6 +200,7 @@ class GateList:
     path: str
     sha256: str
     base_line: int = 1
+    series: str | None = None
 
     @property
     def version_id(self) -> str:
@@ -206,9 +225,13 @@ class GateList:
             "kind": self.kind,
             "zone": self.zone,
             "zones": list(self.zones),
+            "series": self.series,
             "version": self.version_id,
+            "edition": self.edition,
+            "issued": self.issued.isoformat(),
             "effective": self.effective.isoformat(),
             "expires": self.expires.isoformat() if self.expires else None,
+            "last_checked": self.last_checked.isoformat(),
             "status": self.status,
             "missing": self.missing,
             "scenarios": [{"id": sc.id, "title": sc.title, "note": sc.note} for sc in self.scenarios],
@@ -362,7 +385,10 @@ _LIST_REQUIRED = (
     "zone",
     "zones",
     "version",
+    "edition",
+    "issued",
     "effective",
+    "last_checked",
     "source",
     "status",
     "scenarios",
@@ -370,6 +396,7 @@ _LIST_REQUIRED = (
 )
 _LIST_OPTIONAL = (
     "expires",
+    "series",
     "applies_to_ciio",
     "base",
     "cross_zone_recognition",
@@ -378,7 +405,18 @@ _LIST_OPTIONAL = (
     "obligations",
 )
 _RULE_REQUIRED = ("id", "text", "scenarios", "count", "categories", "comparison", "threshold", "mechanism", "source")
-_RULE_OPTIONAL = ("handlers", "period", "and", "exemption", "overrides", "warning", "effective", "expires")
+_RULE_OPTIONAL = (
+    "kind",
+    "also",
+    "handlers",
+    "period",
+    "and",
+    "exemption",
+    "overrides",
+    "warning",
+    "effective",
+    "expires",
+)
 
 
 @dataclass(frozen=True)
@@ -451,6 +489,16 @@ def _parse_rule(c: _Checker, node: yaml.Node, where: str, gl_fields: _ListFields
         c.problem(f.get("mechanism", node), f"{where}.exemption", "a rule with mechanism 'none' must say the exemption")
     if mechanism != "none" and exemption is not None:
         c.problem(f["exemption"], f"{where}.exemption", "only a rule with mechanism 'none' states an exemption")
+    kind = c.choice(f.get("kind"), f"{where}.kind", RULE_KINDS, "important_data" if count == "important_data" else None)
+    if count == "important_data" and kind != "important_data":
+        c.problem(f["kind"], f"{where}.kind", "a rule that counts important data is of kind 'important_data'")
+    if kind == "important_data" and mechanism != "security_assessment":
+        c.problem(
+            f.get("mechanism", node),
+            f"{where}.mechanism",
+            "an important-data rule requires 'security_assessment' (Order No. 16 Arts. 2, 7; important data always "
+            "needs a security assessment)",
+        )
     rule = Rule(
         id=rule_id or "",
         text=c.text(f.get("text"), f"{where}.text") or "",
@@ -468,6 +516,12 @@ def _parse_rule(c: _Checker, node: yaml.Node, where: str, gl_fields: _ListFields
         effective=c.day(f.get("effective"), f"{where}.effective") or gl_fields.effective,  # type: ignore[arg-type]
         expires=c.day(f.get("expires"), f"{where}.expires", nullable=True),
         line=node.start_mark.line + 1,
+        kind=kind,
+        also=tuple(
+            src
+            for i, item in enumerate(c.items(f.get("also"), f"{where}.also"))
+            if (src := c.source(item, f"{where}.also[{i}]")) is not None
+        ),
     )
     if rule.overrides and not gl_fields.has_base:
         c.problem(f["overrides"], f"{where}.overrides", "only a list with a 'base' list can override its rules")
@@ -511,7 +565,7 @@ def _parse_mechanisms(c: _Checker, node: yaml.Node | None) -> dict[str, Mechanis
     out: dict[str, Mechanism] = {}
     for name, sub in (f or {}).items():
         where = f"mechanisms.{name}"
-        g = c.fields(sub, where, ("title", "obligation", "source"), ("validity_years",))
+        g = c.fields(sub, where, ("title", "obligation", "source"), ("validity_years", "unavailable_to"))
         if g is None:
             continue
         years = c.value(g["validity_years"]) if "validity_years" in g else None
@@ -520,8 +574,14 @@ def _parse_mechanisms(c: _Checker, node: yaml.Node | None) -> dict[str, Mechanis
             years = None
         title, obligation = c.text(g.get("title"), f"{where}.title"), c.text(g.get("obligation"), f"{where}.obligation")
         src = c.source(g.get("source"), f"{where}.source")
+        excluded = c.texts(g.get("unavailable_to"), f"{where}.unavailable_to")
+        for i, who in enumerate(excluded):
+            if who not in UNAVAILABLE_TO:
+                c.problem(
+                    g["unavailable_to"].value[i], f"{where}.unavailable_to[{i}]", f"use: {', '.join(UNAVAILABLE_TO)}"
+                )
         if title and obligation and src:
-            out[name] = Mechanism(name, title, obligation, years, src)  # type: ignore[arg-type]
+            out[name] = Mechanism(name, title, obligation, years, src, excluded)  # type: ignore[arg-type]
     return out
 
 
@@ -607,8 +667,11 @@ def _parse_list(file: str, text: str) -> tuple[GateList | None, tuple[str, ...]]
         zones=c.texts(f.get("zones"), "zones", allow_empty=False),
         applies_to_ciio=c.boolean(f.get("applies_to_ciio"), "applies_to_ciio", kind == "national"),
         version=c.text(_scalar_as_text(f.get("version")), "version") or "",
+        edition=c.text(_scalar_as_text(f.get("edition")), "edition") or "",
+        issued=c.day(f.get("issued"), "issued"),  # type: ignore[arg-type]
         effective=effective,  # type: ignore[arg-type]
         expires=expires,
+        last_checked=c.day(f.get("last_checked"), "last_checked"),  # type: ignore[arg-type]
         source=c.source(f.get("source"), "source"),  # type: ignore[arg-type]
         status=status,
         missing=missing,
@@ -622,6 +685,7 @@ def _parse_list(file: str, text: str) -> tuple[GateList | None, tuple[str, ...]]
         path=file,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         base_line=f["base"].start_mark.line + 1 if "base" in f else 1,
+        series=c.optional_text(f.get("series"), "series"),
     )
     _check_internal(c, gate_list, f)
     return (None if c.problems else gate_list), tuple(c.problems)
@@ -648,12 +712,51 @@ def _check_references(lists: Mapping[str, GateList]) -> list[str]:
             known = ", ".join(sorted(k for k, v in lists.items() if v.kind == "national"))
             problems.append(f"{gl.path}:{gl.base_line}: base: {gl.base!r} is not a known national list; known: {known}")
             continue
-        base_ids = {r.id for r in base.rules}
+        base_rules = {r.id: r for r in base.rules}
         for rule in gl.rules:
             for name in rule.overrides:
-                if name not in base_ids:
+                if name not in base_rules:
                     problems.append(f"{gl.path}:{rule.line}: rules.{rule.id}.overrides: {gl.base} has no rule {name!r}")
+                elif base_rules[name].important_data:
+                    problems.append(
+                        f"{gl.path}:{rule.line}: rules.{rule.id}.overrides: {gl.base} rule {name!r} is an "
+                        "important-data rule, which no list can lift (Order No. 16 Art. 5, last paragraph)"
+                    )
+    return problems + _check_series(lists)
+
+
+def _check_series(lists: Mapping[str, GateList]) -> list[str]:
+    """The editions of one series (a list and the editions that supersede it) are never in force on the same day,
+    so an export date picks exactly one; a series id is not also a list id."""
+    problems = []
+    for name, editions in sorted(series_editions(lists).items()):
+        if name in lists:
+            problems.append(f"{lists[name].path}:1: series: {name!r} is both a series and a list id")
+        for older, newer in itertools.pairwise(editions):
+            if older.expires is None or older.expires >= newer.effective:
+                until = older.expires.isoformat() if older.expires else "no end"
+                problems.append(
+                    f"{older.path}:1: expires: edition {older.id} ({older.effective.isoformat()} to {until}) overlaps "
+                    f"{newer.id} (from {newer.effective.isoformat()}) in series {name!r}; end it the day before"
+                )
     return problems
+
+
+def series_editions(lists: Mapping[str, GateList]) -> dict[str, list[GateList]]:
+    """Each series' editions, oldest first."""
+    out: dict[str, list[GateList]] = {}
+    for gl in lists.values():
+        if gl.series:
+            out.setdefault(gl.series, []).append(gl)
+    return {name: sorted(editions, key=lambda e: e.effective) for name, editions in out.items()}
+
+
+def edition_in_force(lists: Mapping[str, GateList], name: str, day: date) -> GateList | None:
+    """The edition of series ``name`` (or of the series list ``name`` belongs to) in force on ``day``."""
+    series = name if name not in lists else lists[name].series
+    if series is None:
+        return None
+    return next((gl for gl in series_editions(lists).get(series, []) if gl.in_force(day)), None)
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -718,6 +821,20 @@ def load_lists(extra_paths: Sequence[str | Path] = ()) -> dict[str, GateList]:
         more = f" (and {len(problems) - 1} more; run `export-gate lists check`)" if len(problems) > 1 else ""
         raise ListError(problems[0] + more)
     return lists
+
+
+#: Days after which a list's ``last_checked`` date is too old: its sources must be looked at again.
+RECHECK_DAYS = 180
+
+
+def stale_lists(lists: Mapping[str, GateList], today: date) -> list[str]:
+    """One line per list not checked against its sources for more than RECHECK_DAYS days."""
+    return [
+        f"{gl.path}: last_checked {gl.last_checked.isoformat()} is {(today - gl.last_checked).days} days ago "
+        f"(more than {RECHECK_DAYS}): check {gl.id} against its sources for a newer edition and update last_checked"
+        for gl in sorted(lists.values(), key=lambda x: x.id)
+        if (today - gl.last_checked).days > RECHECK_DAYS
+    ]
 
 
 def known_zones(lists: Mapping[str, GateList]) -> frozenset[str]:

@@ -5,14 +5,19 @@ The rules are data (lists/); this module only applies them, in the same way for 
 1. Pick the list, check that it is in force and that the handler may use it (its zone, or a list that
    recognises every FTZ list for the handler's zone). An FTZ list that does not apply to CIIO handlers,
    or data outside its scenarios, falls back to its national base list, and the decision says so.
+   A series id (``shanghai``) picks the edition in force on the export date; a superseded edition named by
+   its id is refused on a later date, naming the edition in force.
 2. Collect the rules for the scenario: the FTZ list's own rules, then the base rules they do not override.
-   A declared purpose (an Art. 3/4/5 exemption) removes the rules on the counts it exempts.
+   A declared purpose (an Art. 3/4/5 exemption) removes the rules on the counts it exempts, except
+   important-data rules: nothing lifts those (Order No. 16 Art. 5, last paragraph).
 3. A rule concerns this export only if the export carries what the rule counts (a sensitive-information
    rule needs sensitive information in this export); its conditions are tested on the year-to-date
    counts after this export (自当年1月1日起累计).
-4. The strongest mechanism triggered decides: on file and valid -> annotate, missing -> block. No
-   mechanism -> allow (annotate when a threshold is near). Unknown categories, or no rule covering the
-   export at all, -> block: the gate cannot decide, so it fails closed.
+4. The strongest mechanism triggered decides: on file, valid and covering this export (recipient and scope)
+   -> annotate, missing -> block. A stronger mechanism on file satisfies a weaker requirement (a security
+   assessment for a standard contract), and the decision says so. No mechanism -> allow (annotate when a
+   threshold is near). Unknown categories, or no rule covering the export at all, -> block: the gate cannot
+   decide, so it fails closed.
 """
 
 from __future__ import annotations
@@ -26,13 +31,16 @@ from export_gate.model import Counts
 from export_gate.rules.handler import Filing, Handler
 from export_gate.rules.lists import (
     ANY_ZONE,
+    MECHANISMS,
     SATISFIED_BY,
     GateList,
     Mechanism,
     Purpose,
     Rule,
+    edition_in_force,
     known_zones,
     load_lists,
+    series_editions,
 )
 
 #: Lower-bound comparisons: the ones a count grows into, so they get a "near the threshold" warning.
@@ -55,6 +63,12 @@ class Decision:
     obligations: list[str] = field(default_factory=list)
     filings_used: list[dict] = field(default_factory=list)
     message: str = ""
+    counting: dict = field(default_factory=dict)
+
+    @property
+    def counted(self) -> bool:
+        """Whether this export's people go into the year-to-date ledger (see ``counting``)."""
+        return bool(self.counting.get("counted", True))
 
     def to_dict(self) -> dict:
         return {
@@ -70,6 +84,7 @@ class Decision:
             "obligations": self.obligations,
             "filings_used": self.filings_used,
             "message": self.message,
+            "counting": self.counting,
         }
 
 
@@ -98,7 +113,9 @@ class _Candidate:
             "conditions": [{"comparison": c.comparison, "threshold": c.threshold} for c in r.conditions],
             "mechanism": r.mechanism,
             "exemption": r.exemption,
+            "kind": r.kind,
             "source": r.source.to_dict(),
+            "also": [src.to_dict() for src in r.also],
             "effective": r.effective.isoformat(),
         }
 
@@ -166,18 +183,33 @@ def _gate_rule(rule_id: str, text: str) -> dict:
 # ------------------------------------------------------------------------------------------ list choice
 
 
-def _pick(lists: Mapping[str, GateList], list_id: str) -> GateList:
+def _pick(lists: Mapping[str, GateList], list_id: str, as_of: date) -> GateList:
+    """The list named ``list_id``, or for a series id the edition in force on ``as_of``."""
+    series = series_editions(lists)
+    if list_id in series:
+        edition = edition_in_force(lists, list_id, as_of)
+        if edition is None:
+            spans = ", ".join(f"{e.id} from {e.effective.isoformat()}" for e in series[list_id])
+            raise ListError(f"no edition of {list_id!r} is in force on {as_of.isoformat()} ({spans}); check --as-of")
+        return edition
     if list_id not in lists:
-        raise ListError(f"unknown list {list_id!r}; known lists: {', '.join(sorted(lists))}")
+        known = sorted([*lists, *(f"{name} (series)" for name in series)])
+        raise ListError(f"unknown list {list_id!r}; known lists: {', '.join(known)}")
     return lists[list_id]
 
 
-def _require_in_force(gl: GateList, as_of: date) -> None:
+def _require_in_force(gl: GateList, lists: Mapping[str, GateList], as_of: date) -> None:
     if not gl.in_force(as_of):
         until = f" to {gl.expires.isoformat()}" if gl.expires else ""
+        current = edition_in_force(lists, gl.id, as_of)
+        instead = (
+            f"; the edition in force then is {current.id} (or name the series {gl.series!r})"
+            if current is not None
+            else "; choose a list in force or check --as-of"
+        )
         raise ListError(
-            f"list {gl.id!r} is not in force on {as_of.isoformat()} (in force from {gl.effective.isoformat()}{until}); "
-            "choose a list in force or check --as-of"
+            f"list {gl.id!r} is not in force on {as_of.isoformat()} (in force from {gl.effective.isoformat()}{until})"
+            + instead
         )
 
 
@@ -268,14 +300,15 @@ def _ruleset(
     else:
         own = [r for r in chosen.rules if r.applies_to_scenario(scenario)]
     overridden = {name for r in own for name in r.overrides}
-    inherited = [r for r in base.rules if r.id not in overridden] if base else []
+    # important-data rules are inherited whatever a list overrides (lists.py refuses such overrides as well)
+    inherited = [r for r in base.rules if r.id not in overridden or r.important_data] if base else []
     if base is not None:
         if handler.ciio and not chosen.applies_to_ciio:
             reason = f"{chosen.id} does not apply to CIIO handlers, so the national rules apply"
         elif scenario is None:
             reason = (
                 "no scenario given: data outside the FTZ list's scenarios falls back to the national rules "
-                "(REGULATIONS.md §3.1)"
+                "(Order No. 16 Art. 6; docs/rules.md)"
             )
         elif not own:
             reason = f"{chosen.id} encodes no rules for scenario {scenario!r} (list partial): the national rules apply"
@@ -314,27 +347,74 @@ def _purpose(
     raise ListError(f"unknown purpose {name!r} for list {chosen.id}; known purposes: {', '.join(known) or 'none'}")
 
 
+@dataclass(frozen=True)
+class _Export:
+    """What a filing is matched against: who receives the export, what it carries, where it comes from."""
+
+    recipient: str | None
+    categories: tuple[str, ...]
+    uris: tuple[str, ...]
+    ciio: bool
+    important_data: bool
+
+
+def _carried(export: Counts) -> tuple[str, ...]:
+    """The data categories an export carries, as a filing's scope names them."""
+    sensitive = tuple(name for name, n in sorted(export.categories.items()) if n > 0)
+    return (("personal",) if export.personal > 0 else ()) + sensitive
+
+
 def _filings(
-    mechanism: str, filings: Sequence[Filing], mechanisms: Mapping[str, Mechanism], as_of: date, w: _Working
+    mechanism: str,
+    filings: Sequence[Filing],
+    mechanisms: Mapping[str, Mechanism],
+    as_of: date,
+    export: _Export,
+    w: _Working,
 ) -> list[dict]:
-    """The filings on file that satisfy ``mechanism`` on ``as_of``; the unusable ones become warnings."""
+    """The filings on file that satisfy ``mechanism`` for this export on ``as_of``; the unusable ones become
+    warnings that say why (expired, not yet valid, not available to this handler, another recipient or scope)."""
     used = []
     for f in filings:
         if f.kind not in SATISFIED_BY[mechanism]:
             continue
-        years = mechanisms[f.kind].validity_years if f.kind in mechanisms else None
+        label = f"{f.kind} {f.reference}"
+        spec = mechanisms.get(f.kind)
+        years = spec.validity_years if spec else None
         last = f.last_valid_day(years)
+        excluded = [
+            who
+            for who in (spec.unavailable_to if spec else ())
+            if (who == "ciio" and export.ciio) or (who == "important_data" and export.important_data)
+        ]
+        gap = f.coverage_gap(export.recipient, export.categories, export.uris)
         if f.date is not None and f.date > as_of:
-            w.warnings.append(f"{f.kind} {f.reference} is dated {f.date.isoformat()}, after {as_of.isoformat()}")
+            w.warnings.append(f"{label} is dated {f.date.isoformat()}, after {as_of.isoformat()}")
         elif years and last is None:
             w.warnings.append(
-                f"{f.kind} {f.reference} has no approval date, so whether it expired cannot be checked "
+                f"{label} has no approval date, so whether it expired cannot be checked "
                 f"(valid {years} years); give KIND=REF@YYYY-MM-DD"
             )
         elif last is not None and as_of > last:
-            w.warnings.append(f"{f.kind} {f.reference} expired on {last.isoformat()}")
+            w.warnings.append(f"{label} expired on {last.isoformat()}")
+        elif excluded and spec is not None:
+            who = "CIIO handlers" if "ciio" in excluded else "exports that hold important data"
+            w.warnings.append(
+                f"{label} cannot be used: a {f.kind.replace('_', ' ')} is not available to {who} "
+                f"({spec.source.title}, {spec.source.article})"
+            )
+        elif gap is not None:
+            w.warnings.append(f"{label} does not cover this export: {gap}")
         else:
-            used.append({**f.to_dict(), "valid_until": last.isoformat() if last else None})
+            stronger = MECHANISMS[f.kind] > MECHANISMS[mechanism]
+            used.append(
+                {
+                    **f.to_dict(),
+                    "valid_until": last.isoformat() if last else None,
+                    "satisfies": mechanism,
+                    "stronger": stronger,
+                }
+            )
     return used
 
 
@@ -381,8 +461,8 @@ def _resolve(
         raise ConfigError(
             f"unknown zone {handler.zone!r} for handler {handler.id!r}; known: {', '.join(sorted(zones))}"
         )
-    chosen = _pick(lists, list_id)
-    _require_in_force(chosen, as_of)
+    chosen = _pick(lists, list_id, as_of)
+    _require_in_force(chosen, lists, as_of)
     basis = _use_basis(handler, chosen, lists, as_of)
     if basis is None:
         usable = sorted(gl.id for gl in lists.values() if _use_basis(handler, gl, lists, as_of) and gl.in_force(as_of))
@@ -395,7 +475,7 @@ def _resolve(
         raise ListError(f"list {chosen.id!r} has no scenario {scenario!r}; its scenarios: {known}")
     base = lists.get(chosen.base) if chosen.base else None
     if base is not None:
-        _require_in_force(base, as_of)
+        _require_in_force(base, lists, as_of)
     return chosen, base, basis
 
 
@@ -414,8 +494,12 @@ def decide(
     unknown_categories: Sequence[str] = (),
     warn_ratio: float = 0.8,
     lists: Mapping[str, GateList] | None = None,
+    recipient: str | None = None,
+    datasets: Sequence[str] = (),
 ) -> Decision:
-    """Decide one export. Raises ListError/ConfigError when it cannot decide (the caller blocks)."""
+    """Decide one export to ``recipient`` (the overseas receiver) of data read from ``datasets`` (URIs); both
+    are matched against the filings' recipients and scope. Raises ListError/ConfigError when it cannot decide
+    (the caller blocks)."""
     lists = load_lists() if lists is None else lists
     _check_counts(export, before, after)
     chosen, base, basis = _resolve(lists, list_id, handler, scenario, as_of)
@@ -436,13 +520,19 @@ def decide(
         if gl is not None and gl.status == "partial":
             w.warnings.append(f"list {gl.id} is partial: {gl.missing}")
     purpose_owner, declared = _purpose(chosen, base, purpose, export, as_of, w)
-    if declared is not None:
-        pairs = [(gl, r) for gl, r in pairs if r.count not in declared.exempts]
+    if declared is not None:  # a purpose never lifts an important-data rule, however the list counts it
+        pairs = [(gl, r) for gl, r in pairs if r.important_data or r.count not in declared.exempts]
 
     candidates = [_evaluate(gl, r, export, after, important_data) for gl, r in pairs]
     triggered = [c for c in candidates if c.triggered]
     strongest = max((c.rule.rank for c in triggered), default=0)
     decider = next((c for c in triggered if c.rule.rank == strongest), None)
+    holds_important = important_data or any(c.rule.important_data for c in triggered)
+    if declared is not None and decider is not None and decider.rule.important_data:
+        w.warnings.append(
+            f"the declared purpose {declared.id!r} does not lift rule {decider.rule.id}: important data always needs "
+            "a security assessment (Order No. 16 Art. 2 and Art. 5, last paragraph)"
+        )
     if strongest == 0 and declared is not None:
         rule = _purpose_rule(purpose_owner, declared)
     elif decider is not None:
@@ -460,7 +550,8 @@ def decide(
 
     used: list[dict] = []
     if mechanism is not None:
-        used = _filings(mechanism, list(dict.fromkeys([*handler.filings, *filings])), mechanisms, as_of, w)
+        target = _Export(recipient, _carried(export), tuple(datasets), handler.ciio, holds_important)
+        used = _filings(mechanism, list(dict.fromkeys([*handler.filings, *filings])), mechanisms, as_of, target, w)
         if mechanism in mechanisms:
             w.obligations.insert(0, mechanisms[mechanism].obligation)
     if unknown_categories:
@@ -489,8 +580,31 @@ def decide(
         considered=w.considered,
         obligations=w.obligations,
         filings_used=used,
+        counting=_counting(handler, decider.gate_list if decider and strongest == 0 and declared is None else None),
     )
     return replace(decision, message=_message(decision, export, before, after, near))
+
+
+def _counting(handler: Handler, exempted_by: GateList | None) -> dict:
+    """Whether this export's people count towards the handler's national year-to-date totals. Only an export
+    allowed by an FTZ list's own exemption (data off its negative list) can be left out, and only when the
+    handler's setting says so; the default counts it (conservative: Order No. 16 does not say that Art. 6
+    exports are outside the Art. 7/8 counts)."""
+    if exempted_by is None or exempted_by.kind != "ftz":
+        note = "counted towards the national year-to-date totals (not an FTZ exemption)"
+        return {"count_ftz_exempt": handler.count_ftz_exempt, "ftz_exemption": False, "counted": True, "note": note}
+    setting = "true, the conservative default" if handler.count_ftz_exempt else "false"
+    still = "still counted" if handler.count_ftz_exempt else "NOT counted"
+    note = (
+        f"allowed under {exempted_by.id}'s exemption and {still} towards the national year-to-date totals "
+        f"(setting count_ftz_exempt: {setting})"
+    )
+    return {
+        "count_ftz_exempt": handler.count_ftz_exempt,
+        "ftz_exemption": True,
+        "counted": handler.count_ftz_exempt,
+        "note": note,
+    }
 
 
 def _message(d: Decision, export: Counts, before: Counts, after: Counts, near: Sequence[str]) -> str:
@@ -519,9 +633,15 @@ def _message(d: Decision, export: Counts, before: Counts, after: Counts, near: S
     needed = d.mechanism.replace("_", " ")
     if d.action == "annotate":
         refs = ", ".join(f"{f['kind']} {f['reference']}" for f in d.filings_used)
+        if all(f["stronger"] for f in d.filings_used):
+            return (
+                f"{head} {counts} It requires a {needed}; a stronger mechanism is on file, valid and covers this "
+                f"export ({refs}), which satisfies it; the export may run."
+            )
         return f"{head} {counts} It requires a {needed}, which is on file and valid ({refs}); the export may run."
     return (
         f"{head} {counts} It requires a {needed}, and no valid one is on file. To proceed, complete the "
-        f"{needed} and give it to the gate (--filing KIND=REF@YYYY-MM-DD or the handler profile), "
+        f"{needed} and give it to the gate as a filing KIND=REF@YYYY-MM-DD (the operator's filings=[...], the "
+        "CLI's --filing, or the handler profile), "
         "declare an applicable exemption purpose, or reduce the export."
     )

@@ -97,6 +97,26 @@ with DAG(
     )
     annotated >> ship.override(task_id="ship_annotated")("annotated")
 
+    # the entity's register: a filing registered for this recipient covers the export; a mistyped unified social
+    # credit code fails closed before anything is scanned
+    registered = ExportGateOperator(
+        task_id="gate_registered",
+        source=str(DATA / "sensitive.parquet"),
+        handler_id="h-registered",
+        uscc="91110000600037341L",
+        recipient="Acme Safety GmbH",
+        **common,
+    )
+    registered >> ship.override(task_id="ship_registered")("registered")
+    bad_code = ExportGateOperator(
+        task_id="gate_bad_uscc",
+        source=str(DATA / "sensitive.parquet"),
+        handler_id="h-bad-uscc",
+        uscc="91110000600037341K",
+        **common,
+    )
+    bad_code >> ship.override(task_id="ship_bad_uscc")("bad_uscc")
+
     # retry: the first try reserves and dies; the second try replaces the reservation
     retried = FlakyGate(
         task_id="gate_retry", source=str(DATA / "personal.parquet"), handler_id="h-retry", retries=1, **common

@@ -32,6 +32,11 @@ def _describe(item: object) -> str:
     return str(item)
 
 
+def _untranslated(text: str) -> str:
+    """The report file's labels: English (it is read outside the Airflow UI, in no chosen language)."""
+    return text
+
+
 @cache
 def environment() -> Environment:
     env = Environment(
@@ -42,6 +47,7 @@ def environment() -> Environment:
     )
     env.filters["thousands"] = _thousands
     env.filters["describe"] = _describe
+    env.globals["t"] = _untranslated  # the review pages pass their own (export_gate.airflow.web.i18n)
     return env
 
 
