@@ -223,7 +223,9 @@ def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
         print(
             f"spark {master}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
             f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s in "
-            f"all processes; {report['subjects']['personal']:,} people, {len(subjects.roots):,} identifier digests"
+            f"all processes = {report['cells'] / cpu:,.0f} cells per CPU-second (load average now "
+            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people, {len(subjects.roots):,} "
+            "identifier digests"
         )
         print(
             f"          driver peak memory {_high_water(os.getpid()) / 2**20:,.0f} MiB (this Python process, "
@@ -308,7 +310,10 @@ def _spark_summary(runs: dict[int, tuple[dict, float, float]], local_rate: float
     report, seconds, cpu = runs[2]
     rate = report["cells"] / seconds
     print(f"spark local[2] / local engine = {rate / local_rate:.2f}  (target >= 0.5)")
-    print(f"          CPU: spark {cpu:.1f} s, local engine {local_cpu:.1f} s for the same cells")
+    print(
+        f"          CPU: spark {cpu:.1f} s, local engine {local_cpu:.1f} s for the same cells "
+        f"(spark / local per CPU-second = {local_cpu / cpu:.2f})"
+    )
     per_core_rows = report["rows"] / runs[1][1]  # one executor core, the whole job
     cores = nodes * 16
     hours = 1e9 / (per_core_rows * cores) / 3600
