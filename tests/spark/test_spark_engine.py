@@ -207,8 +207,3 @@ def test_cli_scan_with_the_spark_engine_prints_no_raw_value(
     report = json.loads(out)
     assert report["subjects"]["personal"] == 20
     assert CANARY_ID not in out and CANARY_PHONE not in out
-
-
-def test_cli_refuses_a_table_without_the_spark_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scan", "--table", "db.members"]) == 2
-    assert "--engine spark" in capsys.readouterr().err
