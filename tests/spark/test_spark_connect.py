@@ -76,6 +76,11 @@ def connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(1)
         yield f"sc://127.0.0.1:{port}"
     finally:
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            active.stop()
         subprocess.run([str(home / "sbin" / "stop-connect-server.sh")], env=env, timeout=120, capture_output=True)
 
 

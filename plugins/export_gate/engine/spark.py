@@ -104,6 +104,9 @@ def session(master: str | None = None) -> SparkSession:
     if master.startswith("sc://"):
         spark = SparkSession.builder.remote(master).getOrCreate()
     else:
+        # pyspark marks a process that opened a Spark Connect session as Connect-only (its functions then build
+        # Connect expressions); a classic session asked for afterwards must clear the mark
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = SparkSession.builder.master(master).appName("export-gate")
         if master.startswith("local"):
