@@ -23,6 +23,13 @@ count), then in one run prints:
   to the largest is printed (the budget, ``EXPORT_GATE_MEMORY_BUDGET``, must hold at every size).
 
 Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M rows (the default budget).
+
+With ``--engine spark`` the same run first scans the same files on an embedded local Spark (engine.spark), with
+one and then two executor cores (``local[1]``, ``local[2]``), each after a warm-up scan, and prints for each:
+cells/s, CPU seconds of every process (the driver, Spark's JVM and its Python workers), the driver's peak memory
+(the high-water RSS of this Python process, which receives the people) and of the JVM, and the speed-up from one
+to two cores; then ours/local and what a cluster would do from the measured per-core rate. Spark runs before the
+local engine, so the driver's high-water mark is Spark's.
 """
 
 from __future__ import annotations
@@ -158,6 +165,80 @@ def _scan(files: list[str], workers: int | None, memory: PeakMemory | None) -> t
     return report, seconds, cpu, people
 
 
+def _high_water(pid: int) -> int:
+    """The peak RSS of a process so far (VmHWM), in bytes; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_cpu_seconds() -> float:
+    """CPU seconds of this process and every live descendant (Spark's JVM, its Python workers), and of the
+    descendants already reaped."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
+    """Scans on local[1] and local[2] (a session each, warmed up by a 1,000-row scan of the first file): per
+    core count, (report, seconds, CPU seconds); prints the driver's and the JVM's peak memory."""
+    import psutil
+    from export_gate.engine.spark import SparkSource, session
+    from export_gate.people.digest import SubjectHasher
+
+    results = {}
+    for cores in (1, 2):
+        master = f"local[{cores}]"
+        spark = session(master)
+        spark.sparkContext.setLogLevel("ERROR")
+        warm = tempfile.mkdtemp()
+        pq.write_table(_head(files, 1000), f"{warm}/head.parquet")
+        _, warm_up = _timed(
+            lambda warm=warm, master=master: SparkSource((f"{warm}/head.parquet",), master=master).scan(
+                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
+            )
+        )
+        cpu_before = _tree_cpu_seconds()
+        result, seconds = _timed(
+            lambda master=master: SparkSource(tuple(files), master=master).scan(
+                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
+            )
+        )
+        cpu = _tree_cpu_seconds() - cpu_before
+        report = result.report  # type: ignore[attr-defined]
+        subjects = result.subjects  # type: ignore[attr-defined]
+        jvm = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "java"]
+        print(
+            f"spark {master}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
+            f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s in "
+            f"all processes = {report['cells'] / cpu:,.0f} cells per CPU-second (load average now "
+            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people, {len(subjects.roots):,} "
+            "identifier digests"
+        )
+        print(
+            f"          driver peak memory {_high_water(os.getpid()) / 2**20:,.0f} MiB (this Python process, "
+            f"high-water RSS); JVM (driver and executors in local mode) {sum(map(_high_water, jvm)) / 2**20:,.0f} MiB"
+        )
+        results[cores] = (report, seconds, cpu)
+        del result, subjects
+        spark.stop()
+    one, two = results[1][1], results[2][1]
+    print(f"spark speed-up from 1 to 2 executor cores: {one / two:.2f}x")
+    return results
+
+
 def _timed(func: Callable[[], object]) -> tuple[object, float]:
     start = time.perf_counter()
     value = func()
@@ -224,6 +305,25 @@ def floor_cells_per_second(files: list[str], python_re2: bool) -> tuple[float, i
     return cells / seconds, int(cells)  # type: ignore[arg-type]
 
 
+def _spark_summary(runs: dict[int, tuple[dict, float, float]], local_rate: float, local_cpu: float, nodes: int) -> None:
+    """Spark against the local engine, and a cluster's time for a billion rows from the per-core rate."""
+    report, seconds, cpu = runs[2]
+    rate = report["cells"] / seconds
+    print(f"spark local[2] / local engine = {rate / local_rate:.2f}  (target >= 0.5)")
+    print(
+        f"          CPU: spark {cpu:.1f} s, local engine {local_cpu:.1f} s for the same cells "
+        f"(spark / local per CPU-second = {local_cpu / cpu:.2f})"
+    )
+    per_core_rows = report["rows"] / runs[1][1]  # one executor core, the whole job
+    cores = nodes * 16
+    hours = 1e9 / (per_core_rows * cores) / 3600
+    print(
+        f"projection: {per_core_rows:,.0f} rows/s per executor core (local[1]); a {nodes}-node cluster of 16 cores "
+        f"each ({cores} cores) would scan 1,000,000,000 rows like these in about {hours * 60:,.0f} minutes if it "
+        "scales linearly (detection does: it is per partition; the people's shuffles and driver stream do not)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000], help="export sizes, measured in turn")
@@ -238,6 +338,10 @@ def main() -> None:
         "--python-floor", action="store_true", help="also time the floor with google-re2 called per cell (slow)"
     )
     parser.add_argument("--out", default=None, help="folder for the generated export (default: a temporary one)")
+    parser.add_argument(
+        "--engine", choices=("local", "spark"), default="local", help="spark: also scan on local Spark (see above)"
+    )
+    parser.add_argument("--nodes", type=int, default=16, help="cluster size for the --engine spark projection")
     args = parser.parse_args()
     from export_gate.engine.budget import MemoryBudget
 
@@ -272,6 +376,7 @@ def measure(rows: int, args: argparse.Namespace, *, presidio: bool) -> int:
                 raise SystemExit(f"generating the export failed (exit {child.exitcode})")
             print(f"generated {rows:,} {args.kind} rows in {time.perf_counter() - start:.1f} s -> {out}")
         files = sorted(str(p) for p in out.rglob("*.parquet"))
+        spark_runs = _spark_runs(files) if args.engine == "spark" else {}
 
         # warm-up, as for Presidio below: first-call costs (pyarrow's conversions import pandas, the detector
         # lists load) are paid once per process, not per row, so they are not scan speed
@@ -310,6 +415,8 @@ def measure(rows: int, args: argparse.Namespace, *, presidio: bool) -> int:
             f"({floor_cells:,} cells; best of {len(floors)}: {spread})"
         )
         print(f"ours / floor = {ours / floor:.2f}  (target >= 0.33)")
+        if spark_runs:
+            _spark_summary(spark_runs, ours, cpu, args.nodes)
         if args.python_floor:
             floor_py, _ = floor_cells_per_second(files, python_re2=True)
             print(f"floor':   pyarrow read + one RE2 pass (google-re2 per cell) = {floor_py:,.0f} cells/s")

@@ -10,6 +10,18 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
   || { echo "setup: Python 3.11 is required (found $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2; exit 2; }
 
+# The Spark engine (--engine spark) runs pyspark's jars on Java: Debian's headless JRE when no java is on PATH.
+if ! command -v java >/dev/null; then
+  if command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing Java for the Spark engine (openjdk-17-jre-headless)"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless
+  else
+    echo "setup: no java and no apt-get: install a Java 17 runtime for the Spark engine (the local engine needs none)" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.8"
 .venv/bin/uv pip install --quiet --python .venv/bin/python -r requirements.lock

@@ -77,6 +77,9 @@ class Deployment:
             AIRFLOW__API_AUTH__JWT_SECRET="deployment-test-jwt-secret-" + "0" * 40,
             AIRFLOW__API__BASE_URL=self.url,
             AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{self.url}/execution/",
+            # a task's start call to the Execution API timed out at the default 5 s on this shared 2-core
+            # machine (the task failed before it ran); the option's description says to raise it under load
+            AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT="60",
             AIRFLOW__OPENLINEAGE__DISABLED="True",
             AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",

@@ -215,3 +215,18 @@ def test_the_cli_lists_unanchored_columns_and_counts_them_when_strict(
     assert main(["scan", str(path), "--format", "json", "--count-unanchored"]) == 0
     strict = json.loads(capsys.readouterr().out)
     assert strict["subjects"]["personal"] == strict["subjects"]["sensitive"] == 3
+
+
+def test_staff_known_by_name_count_once_and_customers_of_one_name_twice() -> None:
+    """An attending doctor named on many rows is one person (roles.yaml known_by_name); two patients of one name
+    and no identifier stay two (a name alone never joins the people an export is about)."""
+    fake = _fake(23)
+    doctors = [fake.name() for _ in range(3)]
+    table = pa.table(
+        {
+            "患者姓名": [fake.name() for _ in range(5)] + ["张伟", "张伟"],
+            "attending_doctor": [doctors[i % 3] for i in range(7)],
+            "diagnosis": ["糖尿病"] * 7,
+        }
+    )
+    assert _scan(table)["subjects"]["personal"] == 7 + 3

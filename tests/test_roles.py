@@ -31,6 +31,10 @@ def test_the_shipped_roles_file_is_clean_and_loads() -> None:
         ("roles: {a: [x]}\nkey_suffixes: [id]\nkey_columns: {z: [uid]}\nsame_by_name: []\n", "key_columns.z: is not"),
         ("roles: {a: [x]}\nkey_suffixes: [id]\nkey_columns: {}\nsame_by_name: [[a, q]]\n", "same_by_name[0]: must"),
         ("roles: {a: [x]\n", "t.yaml:2: (top): not valid YAML"),
+        (
+            "roles: {a: [x]}\nkey_suffixes: [id]\nkey_columns: {}\nsame_by_name: []\nknown_by_name: [q]\n",
+            "t.yaml:5: known_by_name: 'q' is not a role",
+        ),
     ],
 )
 def test_a_mistake_names_the_file_line_and_field(text: str, problem: str) -> None:

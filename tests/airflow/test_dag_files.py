@@ -88,6 +88,7 @@ def test_example_dags_parse_without_loading_the_engine(airflow_env):
     assert result["dags"] == [
         "crm_export_national",
         "crm_export_reviewed",
+        "member_export_spark",
         "pv_case_export_shanghai",
         "reinsurance_cession_export",
     ]

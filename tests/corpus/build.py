@@ -123,7 +123,8 @@ class People:
         born = date(int(ssn[6:10]), int(ssn[10:12]), int(ssn[12:14]))
         name = self.rng.choice(DOTTED_NAMES) if self.rng.random() < 0.02 else fake.name()
         mobile = "+86" + fake.phone_number()
-        return Person(self._pid(), name, mobile, born, ssn, fake.email(), fake.address(), self._card())
+        pid = self._pid()
+        return Person(pid, name, mobile, born, ssn, self._email(fake, pid), fake.address(), self._card())
 
     def foreign(self) -> Person:
         """A person from Taiwan, Hong Kong or the US: no mainland resident ID."""
@@ -135,7 +136,16 @@ class People:
         else:
             name, mobile = self.cn.name(), "+852" + self.rng.choice("569") + self.cn.numerify("#######")
         born = self.us.date_of_birth(minimum_age=18, maximum_age=80)
-        return Person(self._pid(), name, mobile, born, None, self.us.email(), self.tw.address(), self._card())
+        pid = self._pid()
+        return Person(pid, name, mobile, born, None, self._email(self.us, pid), self.tw.address(), self._card())
+
+    @staticmethod
+    def _email(fake: Faker, pid: int) -> str:
+        """Faker's e-mail with the person's number in the mailbox: Faker draws mailboxes from a few thousand
+        names, so two of its people share an address far more often than two real people do (an address is
+        one person's, which is why it links rows)."""
+        mailbox, domain = fake.email().split("@")
+        return f"{mailbox}{pid}@{domain}"
 
     def child(self) -> Person:
         return self.mainland(min_age=1, max_age=13)
@@ -474,7 +484,7 @@ PRODUCT_TEXTS = (
 def catalogue(rows: int, seed: int) -> Dataset:
     """A product catalogue: no person. SKUs, EAN-13 barcodes, 18-digit batch numbers, warehouse and supplier
     addresses, suppliers (companies) and product text with generic health wording."""
-    fake, rng = Faker("zh_CN"), random.Random(seed)
+    fake, rng, truth = Faker("zh_CN"), random.Random(seed), Truth()
     fake.seed_instance(seed)
     warehouses = [fake.address() for _ in range(8)]
     columns: dict[str, list] = defaultdict(list)
@@ -485,9 +495,10 @@ def catalogue(rows: int, seed: int) -> Dataset:
         columns["description"].append(rng.choice(PRODUCT_TEXTS))
         columns["supplier"].append(fake.company())
         columns["warehouse_address"].append(rng.choice(warehouses))
+        truth.label("warehouse_address", "address", row)  # an address, about no one
         columns["batch_no"].append(random_digits(rng, 18, "20"))
         columns["price"].append(round(rng.uniform(1, 999), 2))
-    return Dataset("catalogue", _table(columns), (), Truth())
+    return Dataset("catalogue", _table(columns), (), truth)
 
 
 def general_ledger(rows: int, seed: int) -> Dataset:
@@ -520,7 +531,7 @@ def general_ledger(rows: int, seed: int) -> Dataset:
 def iot_readings(rows: int, seed: int) -> Dataset:
     """IoT sensor readings: no person. Devices at fixed sites (the same coordinates on every reading),
     IMEI-like serials that pass Luhn, readings and timestamps."""
-    rng = random.Random(seed)
+    rng, truth = random.Random(seed), Truth()
     sites = [(round(rng.uniform(22, 40), 6), round(rng.uniform(100, 122), 6)) for _ in range(12)]
     serials = [luhn_passing(rng, 15) for _ in range(40)]
     columns: dict[str, list] = defaultdict(list)
@@ -531,10 +542,12 @@ def iot_readings(rows: int, seed: int) -> Dataset:
         columns["site_lat"].append(lat)
         columns["site_lng"].append(lng)
         columns["site_location"].append(f"{lat},{lng}")
+        for column in ("site_lat", "site_lng", "site_location"):
+            truth.label(column, "location", row)  # a place, about no one
         columns["temperature"].append(round(rng.uniform(-10, 40), 1))
         columns["humidity"].append(round(rng.uniform(10, 95), 1))
         columns["read_at"].append(f"2026-06-{1 + row % 28:02d}T{row % 24:02d}:00:00")
-    return Dataset("iot_readings", _table(columns), (), Truth())
+    return Dataset("iot_readings", _table(columns), (), truth)
 
 
 def _table(columns: dict[str, list], types: dict[str, pa.DataType] | None = None) -> pa.Table:

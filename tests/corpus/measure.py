@@ -77,7 +77,7 @@ def _found_rows(dataset: Dataset, detector: Detector) -> dict[tuple[str, str], s
 
 def scores(dataset: Dataset, detector: Detector) -> dict[str, Score]:
     """Per entity class, over the cells of ``dataset``: a class found in a cell the truth does not label with
-    it is a false positive (in the tables with no people, every finding is)."""
+    it is a false positive."""
     truth = {(column, cls): rows for column, classes in dataset.truth.labels.items() for cls, rows in classes.items()}
     found = _found_rows(dataset, detector)
     out = {cls: Score() for cls in CLASSES}

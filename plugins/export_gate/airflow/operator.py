@@ -41,6 +41,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from export_gate.airflow.connections import LEDGER_CONN_ID, SECRET_CONN_ID
 from export_gate.airflow.links import ReportLink
 from export_gate.airflow.review import Amendment
+from export_gate.engine import ENGINES
 from export_gate.errors import GateError
 from export_gate.gate import BLOCK
 from export_gate.reading.sources import SQL_CHUNK_ROWS
@@ -108,6 +109,10 @@ class ExportGateOperator(BaseOperator):
         gate decides again with it. A gate that could not decide always fails.
     :param review_timeout: how long a review may wait (default 3 days; None: no limit); then the export
         stays blocked and the gate fails.
+    :param engine: "local" (default: this worker's cores) or "spark": the scan runs on Spark, where the data
+        lives; ``source`` then names paths Spark reads (Parquet, ORC, CSV, JSON Lines), or ``table`` a table of
+        its catalog (``db.t``). ``spark_conn_id``: the Airflow connection naming the master (``local[*]``,
+        ``spark://...``, ``yarn``, or a ``spark_connect`` connection: ``sc://host:15002``); none: local Spark.
     """
 
     template_fields: Sequence[str] = (
@@ -122,6 +127,7 @@ class ExportGateOperator(BaseOperator):
         "filings",
         "purpose",
         "recipient",
+        "table",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
@@ -157,6 +163,9 @@ class ExportGateOperator(BaseOperator):
         review_timeout: timedelta | None = REVIEW_TIMEOUT,
         secret_conn_id: str = SECRET_CONN_ID,
         ledger_conn_id: str = LEDGER_CONN_ID,
+        engine: str = "local",
+        spark_conn_id: str | None = None,
+        table: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -192,6 +201,14 @@ class ExportGateOperator(BaseOperator):
         self.review_timeout = review_timeout
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
+        if engine not in ENGINES or (engine != "spark" and (table or spark_conn_id)) or (engine == "spark" and sql):
+            raise ValueError(
+                f"engine must be one of {ENGINES} (not {engine!r}); table= and spark_conn_id= need engine='spark', "
+                "which takes paths or a table, not sql"
+            )
+        self.engine = engine
+        self.spark_conn_id = spark_conn_id
+        self.table = table
         self._lineage: tuple[list[str], dict] | None = None
         self._table: pa.Table | pd.DataFrame | None = None
 
@@ -385,8 +402,14 @@ class ExportGateOperator(BaseOperator):
             if self.handler_file
             else Handler(id=self.handler_id, zone=self.zone, ciio=self.ciio, timezone=self.timezone, uscc=self.uscc)
         )
-        return GateRequest(
-            source=from_airflow(
+        if self.engine == "spark":
+            from export_gate.engine.spark import airflow_source
+
+            source = airflow_source(
+                self.source, table=self.table, fmt=self.fmt, encoding=self.encoding, conn_id=self.spark_conn_id
+            )
+        else:
+            source = from_airflow(
                 self._table if self._table is not None else self.source,
                 sql=self.sql,
                 conn_id=self.conn_id,
@@ -394,7 +417,9 @@ class ExportGateOperator(BaseOperator):
                 chunk_rows=self.chunk_rows,
                 fmt=self.fmt,
                 encoding=self.encoding,
-            ),
+            )
+        return GateRequest(
+            source=source,
             list_id=self.list_id,
             handler=handler,
             as_of=context["dag_run"].run_after,

@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+from export_gate.commands.scan import add_engine_arguments
 from export_gate.errors import EXIT_BLOCK, EXIT_ERROR, EXIT_OK, ConfigError, GateError, LedgerError
 
 
@@ -27,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files, folders, globs or fsspec URLs")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files, folders, globs or fsspec URLs")
     parser.add_argument("--list", dest="list_id", required=True, metavar="ID", help="list id, e.g. cn-national-2024")
     parser.add_argument("--scenario", help="scenario id of the list, e.g. pharmacovigilance")
     parser.add_argument(
@@ -82,13 +83,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--encoding", help="encoding of CSV input (default: detected)")
     parser.add_argument("--format", choices=("json", "table"), default="table")
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from export_gate.airflow.connections import cli_ledger_url
+    from export_gate.engine import export_source
     from export_gate.gate import GateRequest, RunIdentity, refuse, run_gate
-    from export_gate.reading.sources import PathSource
     from export_gate.rules.handler import parse_filing
 
     handler = _handler(args)
@@ -97,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         secret_key = _key(required=args.record)
         as_of = _as_of(args.as_of, handler.timezone, recording=args.record)
+        source = export_source(
+            args.engine, paths=args.paths, table=args.table, encoding=args.encoding, spark_master=args.spark_master
+        )
     except GateError as exc:
         if not args.record:
             raise
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         request = GateRequest(
-            source=PathSource(tuple(args.paths), encoding=args.encoding),
+            source=source,
             list_id=args.list_id,
             handler=handler,
             as_of=as_of,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 
 from export_gate.detection.detect import DetectorSettings
-from export_gate.engine.local import scan_paths
+from export_gate.engine import ENGINES, export_source
 from export_gate.errors import EXIT_OK
 from export_gate.people.digest import SubjectHasher
 from export_gate.reading.read import row_count
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "URL) and count the distinct people with personal and sensitive personal information. Prints counts and "
         "column names only, never a raw value.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, glob or fsspec URL")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="file, folder, glob or fsspec URL")
     parser.add_argument(
         "--subject-key",
         action="append",
@@ -54,7 +54,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--encoding", default=None, metavar="ENC", help="CSV encoding (default: detect; e.g. gbk)")
     parser.add_argument(
-        "--input-format", choices=("parquet", "csv", "jsonl"), default=None, help="file format (default: by suffix)"
+        "--input-format",
+        choices=("parquet", "csv", "jsonl", "orc"),
+        default=None,
+        help="file format (default: by suffix; orc with --engine spark)",
     )
     parser.add_argument(
         "--identity-document-sensitive",
@@ -69,13 +72,33 @@ def register(sub: argparse._SubParsersAction) -> None:
         "identifier) as people too, instead of only listing them in the report",
     )
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    add_engine_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--engine, --spark-master and --table (scan and evaluate)."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the scan runs: this machine's cores (local, the default) or Spark",
+    )
+    parser.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="with --engine spark: local[N] (default local[*]), spark://host:7077, yarn, or sc://host:15002 "
+        "(Spark Connect)",
+    )
+    parser.add_argument(
+        "--table", metavar="DB.T", help="with --engine spark: scan a table of the Spark catalog instead of paths"
+    )
 
 
 def _progress_bar(args: argparse.Namespace) -> Callable[[int], None] | None:
     """Rows scanned, speed and (when the files' footers give the total) percentage and time left, on a
     terminal's stderr; nothing when stderr is a file or a pipe."""
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or args.engine != "local":
         return None
     total = row_count(args.paths, fmt=args.input_format)
     start = time.monotonic()
@@ -103,10 +126,15 @@ def _progress_bar(args: argparse.Namespace) -> Callable[[int], None] | None:
 
 def run(args: argparse.Namespace) -> int:
     progress = _progress_bar(args) if args.format == "table" else None
-    result = scan_paths(
-        args.paths,
+    source = export_source(
+        args.engine,
+        paths=args.paths,
+        table=args.table,
         fmt=args.input_format,
         encoding=args.encoding,
+        spark_master=args.spark_master,
+    )
+    result = source.scan(
         subject_keys=args.subject_key,
         as_of=args.as_of or date.today(),
         hasher=SubjectHasher.ephemeral(),

@@ -182,9 +182,10 @@ def _id_digits(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     character X as 10) with a lower-case x read as X. The shape (17 digits and a digit or X) is checked on the
     byte matrix of the 18-byte texts: no regex pass."""
     texts = _strings(texts)
-    if pc.any(pc.match_substring(texts, " ")).as_py():  # printed in 6-8-4 groups
-        texts = pc.replace_substring(texts, " ", "")
     lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
+    if (lengths == 20).any():  # maybe printed in 6-8-4 groups: without the spaces, 18 characters
+        texts = pc.replace_substring(texts, " ", "")
+        lengths = pc.fill_null(pc.binary_length(texts), 0).to_numpy(zero_copy_only=False)
     sized = np.flatnonzero(lengths == 18)
     digits = char_columns(texts, 18, None if len(sized) == len(texts) else sized) - np.uint8(ord("0"))
     last = digits[17]
@@ -517,6 +518,15 @@ def upper(texts: pa.Array) -> pa.Array:
     return pc.utf8_upper(_strings(texts))
 
 
+def upper_ungrouped(texts: pa.Array) -> pa.Array:
+    """Identifier form of an ID that may be printed in groups (6-8-4): upper case, the spaces dropped; a
+    literal replace, and only when a text has one (most IDs are written without)."""
+    texts = _strings(texts)
+    if pc.any(pc.greater(pc.binary_length(texts), 18)).as_py():
+        texts = pc.replace_substring(texts, " ", "")
+    return pc.utf8_upper(texts)
+
+
 def lower(texts: pa.Array) -> pa.Array:
     return pc.utf8_lower(_strings(texts))
 
@@ -538,6 +548,7 @@ VALIDATORS: dict[str, Validator] = {
 NORMALISERS: dict[str, Normaliser] = {
     "upper_compact": upper_compact,
     "upper": upper,
+    "upper_ungrouped": upper_ungrouped,
     "resident_id_18": resident_id_18,
     "digits": digits_only,
     "cn_mobile": cn_mobile_identifier,

@@ -29,19 +29,21 @@ SEPARATORS = frozenset("_.[{ -")
 #: The role of the columns that name no role, when the columns name two or more.
 DEFAULT_ROLE = ""
 _FILE = "detectors/roles.yaml"
-_FIELDS = ("roles", "key_suffixes", "key_columns", "same_by_name")
+_FIELDS = ("roles", "key_suffixes", "key_columns", "same_by_name", "known_by_name")
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
 class Roles:
     """The checked content of roles.yaml: ``words`` (lower-case word -> role), ``key_suffixes``,
-    ``key_columns`` (lower-case whole column name -> role) and ``same_by_name`` (pairs of roles, both orders)."""
+    ``key_columns`` (lower-case whole column name -> role), ``same_by_name`` (pairs of roles, both orders) and
+    ``known_by_name`` (staff roles whose people a name identifies)."""
 
     words: Mapping[str, str]
     key_suffixes: tuple[str, ...]
     key_columns: Mapping[str, str]
     same_by_name: frozenset[tuple[str, str]]
+    known_by_name: frozenset[str]
 
 
 class _Checker:
@@ -125,9 +127,16 @@ def check(text: str, file: str = _FILE) -> tuple[Roles | None, list[str]]:
             checker.problem(pair, f"same_by_name[{i}]", "must be two roles named under roles")
         else:
             pairs |= {(named[0], named[1]), (named[1], named[0])}
+    by_name: set[str] = set()
+    if "known_by_name" in fields:
+        for item, role in checker.words(fields["known_by_name"], "known_by_name"):
+            if role not in set(words.values()):
+                checker.problem(item, "known_by_name", f"{role!r} is not a role named under roles")
+            by_name.add(role)
     if checker.problems:
         return None, checker.problems
-    return Roles(words, tuple(sorted(suffixes, key=len, reverse=True)), key_columns, frozenset(pairs)), []
+    suffixes_longest_first = tuple(sorted(suffixes, key=len, reverse=True))
+    return Roles(words, suffixes_longest_first, key_columns, frozenset(pairs), frozenset(by_name)), []
 
 
 def check_file(path: str | Path) -> list[str]:
@@ -168,6 +177,11 @@ def claimant(column: str, claims: Mapping[str, str]) -> str | None:
 def same_by_name(role: str, other: str) -> bool:
     """Whether equal names on a row make the people of two roles one person (``same_by_name``)."""
     return (role, other) in load().same_by_name
+
+
+def known_by_name(role: str) -> bool:
+    """Whether the same name in a role's columns is one person (``known_by_name``: staff such as doctors)."""
+    return role in load().known_by_name
 
 
 def role_word(column: str) -> str | None:

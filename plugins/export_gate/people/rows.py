@@ -13,6 +13,8 @@ identifiers found (``add_identifiers``), name cells (``add_names``) and pseudony
    whose name equals the other role's when roles.yaml says the two are often one person (``same_by_name``:
    the buyer receiving their own parcel). It is folded into it. Equal names alone never join other roles:
    two people of one name on a row would be counted as one.
+   A role of staff known by name (roles.yaml ``known_by_name``: an attending doctor) has the same person wherever
+   the same name appears in its columns; a name alone never joins the people an export is about.
 3. Anchoring: a slot counts as a person only when it is anchored: its subject key or pseudonymous person key
    has a value, or it holds a name, a birth date or a strong identifier (``ANCHOR_ENTITIES``, identifiers). An
    unanchored slot's findings (a diagnosis, an address, an account number) belong to the anchored people of
@@ -35,7 +37,7 @@ import pyarrow.compute as pc
 
 from export_gate.model import ExportSubjects
 from export_gate.people.digest import SubjectHasher
-from export_gate.people.roles import DEFAULT_ROLE, role_word, same_by_name
+from export_gate.people.roles import DEFAULT_ROLE, known_by_name, role_word, same_by_name
 from export_gate.people.subjects import RowSubjects, by_key, identified_by, inferred, is_blank
 from export_gate.people.union import merge
 
@@ -43,6 +45,8 @@ from export_gate.people.union import merge
 ANCHOR_ENTITIES = frozenset({"PERSON", "BIRTH_DATE"})
 #: Digest type of a pseudonymous person key (``patient_no`` values), per role.
 PERSON_KEY_KIND = "person_key"
+#: Digest type of the name of a person of a role known by name (an attending doctor), per role.
+NAME_KIND = "name"
 _NO_ROWS = np.zeros(0, np.int64)
 _NO_WORDS = np.zeros((0, 2), np.uint64)
 
@@ -198,13 +202,22 @@ class BatchPeople:
         return unanchored
 
     def _person_key_identifiers(self, hasher: SubjectHasher) -> None:
-        """Person key digests of the rows whose person has findings (a key alone is nobody's information)."""
-        for role, columns in self.person_keys.items():
-            for values in columns:
-                rows = np.flatnonzero(present(values) & (self.masks[role] != 0))
-                if len(rows):
-                    texts = pc.utf8_trim_whitespace(values.take(pa.array(rows)).cast(pa.string()))
-                    self.add_identifiers(role, rows, hasher.digests_of(f"{PERSON_KEY_KIND}:{role}", texts))
+        """Person key digests of the rows whose person has findings (a key alone is nobody's information), and
+        name digests of the roles known by name (``known_by_name``: staff such as an attending doctor)."""
+        keyed = [(role, values, PERSON_KEY_KIND) for role, columns in self.person_keys.items() for values in columns]
+        named = [
+            (role, values, NAME_KIND)
+            for role, columns in self.names.items()
+            if role not in self.keys and known_by_name(self._role_name(role))
+            for values in columns
+        ]
+        for role, values, kind in keyed + named:
+            rows = np.flatnonzero(present(values) & (self.masks[role] != 0))
+            if len(rows):  # each distinct value of the batch is digested once (a person's rows share it)
+                texts = pc.utf8_trim_whitespace(values.take(pa.array(rows)).cast(pa.string()))
+                encoded = texts.dictionary_encode()
+                digests = hasher.digests_of(f"{kind}:{role}", encoded.dictionary)
+                self.add_identifiers(role, rows, digests[encoded.indices.to_numpy(zero_copy_only=False)])
 
     def _same_keys(self, key_values: Mapping[str, Sequence[object]], hasher: SubjectHasher) -> list[np.ndarray]:
         """Rule 1: for each pair of keys equal on some rows, the later key's person there is the earlier one's;

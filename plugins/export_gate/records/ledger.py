@@ -546,29 +546,38 @@ SELECT i.idx, ledger_person.digest, {mask} FROM eg_incoming AS i CROSS JOIN ledg
 """
 
 
-#: PostgreSQL: refresh the ledger's statistics when the planner expects fewer than this share of a scope's people.
+#: PostgreSQL: refresh the ledger's statistics when the planner expects fewer than this share of the rows ...
 _STALE_SHARE = 0.5
-#: ... and the scope holds at least this many people (below it any plan is fast).
-_STALE_MIN_PEOPLE = 1000
+#: ... and there are at least this many (below it any plan is fast).
+_STALE_MIN_ROWS = 1000
 
 
-def _refresh_statistics(conn: Connection, scope_id: int, people: int) -> None:
+def _refresh_statistics(conn: Connection, scope_id: int, people: int, replaced: int | None = None) -> None:
     """Make PostgreSQL's plans of this scope's joins independent of when autovacuum last ran.
 
-    The planner sizes a handler/year's rows from the tables' statistics. A scope written since the last ANALYZE
-    (a new handler or year: autovacuum waits for 10% of the whole table to change) looks like one row, and a
-    nested loop over that "one" row rescans the other side for each of thousands (a what-if on 32,493 people
-    took 77 s, 375M rows removed by a join filter, under the handler's lock). So before joining, ask the planner
-    how many rows it expects for the scope; below half the people the totals hold (cheap: at most 256 rows),
-    ANALYZE the ledger's tables in this transaction (its own uncommitted rows count as live). A few hundred
-    milliseconds at ten million people, and only when the statistics are stale. SQLite has no statistics here:
-    its joins are fixed by CROSS JOIN and by probing primary keys."""
-    if conn.dialect.name != "postgresql" or people < _STALE_MIN_PEOPLE:
+    The planner sizes a handler/year's rows, and a reservation's members, from the tables' statistics. A scope
+    or reservation written since the last ANALYZE (autovacuum waits for 10% of the whole table to change) looks
+    like one row, and a nested loop over that "one" row rescans the other side for each of thousands: a
+    what-if on 32,493 people took 77 s (375M rows removed by a join filter) under the handler's lock, and the
+    retry of a 100,000-person export against its own earlier members 733 s (10^9 rows removed). So before
+    joining, ask the planner how many rows it expects for the scope (``people``: what the totals hold, at most
+    256 rows to read) and for the members of the reservation ``replaced`` (counted on its primary key); below
+    half of either, ANALYZE the ledger's tables in this transaction (its own uncommitted rows count as live).
+    A few hundred milliseconds at ten million people, and only when the statistics are stale. SQLite keeps no
+    statistics here: its joins are fixed by CROSS JOIN and by probing primary keys."""
+    if conn.dialect.name != "postgresql":
         return
-    query = f"EXPLAIN (FORMAT JSON) SELECT 1 FROM ledger_person WHERE scope_id = {int(scope_id)}"
-    expected = conn.exec_driver_sql(query).scalar_one()[0]["Plan"]["Plan Rows"]
-    if expected < people * _STALE_SHARE:
-        conn.exec_driver_sql("ANALYZE ledger_person, ledger_alias, ledger_membership")
+    checks = [(f"ledger_person WHERE scope_id = {int(scope_id)}", people)]
+    if replaced is not None:
+        where = f"ledger_membership WHERE reservation_id = {int(replaced)}"
+        checks.append((where, conn.exec_driver_sql(f"SELECT count(*) FROM {where}").scalar_one()))
+    for where, rows in checks:
+        if rows < _STALE_MIN_ROWS:
+            continue
+        expected = conn.exec_driver_sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {where}").scalar_one()[0]["Plan"]
+        if expected["Plan Rows"] < rows * _STALE_SHARE:
+            conn.exec_driver_sql("ANALYZE ledger_person, ledger_alias, ledger_membership")
+            return
 
 
 def _lookup(
@@ -576,7 +585,7 @@ def _lookup(
 ) -> tuple[np.ndarray, _People]:
     """Which identifiers (positions in ``high``/``low``) name a known person, sorted, and for each the smallest
     known person it names, with that person's mask without the reservation ``replaced``."""
-    _refresh_statistics(conn, scope_id, sum(_histogram(conn, scope_id).values()))
+    _refresh_statistics(conn, scope_id, sum(_histogram(conn, scope_id).values()), replaced)
     without = _shifted(db.membership, -1)["mask"]
     query = _LOOKUP_SQL.format(mask=without.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     at: list[np.ndarray] = []
@@ -677,7 +686,7 @@ def _remove_members(conn: Connection, row: sa.Row) -> Counter[int]:
     members. Returns the new totals histogram of its scope."""
     person, member, members = db.person, db.membership, _members_cte(row.id)
     histogram = _histogram(conn, row.scope_id)
-    _refresh_statistics(conn, row.scope_id, sum(histogram.values()))
+    _refresh_statistics(conn, row.scope_id, sum(histogram.values()), row.id)
     _histogram_without(conn, row, histogram)
     joined = sa.and_(person.c.scope_id == row.scope_id, person.c.digest == members.c.person)
     conn.execute(sa.update(person).where(joined).values(_shifted(members, -1)))

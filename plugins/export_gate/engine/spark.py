@@ -1,0 +1,601 @@
+"""The Spark engine: the local engine's scan, run where a data lake's tables live.
+
+The same detector core and the same per-batch code as ``engine.local`` (``scan_batch``), on Spark's executors:
+
+* plan: the first ``SAMPLE_VALUES`` rows are planned on an executor (``Detector.plan``); the plans (no values:
+  a kind, a reason, regexes) and the executors' detector version come back to the driver;
+* detect: ``mapInArrow`` hands each partition's Arrow batches to ``scan_batch``; what leaves an executor is one
+  row per identifier digest (the digest, its batch person's canonical digest, the person's mask) and one
+  pickled ``Tally`` per partition (counts per column, plans' kinds and reasons, masked examples if asked for).
+  Raw values never leave the executors;
+* people: counted in Spark. With subject keys, a person is a key digest (group by digest, OR of masks).
+  Without, a batch's people are stars (identifier -> the person's smallest digest) and a shared identifier
+  links stars of different batches: connected components over the whole table as DataFrame operations
+  (large-star / small-star, Kiveris et al. 2014), each person labelled by their smallest digest, as the
+  local engine does. GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
+* the driver streams the people, sorted by digest, partition by partition (``toLocalIterator`` of packed
+  digest columns) into the compact ``ExportSubjects`` columns the ledger takes; the report, decision,
+  reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
+
+Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
+environment), a cluster master URL (``spark://``, ``yarn``), or a Spark Connect URL (``sc://host:15002``).
+Executors must import this package (same version: the detector version is checked) with its dependencies: the
+same environment locally, an installed wheel on a cluster (README: "Running on Spark").
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import pickle
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
+from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, scan_batch
+from export_gate.errors import ConfigError, GateError, InputError
+from export_gate.model import ExportSubjects
+from export_gate.people.digest import DIGEST_BYTES, SubjectHasher
+from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
+from export_gate.people.union import _grown
+from export_gate.reading import read
+from export_gate.reading.flatten import flatten
+from export_gate.reporting.report import Tally
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+#: The master of the embedded engine: local Spark on every core of this machine.
+LOCAL_MASTER = "local[*]"
+#: Spark's readers by format name; a file's format is taken from its suffix unless given.
+FORMATS = ("parquet", "orc", "csv", "json")
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".orc": "orc",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+}
+#: What executors send back: per identifier (digest, its batch person's canonical digest, mask at canonical
+#: entries, else 0), or (only ``tally`` set) a partition's pickled (detector version, Tally).
+FOUND_SCHEMA = "digest binary, root binary, mask smallint, tally binary"
+_FOUND = pa.schema([("digest", pa.binary()), ("root", pa.binary()), ("mask", pa.int16()), ("tally", pa.binary())])
+#: The people, packed per Arrow batch: concatenated 16-byte digests, their labels (the person's smallest
+#: digest) and masks (2 bytes each): a few rows per partition instead of one Python Row per identifier.
+PACKED_SCHEMA = "digests binary, labels binary, masks binary"
+#: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
+_ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
+#: Large-star / small-star rounds before the gate gives up (each at least halves the depth of the forest; a
+#: table of 10^9 identifiers needs a few dozen).
+MAX_ROUNDS = 64
+#: Python exceptions of this package carry a message written for people (and never a raw value): when one
+#: stops an executor, the gate's error repeats it.
+_GATE_ERROR = re.compile(r"export_gate\.errors\.(\w+): ([^\n]+)")
+
+
+# --- where Spark runs ------------------------------------------------------------------------------------
+
+
+def session(master: str | None = None) -> SparkSession:
+    """The Spark session for ``master`` (``local[*]`` when None; ``sc://...`` is Spark Connect).
+
+    A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
+    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError(
+            "the Spark engine needs pyspark: install export-gate with its 'spark' extra (pip install "
+            "'export-gate[spark]'), or use --engine local"
+        ) from exc
+    master = master or LOCAL_MASTER
+    if master.startswith("sc://"):
+        spark = SparkSession.builder.remote(master).getOrCreate()
+    else:
+        # pyspark marks a process that opened a Spark Connect session as Connect-only (its functions then build
+        # Connect expressions); a classic session asked for afterwards must clear the mark
+        os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = SparkSession.builder.master(master).appName("export-gate")
+        if master.startswith("local"):
+            cores = re.fullmatch(r"local\[(\d+)(,\d+)?\]", master)
+            shuffle = int(cores.group(1)) if cores else os.cpu_count() or 1  # one per core: few tasks, small data
+            builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+            builder = builder.config("spark.sql.shuffle.partitions", shuffle)
+        spark = builder.getOrCreate()
+    # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(read.BATCH_ROWS))
+    return spark
+
+
+def master_of_connection(conn: Any) -> str:
+    """The master URL an Airflow connection names: a ``spark_connect`` connection (host, port 15002, login as
+    the user, password as the token, extra ``use_ssl``) becomes ``sc://host:port/;...``; any other type's host
+    is the master itself (``local[2]``, ``spark://host:7077``, ``yarn``, or an ``sc://`` URL)."""
+    host = (conn.host or "").strip()
+    if not host:
+        raise ConfigError(
+            f"the Spark connection '{conn.conn_id}' has no host: set it to a master URL (local[*], spark://..., "
+            "yarn) or, with type spark_connect, the Spark Connect server's host name"
+        )
+    if conn.conn_type not in ("spark_connect", "spark-connect") or host.startswith(("sc://", "local")):
+        if conn.port and host.startswith(("spark://", "sc://")) and host.count(":") == 1:
+            return f"{host}:{conn.port}"
+        return host
+    extra = conn.extra_dejson or {}
+    params = [f"user_id={conn.login}"] if conn.login else []
+    if conn.password:
+        params.append(f"token={conn.password}")
+    if str(extra.get("use_ssl", "")).lower() in ("1", "true", "yes"):
+        params.append("use_ssl=true")
+    url = f"sc://{host}:{conn.port or 15002}"
+    return url + ("/;" + ";".join(params) if params else "")
+
+
+def airflow_source(
+    source: Any, *, table: str | None, fmt: str | None, encoding: str | None, conn_id: str | None
+) -> SparkSource:
+    """The source of ``ExportGateOperator(engine="spark")``: paths (a string, a list of them, an ObjectStoragePath)
+    or a table name, on the master ``conn_id``'s Airflow connection names (local Spark without one)."""
+    master = None
+    if conn_id:
+        from airflow.sdk import BaseHook
+
+        master = master_of_connection(BaseHook.get_connection(conn_id))
+    items = [] if source is None else list(source) if isinstance(source, list | tuple) else [source]
+    return SparkSource(tuple(str(item) for item in items), table=table, fmt=fmt, encoding=encoding, master=master)
+
+
+# --- the source ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SparkSource:
+    """Files Spark reads (Parquet, ORC, CSV, JSON Lines on any filesystem it knows) or a table of its catalog,
+    scanned on Spark. An ``ExportSource`` for the gate."""
+
+    paths: tuple[str, ...] = ()
+    table: str | None = None
+    fmt: str | None = None
+    encoding: str | None = None
+    master: str | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.paths) == bool(self.table):
+            raise ConfigError("give the Spark engine either paths or a table name (--table db.t), not both or none")
+        if self.fmt is not None and _format_name(self.fmt) not in FORMATS:
+            raise ConfigError(f"Spark reads {', '.join(FORMATS)} (or jsonl), not {self.fmt!r}")
+
+    @property
+    def uris(self) -> tuple[str, ...]:
+        return self.paths or (f"table:{self.table}",)
+
+    def scan(self, **options: Any) -> ScanResult:
+        """Scan on Spark; ``options`` are ``scan_frame``'s keywords (``workers`` and ``progress`` of the local
+        engine are Spark's business here and are ignored)."""
+        options.pop("workers", None)
+        options.pop("progress", None)
+        spark = session(self.master)
+        return scan_frame(self.frame(spark), files=list(self.uris), **options)
+
+    def frame(self, spark: SparkSession) -> DataFrame:
+        """The export as a DataFrame. CSV is read with its header and every column as text (as the local engine
+        reads it: identifiers keep leading zeros and a trailing X)."""
+        try:
+            if self.table:
+                return spark.table(self.table)
+            fmt = _format_name(self.fmt) if self.fmt else _format_of(self.paths)
+            reader = spark.read.format(fmt)
+            if fmt == "csv":
+                reader = reader.option("header", True).option("multiLine", True)
+                reader = reader.option("encoding", self.encoding or "UTF-8")
+            return reader.load(list(self.paths))
+        except Exception as exc:
+            what = f"table {self.table}" if self.table else ", ".join(self.paths)
+            raise InputError(
+                f"Spark cannot read {what} ({_spark_error_class(exc)}); check the name or path, its format "
+                "(--input-format) and that the Spark cluster can reach it"
+            ) from None
+
+
+def _format_name(fmt: str) -> str:
+    return "json" if fmt == "jsonl" else fmt
+
+
+def _format_of(paths: Sequence[str]) -> str:
+    """The one format of ``paths`` by suffix (compression suffixes aside); a folder is read as Parquet, the usual
+    layout of a lake table."""
+    found = set()
+    for path in paths:
+        name = re.sub(r"\.(gz|bz2|zst|snappy|lz4)$", "", path.rstrip("/").lower())
+        found.add(_SUFFIXES.get(os.path.splitext(name)[1], "parquet"))
+    if len(found) > 1:
+        raise InputError(
+            f"the paths mix formats ({', '.join(sorted(found))}); gate each format separately or pass --input-format"
+        )
+    return found.pop()
+
+
+# --- the scan --------------------------------------------------------------------------------------------
+
+
+def scan_frame(
+    frame: DataFrame,
+    *,
+    as_of: date,
+    hasher: SubjectHasher,
+    subject_keys: Sequence[str] = (),
+    settings: DetectorSettings | None = None,
+    show_examples: bool = False,
+    files: Sequence[str] = (),
+) -> ScanResult:
+    """Scan every cell of a DataFrame on Spark and count its people (see the module docstring). Any failure on
+    an executor raises a GateError (the gate blocks): the local engine's errors keep their message."""
+    settings = settings or DetectorSettings()
+    keys = tuple(dict.fromkeys(subject_keys))
+    _check_keys(frame, keys)
+    job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
+    version = Detector(settings).version
+    found = None
+    try:
+        plans = _plans(frame, settings, version)
+        scan = functools.partial(_scan_partition, plans=plans, job=job)
+        found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA).persist()
+        tally, hashes = _tally(found, version)
+        subjects = _people(found, identified_by(keys))
+    except GateError:
+        raise
+    except Exception as exc:
+        raise _executor_error(exc) from None
+    finally:
+        if found is not None:
+            found.unpersist()
+    fingerprint = "spark-rows:sha256:" + hashlib.sha256(f"{hashes}|{frame.schema.simpleString()}".encode()).hexdigest()
+    return finish(Partial(tally, subjects), job, version, files=files, source_fingerprint=fingerprint)
+
+
+def _check_keys(frame: DataFrame, keys: Sequence[str]) -> None:
+    """Subject key columns must be top-level columns (checked on the driver from the schema, before any job)."""
+    names = frame.columns
+    for key in keys:
+        if key not in names:
+            raise InputError(
+                f"subject key column {key!r} is not in the data (columns: {', '.join(sorted(names)) or 'none'}); "
+                "name a top-level column with --subject-key"
+            )
+
+
+def _executor_error(exc: BaseException) -> GateError:
+    """The gate's error for a failed Spark job: the export_gate error an executor raised (its message is safe),
+    else only the kind of failure (a Python traceback from an executor may quote a cell)."""
+    text = str(exc)
+    match = _GATE_ERROR.search(text)
+    if match:
+        from export_gate import errors
+
+        kind = getattr(errors, match.group(1), GateError)
+        kind = kind if isinstance(kind, type) and issubclass(kind, GateError) else GateError
+        return kind(f"on a Spark executor: {match.group(2).strip()}")
+    return GateError(
+        f"the Spark job failed ({_spark_error_class(exc)}); nothing was counted. The executors' logs say why; "
+        "fix the cause and run the gate again"
+    )
+
+
+def _spark_error_class(exc: BaseException) -> str:
+    """An exception's type and Spark error class (e.g. PATH_NOT_FOUND), never its message."""
+    getter = getattr(exc, "getCondition", None) or getattr(exc, "getErrorClass", None)
+    condition = None
+    if callable(getter):
+        try:
+            condition = getter()
+        except Exception:
+            condition = None
+    return f"{type(exc).__name__}: {condition}" if condition else type(exc).__name__
+
+
+def _plans(frame: DataFrame, settings: DetectorSettings, version: str) -> dict[str, ColumnPlan]:
+    """Each leaf column's plan, made on an executor from the first ``SAMPLE_VALUES`` rows (as the local engine
+    plans from the first batch holding the column). The executors' detector version must be the driver's: a
+    cluster with another export-gate installed would count by other rules."""
+    sample = _first_rows(frame).coalesce(1)
+    rows = sample.mapInArrow(functools.partial(_plan_partition, settings=settings), "plans binary").collect()
+    plans: dict[str, ColumnPlan] = {}
+    for row in rows:
+        executor_version, planned = pickle.loads(row.plans)
+        _check_version(executor_version, version)
+        plans.update(planned)
+    return plans
+
+
+def _first_rows(frame: DataFrame) -> DataFrame:
+    """The sample that plans the columns: the first ``SAMPLE_VALUES`` rows of the first file in name order when the
+    frame reads files (the local engine's sample), else the first rows Spark gives."""
+    from pyspark.sql import functions as F
+
+    try:
+        files = sorted(frame.inputFiles())
+    except Exception:  # not a file source (a view, a JDBC table): Spark's first rows
+        files = []
+    if len(files) > 1:
+        first = files[0]  # a URI; Spark's metadata column writes file:/x where the listing has file:///x
+        spellings = {first, "file:/" + first.removeprefix("file:///")} if first.startswith("file:///") else {first}
+        frame = frame.where(F.col("_metadata.file_path").isin(*sorted(spellings)))
+    return frame.limit(SAMPLE_VALUES)
+
+
+def _check_version(executor_version: str, version: str) -> None:
+    if executor_version != version:
+        raise ConfigError(
+            f"the Spark executors run detector version {executor_version}, this gate {version}: install the same "
+            "export-gate wheel on the cluster (README: Running on Spark)"
+        )
+
+
+def _with_row_hashes(frame: DataFrame) -> DataFrame:
+    """The frame with two 64-bit hashes of each row (xxHash64 and Murmur3, computed in Spark's JVM) as its last
+    columns. The executors add them up (modulo 2**64) beside the scan: the source fingerprint covers the rows'
+    content whatever their order or partitioning, and no file is read twice or on the driver."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import MapType
+
+    columns = [
+        F.to_json(F.col(f"`{field.name}`")) if isinstance(field.dataType, MapType) else F.col(f"`{field.name}`")
+        for field in frame.schema.fields
+    ] or [F.lit(None)]
+    return frame.select(
+        "*",
+        F.xxhash64(*columns).alias(_ROW_HASHES[0]),
+        F.hash(*columns).cast("long").alias(_ROW_HASHES[1]),
+    )
+
+
+def _tally(found: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int]]:
+    """The merged per-column tallies of every partition (one small row each) and the rows' count and hash sums;
+    the first action on ``found``, so this is where the detection job runs (and an executor's failure surfaces)."""
+    from pyspark.sql import functions as F
+
+    tally, rows, xx, murmur = Tally(), 0, 0, 0
+    for row in found.where(F.col("tally").isNotNull()).select("tally").toLocalIterator():
+        executor_version, part, (part_rows, part_xx, part_murmur) = pickle.loads(row.tally)
+        _check_version(executor_version, version)
+        tally.merge(part)
+        rows, xx, murmur = rows + part_rows, (xx + part_xx) % 2**64, (murmur + part_murmur) % 2**64
+    return tally, (rows, xx, murmur)
+
+
+# --- on the executors ------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _detector(settings: DetectorSettings) -> Detector:
+    """One detector per settings and Python worker (Spark reuses its workers across tasks)."""
+    return Detector(settings)
+
+
+def _plan_partition(batches: Iterator[pa.RecordBatch], settings: DetectorSettings) -> Iterator[pa.RecordBatch]:
+    """Plans of every leaf column from the sample's batches: a column is planned from the first batch holding it."""
+    detector = _detector(settings)
+    plans: dict[str, ColumnPlan] = {}
+    offset = 0
+    for record_batch in batches:
+        for leaf in flatten(record_batch, source="sample", row_offset=offset, limits=read.DEFAULT_LIMITS):
+            if leaf.name not in plans:
+                plans[leaf.name] = detector.plan(leaf.name, leaf.values.type, leaf.values.slice(0, SAMPLE_VALUES))
+        offset += record_batch.num_rows
+    yield pa.RecordBatch.from_pydict({"plans": [pickle.dumps((detector.version, plans))]})
+
+
+def _scan_partition(
+    batches: Iterator[pa.RecordBatch], plans: dict[str, ColumnPlan], job: Job
+) -> Iterator[pa.RecordBatch]:
+    """``scan_batch`` over one partition's Arrow batches: its people as digest rows, then its tally. Rows that
+    hold nobody's identifier are named by the partition and their place in it, like a file's rows locally."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    source = f"spark-partition-{context.partitionId() if context is not None else 0}"
+    detector = _detector(job.settings)
+    tally, offset, sums = Tally(), 0, [0, 0]
+    for hashed in batches:
+        for i, name in enumerate(_ROW_HASHES):
+            sums[i] = (sums[i] + int(pc.sum(hashed.column(name)).as_py() or 0)) % 2**64
+        record_batch = hashed.drop_columns(list(_ROW_HASHES))
+        leaves = flatten(record_batch, source=source, row_offset=offset, limits=read.DEFAULT_LIMITS)
+        missing = [leaf.name for leaf in leaves if leaf.name not in plans]
+        if missing:
+            raise InputError(f"{source}: columns {', '.join(missing)} were not in the planned sample")
+        batch = read.Batch(source, offset, leaves, record_batch.num_rows)
+        part = scan_batch(batch, {leaf.name: plans[leaf.name] for leaf in leaves}, job, detector)
+        tally.merge(part.tally)
+        offset += record_batch.num_rows
+        if len(part.subjects.roots):
+            yield _people_rows(part.subjects)
+    pickled = pa.array([pickle.dumps((detector.version, tally, (offset, *sums)))], pa.binary())
+    yield pa.RecordBatch.from_arrays(
+        [pa.nulls(1, pa.binary()), pa.nulls(1, pa.binary()), pa.nulls(1, pa.int16()), pickled], schema=_FOUND
+    )
+
+
+def _people_rows(subjects: ExportSubjects) -> pa.RecordBatch:
+    """One row per identifier digest of a batch's people: the digest, its person's canonical digest, the mask."""
+    words = np.column_stack([subjects.high, subjects.low])
+    n = len(words)
+    return pa.RecordBatch.from_arrays(
+        [
+            _binary(words),
+            _binary(words[subjects.roots]),
+            pa.array(subjects.masks.astype(np.int16)),
+            pa.nulls(n, pa.binary()),
+        ],
+        schema=_FOUND,
+    )
+
+
+def _binary(words: np.ndarray) -> pa.Array:
+    """Digest words (n, 2) as an Arrow binary array of 16-byte big-endian digests (byte order = digest order)."""
+    n = len(words)
+    offsets = np.arange(0, DIGEST_BYTES * n + 1, DIGEST_BYTES, dtype=np.int32)
+    data = words.astype(">u8").tobytes()
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _raw(array: pa.Array) -> bytes:
+    """The concatenated values of a binary array without nulls (its data buffer between its first and last offset)."""
+    if array.null_count:
+        raise GateError("a digest column came back from Spark with empty entries; the gate cannot count its people")
+    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], width)[array.offset : array.offset + len(array) + 1]
+    data = array.buffers()[2]
+    return b"" if data is None else data.to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+
+
+def _pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Each batch of (digest, label, mask) rows as one row of three byte strings."""
+    for batch in batches:
+        masks = batch.column("mask").fill_null(0).to_numpy().astype(np.uint16)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "digests": [_raw(batch.column("digest"))],
+                "labels": [_raw(batch.column("label"))],
+                "masks": [masks.tobytes()],
+            }
+        )
+
+
+# --- people, in Spark ------------------------------------------------------------------------------------
+
+
+def _people(found: DataFrame, how: str) -> ExportSubjects:
+    """The export's people from the executors' digest rows, counted in Spark and streamed to the driver."""
+    from pyspark.sql import functions as F
+
+    rows = found.where(F.col("digest").isNotNull())
+    nodes = rows.groupBy("digest").agg(F.bit_or("mask").alias("mask"))
+    if how == STRONG_IDENTIFIERS:
+        edges = rows.where(F.col("digest") != F.col("root")).select(
+            F.col("digest").alias("u"), F.col("root").alias("v")
+        )
+        labels = components(edges.distinct())
+        nodes = nodes.join(labels, nodes["digest"] == labels["u"], "left").select(
+            "digest", F.coalesce("label", "digest").alias("label"), "mask"
+        )
+        person = nodes.groupBy("label").agg(F.bit_or("mask").alias("person_mask"))
+        nodes = nodes.join(person, "label").select(
+            "digest",
+            "label",
+            F.when(F.col("digest") == F.col("label"), F.col("person_mask")).otherwise(F.lit(0)).alias("mask"),
+        )
+    else:  # one person per key digest (or per row without a key): nothing links them
+        nodes = nodes.select("digest", F.col("digest").alias("label"), "mask")
+    return _collect(nodes, how)
+
+
+def components(edges: DataFrame) -> DataFrame:
+    """Connected components of an undirected graph of binary node ids, edges (u, v) with v < u: each node that has
+    an edge to a smaller one, with its component's smallest node as ``label`` (the others label themselves).
+
+    Most identifiers are leaves: their one edge goes to their batch person's smallest digest, and nothing hangs
+    under them. Only the rest (the core: shared identifiers, people of several batches) go through the
+    alternating large-star and small-star rounds, until every core node hangs directly under its component's
+    smallest node; a leaf then takes the label of the node it hangs under."""
+    from pyspark.sql import functions as F
+
+    centres = edges.select(F.col("v").alias("u")).distinct()
+    several = edges.groupBy("u").count().where(F.col("count") > 1).select("u")
+    busy = several.unionByName(edges.select("u").join(centres, "u", "left_semi")).distinct()
+    core = edges.join(busy, "u", "left_semi").localCheckpoint()
+    for _ in range(MAX_ROUNDS):
+        if _stars(core):
+            break
+        core = _small_star(_large_star(core)).localCheckpoint()
+    else:
+        raise GateError(f"linking people found no end after {MAX_ROUNDS} rounds of connected components")
+    labels = core.select("u", F.col("v").alias("label"))
+    leaves = edges.join(busy, "u", "left_anti")
+    above = labels.select(F.col("u").alias("v"), F.col("label").alias("above"))
+    hung = leaves.join(above, "v", "left").select("u", F.coalesce("above", "v").alias("label"))
+    return labels.unionByName(hung)
+
+
+def _stars(edges: DataFrame) -> bool:
+    """Whether every node has at most one edge, to a node without one of its own (a forest of depth one): one
+    aggregate over both ends of every edge."""
+    from pyspark.sql import functions as F
+
+    ends = edges.select(F.col("u").alias("n"), F.lit(1).alias("out"), F.lit(0).alias("into")).unionByName(
+        edges.select(F.col("v").alias("n"), F.lit(0).alias("out"), F.lit(1).alias("into"))
+    )
+    per_node = ends.groupBy("n").agg(F.sum("out").alias("out"), F.max("into").alias("into"))
+    return per_node.where((F.col("out") > 1) | ((F.col("out") == 1) & (F.col("into") == 1))).isEmpty()
+
+
+def _large_star(edges: DataFrame) -> DataFrame:
+    """Every node's larger neighbours hang under the smallest node of its neighbourhood (itself included)."""
+    from pyspark.sql import functions as F
+
+    both = edges.unionByName(edges.select(F.col("v").alias("u"), F.col("u").alias("v")))
+    lowest = both.groupBy("u").agg(F.min("v").alias("m"))
+    return (
+        both.join(lowest, "u")
+        .where(F.col("v") > F.col("u"))
+        .select(F.col("v").alias("u"), F.least(F.col("u"), F.col("m")).alias("v"))
+        .distinct()
+    )
+
+
+def _small_star(edges: DataFrame) -> DataFrame:
+    """Every node and its smaller neighbours hang under the smallest of them."""
+    from pyspark.sql import functions as F
+
+    lowest = edges.groupBy("u").agg(F.min("v").alias("m"))
+    linked = (
+        edges.join(lowest, "u").where(F.col("v") != F.col("m")).select(F.col("v").alias("u"), F.col("m").alias("v"))
+    )
+    return linked.unionByName(lowest.select("u", F.col("m").alias("v"))).distinct()
+
+
+def _collect(nodes: DataFrame, how: str) -> ExportSubjects:
+    """The people, sorted by digest in Spark, streamed to the driver a packed batch at a time (never a Python
+    object per identifier) into the ``ExportSubjects`` columns, which grow in place: the driver holds the table
+    the ledger needs (22 bytes an identifier) and one batch, nothing more. A person's label is their smallest
+    digest, so it arrived with or before each of their identifiers: its index is found among those received."""
+    high, low = np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+    roots, masks = np.zeros(0, np.int32), np.zeros(0, np.uint16)
+    for row in nodes.orderBy("digest").mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
+        words, labels = _words(row.digests), _words(row.labels)
+        if len(high) and len(words) and (words[0, 0], words[0, 1]) <= (high[-1], low[-1]):
+            raise GateError("Spark returned people out of digest order; nothing was counted")
+        high, low = _grown(high, words[:, 0]), _grown(low, words[:, 1])
+        masks = _grown(masks, np.frombuffer(row.masks, dtype=np.uint16))
+        roots = _grown(roots, _positions(high, low, labels[:, 0], labels[:, 1]).astype(np.int32))
+    return ExportSubjects(high=high, low=low, roots=roots, masks=masks, identified_by=how)
+
+
+def _words(packed: bytes) -> np.ndarray:
+    """Packed 16-byte digests as (n, 2) words (see ``digest.pack_digests``)."""
+    return np.frombuffer(packed, dtype=">u8").astype(np.uint64).reshape(-1, 2)
+
+
+def _positions(high: np.ndarray, low: np.ndarray, want_high: np.ndarray, want_low: np.ndarray) -> np.ndarray:
+    """The index of each wanted digest among the sorted distinct digests (``high``, ``low``): a binary search on
+    the high word, the low word only where two digests share one. A digest that is not there is an error."""
+    at = np.searchsorted(high, want_high).clip(max=max(len(high) - 1, 0))
+    for i in np.flatnonzero((high[at] != want_high) | (low[at] != want_low)).tolist():
+        start, stop = np.searchsorted(high, want_high[i]), np.searchsorted(high, want_high[i], side="right")
+        at[i] = start + np.searchsorted(low[start:stop], want_low[i])
+        if at[i] >= stop or low[at[i]] != want_low[i]:
+            raise GateError("Spark labelled a person by a digest it did not return; nothing was counted")
+    return at

@@ -1,0 +1,209 @@
+"""The Spark engine on a real local Spark gives the local engine's report and people, and fails closed.
+
+Each export is scanned by both engines with the same key: the reports must agree on everything but the source
+fingerprint (rows, cells, people, categories, per-column plans, cells, entities and categories, identified_by,
+detector version), and the people on the number of identifier digests and the histogram of their masks.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from export_gate.commands.cli import main
+from export_gate.engine.local import scan_paths, scan_table
+from export_gate.engine.spark import SparkSource, components
+from export_gate.gate import BLOCK, GateRequest, run_gate
+from export_gate.model import mask_histogram
+from export_gate.people.digest import SubjectHasher
+from export_gate.people.union import components as local_components
+from export_gate.records.ledger import Store
+from export_gate.rules.handler import Handler
+from export_gate.samples.exports import generate
+from faker import Faker
+from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
+from spark_support import MASTER
+
+AS_OF = date(2026, 6, 30)
+HASHER = SubjectHasher(b"spark-engine-test-key")
+#: What the two engines must agree on (the fingerprint differs by design: file bytes vs row hashes).
+SAME = ("rows", "cells", "subjects", "categories", "columns", "detector_version", "settings", "as_of")
+
+
+def _both(paths: list[str], *, keys: tuple[str, ...] = (), fmt: str | None = None) -> tuple[Any, Any]:
+    options = {"as_of": AS_OF, "hasher": HASHER, "subject_keys": keys}
+    local = scan_paths(paths, fmt=fmt, workers=1, **options)
+    spark = SparkSource(tuple(paths), fmt=fmt, master=MASTER).scan(**options)
+    return local, spark
+
+
+def _assert_same(local: Any, spark: Any) -> None:
+    for key in SAME:
+        assert spark.report[key] == local.report[key], key
+    assert len(spark.subjects.roots) == len(local.subjects.roots)
+    assert mask_histogram(spark.subjects.masks) == mask_histogram(local.subjects.masks)
+    assert spark.subjects.identified_by == local.subjects.identified_by
+    assert spark.report["source_fingerprint"].startswith("spark-rows:sha256:")
+
+
+@pytest.mark.parametrize(
+    ("kind", "keyed", "options"),
+    [
+        ("crm", False, {"files": 2}),
+        ("ae_cases", True, {"files": 2}),  # two subject keys: patient_id and reporter_id
+        ("insurance", False, {"files": 1}),
+        ("crm", False, {"files": 2, "nested": True}),  # a struct, a list of structs and a map
+    ],
+    ids=["crm-2-files-no-keys", "ae_cases-2-files-two-keys", "insurance-no-keys", "crm-nested-no-keys"],
+)
+def test_spark_report_equals_local_on_samples(
+    spark: Any, tmp_path: Path, kind: str, keyed: bool, options: dict
+) -> None:
+    truth = generate(kind, 300, tmp_path, seed=7, as_of=AS_OF, **options)
+    paths = sorted(str(path) for path in tmp_path.glob("*.parquet"))
+    local, spark_result = _both(paths, keys=tuple(truth.subject_keys) if keyed else ())
+    _assert_same(local, spark_result)
+    assert spark_result.report["subjects"]["personal"] > 0
+    if keyed:  # key digests are the same in both engines: exactly the same people
+        assert np.array_equal(spark_result.subjects.high, local.subjects.high)
+        assert np.array_equal(spark_result.subjects.roots, local.subjects.roots)
+
+
+def _faker_export(directory: Path, files: int, rows: int) -> list[str]:
+    """People written by Faker's zh_CN providers (not our sample generator), no subject key, several files;
+    every fifth row reuses the phone of a row in another file, and some rows name a second person by role, so
+    linking people needs the whole table."""
+    fake = Faker("zh_CN")
+    Faker.seed(2026)
+    phones = [fake.phone_number() for _ in range(rows)]
+    paths = []
+    for index in range(files):
+        records = []
+        for i in range(index, rows, files):
+            records.append(
+                {
+                    "name": fake.name(),
+                    "mobile": phones[(i * 7) % rows] if i % 5 == 0 else phones[i],
+                    "id_card": fake.ssn(),
+                    "email": fake.email() if i % 2 else None,
+                    "address": fake.address(),
+                    "contact_mobile": phones[(i + 1) % rows] if i % 4 == 0 else None,
+                    "note": fake.sentence(),
+                }
+            )
+        path = directory / f"part-{index}.parquet"
+        pd.DataFrame(records).to_parquet(path, index=False)
+        paths.append(str(path))
+    return paths
+
+
+def test_spark_links_people_across_files_like_local(spark: Any, tmp_path: Path) -> None:
+    paths = _faker_export(tmp_path, files=3, rows=240)
+    local, spark_result = _both(paths)
+    _assert_same(local, spark_result)
+    # shared phones join people of different files: fewer people than rows with findings
+    assert spark_result.report["subjects"]["personal"] < 240 + 60
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_spark_reads_text_formats_like_local(spark: Any, tmp_path: Path, fmt: str) -> None:
+    generate("ae_cases", 200, tmp_path, seed=3, as_of=AS_OF, fmt=fmt, files=2)
+    paths = sorted(str(path) for path in tmp_path.glob(f"*.{fmt}"))
+    _assert_same(*_both(paths, keys=("patient_id", "reporter_id"), fmt=fmt))
+
+
+def test_a_table_of_the_catalog_is_scanned_by_name(spark: Any, tmp_path: Path) -> None:
+    frame = people(50, diagnosis=True)
+    spark.createDataFrame(frame).createOrReplaceTempView("members")
+    options = {"as_of": AS_OF, "hasher": HASHER, "subject_keys": ("customer_id",)}
+    result = SparkSource(table="members", master=MASTER).scan(**options)
+    expected = scan_table(frame, workers=1, **options)
+    assert result.report["subjects"] == expected.report["subjects"]
+    assert result.report["columns"] == expected.report["columns"]
+    assert result.report["files"] == ["table:members"]
+
+
+def test_components_match_the_local_union_on_deep_graphs(spark: Any) -> None:
+    """Chains need several large-star/small-star rounds; stars, pairs and lone leaves need none."""
+    rng = np.random.default_rng(5)
+    edges = [(i + 1, i) for i in range(40)]  # a chain 0-1-...-40
+    edges += [(int(a), int(b)) for a, b in zip(rng.integers(100, 400, 300), rng.integers(100, 400, 300), strict=True)]
+    edges += [(500 + i, 500) for i in range(1, 20)]  # a star
+    edges = [(max(a, b), min(a, b)) for a, b in edges if a != b]
+    key = {node: node.to_bytes(16, "big") for node in range(600)}
+    frame = spark.createDataFrame([(key[u], key[v]) for u, v in edges], "u binary, v binary").distinct()
+    labels = {int.from_bytes(row.u, "big"): int.from_bytes(row.label, "big") for row in components(frame).collect()}
+    a, b = np.array(edges).T
+    expected = local_components(600, a, b)
+    nodes = {node for edge in edges for node in edge}
+    assert {node: labels.get(node, node) for node in nodes} == {node: int(expected[node]) for node in nodes}
+
+
+def _request(source: Any, ledger: str, reservation: str | None, **extra: Any) -> GateRequest:
+    return GateRequest(
+        source=source,
+        list_id="cn-national-2024",
+        handler=Handler(id="acme"),
+        as_of=datetime(2026, 6, 30, tzinfo=UTC),
+        ledger_url=ledger,
+        secret_key=b"spark-engine-test-key",
+        reservation=reservation,
+        **extra,
+    )
+
+
+def test_a_failure_on_an_executor_blocks_the_gate_with_an_audit_record(spark: Any, tmp_path: Path) -> None:
+    """A text cell over the reader's limit stops the executor that meets it: the gate blocks, says why, counts
+    nobody and still writes its audit record."""
+    table = pa.table({"customer_id": ["C1", "C2"], "note": ["x" * (2 << 20), "short"]})
+    path = tmp_path / "big.parquet"
+    pq.write_table(table, path)
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    source = SparkSource((str(path),), master=MASTER)
+    outcome = run_gate(_request(source, ledger, "dag/run/gate", subject_keys=("customer_id",)))
+    assert outcome.action == BLOCK
+    assert outcome.error.startswith("InputError: on a Spark executor:")
+    assert "note" in outcome.error
+    assert outcome.audit_id is not None
+    record = Store(ledger).audit.get(outcome.audit_id)
+    assert record["action"] == BLOCK and record["error"] == outcome.error
+    assert Store(ledger).counts("acme", 2026).personal == 0
+
+
+def test_spark_and_local_gates_count_the_same_people_in_one_ledger(spark: Any, tmp_path: Path) -> None:
+    """The ledger recognises the people a Spark gate reserved when the local engine gates the same export."""
+    path = write(people(40), tmp_path / "export.parquet")
+    ledger = f"sqlite:///{tmp_path / 'ledger.db'}"
+    keys = {"subject_keys": ("customer_id",)}
+    first = run_gate(_request(SparkSource((str(path),), master=MASTER), ledger, "dag/run/spark", **keys))
+    assert first.allowed, first.message
+    second = run_gate(_request(scan_source(path), ledger, "dag/run/local", **keys))
+    counts = second.decision.to_dict()["counts"]
+    assert counts["export"]["personal"] == 40
+    assert counts["ytd_before"]["personal"] == 40 and counts["ytd_after"]["personal"] == 40
+    assert first.record["source"]["fingerprint"].startswith("spark-rows:")
+
+
+def scan_source(path: Path) -> Any:
+    from export_gate.reading.sources import PathSource
+
+    return PathSource((str(path),))
+
+
+def test_cli_scan_with_the_spark_engine_prints_no_raw_value(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(canary(), tmp_path / "canary.parquet")
+    code = main(["scan", str(path), "--engine", "spark", "--spark-master", MASTER, "--as-of", "2026-06-30"])
+    out = capsys.readouterr().out
+    assert code == 0
+    report = json.loads(out)
+    assert report["subjects"]["personal"] == 20
+    assert CANARY_ID not in out and CANARY_PHONE not in out
