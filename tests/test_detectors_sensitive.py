@@ -220,6 +220,55 @@ def test_a_prefilter_matches_wherever_its_recognizer_does() -> None:
     assert checked == 2  # cn_person_name_in_text's own, medical_term's derived from its term lists
 
 
+#: The term lists of each recognizer made only of term lists (detectors/recognizers.yaml).
+LISTS = {
+    "medical_term": ("medical_zh", "medical_en", "icd10_zh", "icd10_en"),
+    "health_statement": ("health_statements",),
+    "religious_belief": ("religion_terms",),
+    "specific_identity": ("specific_identity_terms",),
+}
+
+
+def test_script_tails_match_wherever_their_terms_do_in_values_of_their_script() -> None:
+    """The term union looks for a term list's non-ASCII endings only in values with a non-ASCII character and
+    for its ASCII endings only in values with an ASCII letter (recognizers.ScriptTails): a value a recognizer
+    matches must be caught by the half its characters call for, whatever the mix of scripts."""
+    rng = random.Random(5)
+    noise = ["".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(rng.randint(0, 12))) for _ in range(500)]
+    english = ["", "the patient said ", "follow-up: ", "no change; ", "Hx "]
+    checked = 0
+    for rec in load_recognizers():
+        if rec.tails is None:
+            continue
+        patterns = re2.compile("|".join(f"(?:{p})" for p in rec.patterns))
+        vocabulary = [w for name in LISTS[rec.name] for w in terms(name)]
+        texts = [
+            f"{rng.choice(noise)}{rng.choice(english)}{rng.choice(vocabulary)}{rng.choice(['', ' ', '。', ' ok'])}"
+            f"{rng.choice(noise)}"
+            for _ in range(3000)
+        ]
+        wide = re2.compile(rec.tails.wide) if rec.tails.wide else None
+        ascii_ = re2.compile(rec.tails.ascii) if rec.tails.ascii else None
+        missed = [
+            text
+            for text in texts
+            if patterns.search(text)
+            and not (not text.isascii() and wide is not None and wide.search(text))
+            and not (any(c.isascii() and c.isalpha() for c in text) and ascii_ is not None and ascii_.search(text))
+        ]
+        assert sum(bool(patterns.search(text)) for text in texts) >= 2000, rec.name
+        assert missed == [], rec.name
+        checked += 1
+    assert checked == len(LISTS)
+
+
+def test_terms_of_either_script_are_found_in_mixed_text() -> None:
+    values = ["患者自述 asthma 多年", "diagnosed with 糖尿病 last year", "Patient has asthma.", "已确诊糖尿病"]
+    values.append("收货地址 Room 3")
+    rows = entities("remark", values)
+    assert ["MEDICAL_TERM" in found for found in rows] == [True, True, True, True, False]
+
+
 def test_english_names_by_spacy_ner_only_in_free_text() -> None:
     values = [
         "Reporter Mary Johnson called about the case yesterday.",

@@ -431,6 +431,39 @@ class _Worded:
         return look[_match(_subset(self.values, look), f"(?i:{own})")] if len(look) and own != self.every else look
 
 
+class _Scripts:
+    """Which values of a column hold a non-ASCII character, and which an ASCII letter (read once, when a term
+    union first runs), so the union of term lists looks for each script's terms only where they can be
+    (recognizers.ScriptTails): one pass per kind of value, each with a small regex."""
+
+    def __init__(self, strings: pa.Array) -> None:
+        self.strings = strings
+        self._masks: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _wide_and_letters(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._masks is None:
+            wide = pc.fill_null(pc.invert(pc.string_is_ascii(self.strings)), False).to_numpy(zero_copy_only=False)
+            self._masks = wide, ValueBytes(self.strings).count("letters") > 0
+        return self._masks
+
+    def any_term(self, where: np.ndarray, terms: list[Recognizer], regexes: dict[str, str]) -> np.ndarray:
+        """The positions in ``where`` whose value may hold a match of one of ``terms`` (a prefilter, or the
+        recognizer's own regex)."""
+        split = [r.tails for r in terms if r.tails is not None]
+        common = [r.prefilter or regexes[r.name] for r in terms if r.tails is None]
+        if len(where) == 0 or not split:
+            return _any_of(self.strings, where, common)
+        wide, letters = (mask[where] for mask in self._wide_and_letters())
+        found = []
+        for has_wide, has_letter in itertools.product((False, True), repeat=2):
+            mine = where[(wide == has_wide) & (letters == has_letter)]
+            regexes_ = common + [t.wide for t in split if has_wide and t.wide]
+            regexes_ += [t.ascii for t in split if has_letter and t.ascii]
+            if len(mine) and regexes_:
+                found.append(_any_of(self.strings, mine, regexes_))
+        return np.sort(np.concatenate(found)) if found else where[:0]
+
+
 class Detector:
     """The detectors of one scan. Cheap to re-create from its settings in a worker process (pickling sends
     only the settings); Presidio and spaCy are loaded the first time a plan needs them (free text with NER)."""
@@ -643,9 +676,10 @@ class Detector:
         open_ = np.flatnonzero(rest & ~claimed)
         stale = True
         last_expected = max((i for i, r in enumerate(terms) if r.name in plan.context), default=-1)
+        scripts = _Scripts(strings)
         for i, rec in enumerate(terms):  # the same union cascade as the spans: an address column runs one term pass
             if stale and i > last_expected:
-                open_ = _any_of(strings, open_, [r.prefilter or regexes[r.name] for r in terms[i:]])
+                open_ = scripts.any_term(open_, terms[i:], regexes)
                 stale = False
             if len(open_) == 0:
                 break

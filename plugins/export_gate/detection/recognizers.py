@@ -35,6 +35,18 @@ _PLACEHOLDER = re.compile(r"<<([a-z0-9_]+)>>")
 
 
 @dataclass(frozen=True)
+class ScriptTails:
+    """A term-list recognizer's prefilter split by script, so each half runs only on values that can hold its
+    terms: ``wide`` matches wherever a term with a non-ASCII character does (only in values with a non-ASCII
+    character), ``ascii`` wherever an ASCII term does (only in values with an ASCII letter: every ASCII term has
+    one, and text is NFKC-normalised, so no Kelvin sign or long s folds into one). None: no such terms. A column of
+    Chinese names or addresses then never compiles the English words, nor an e-mail column the Chinese terms."""
+
+    wide: str | None
+    ascii: str | None
+
+
+@dataclass(frozen=True)
 class Recognizer:
     """One recognizer of recognizers.yaml, ready for the vectorised scan."""
 
@@ -54,6 +66,7 @@ class Recognizer:
     by_value: str | None = None  # a whole value like this, in a column of nearly only such values, gives context
     by_value_check: str | None = None  # validators.EVIDENCE function those values must also pass
     unless: str | None = None  # wording that makes a match generic, not about a person
+    tails: ScriptTails | None = None  # a term list's prefilter by script (derived, never written in the YAML)
 
     @property
     def has_birth_date(self) -> bool:
@@ -240,17 +253,37 @@ def _chunked(d: _Detectors, text: str) -> tuple[str, ...]:
     return tuple(_alternation(words[i : i + TERM_CHUNK]) for i in range(0, len(words), TERM_CHUNK))
 
 
-def _tails(d: _Detectors, texts: Iterable[str]) -> str | None:
-    """A prefilter for recognizers made only of term lists: the last two characters of every CJK term and the
-    last word of every ASCII term (every value holding a term holds its ending); a few hundred endings make a small
-    DFA where thousands of terms make a large one. None when a pattern is more than a term list, or when the
-    endings are not much shorter than the terms."""
+def _list_terms(d: _Detectors, texts: Iterable[str]) -> list[str] | None:
+    """The terms of a recognizer whose patterns are only term lists (``<<name>>``); None otherwise."""
     lists = [_PLACEHOLDER.fullmatch(t) for t in texts]
     if not lists or not all(lists):
         return None
-    words = [w for m in lists if m for w in d.terms(m.group(1))]
-    tails = _alternation({w.split()[-1] if w.isascii() else w[-2:] for w in words})  # an ASCII term's last word
+    return [w for m in lists if m for w in d.terms(m.group(1))]
+
+
+def _ending(word: str) -> str:
+    """What every value holding a term holds: an ASCII term's last word, another term's last two characters."""
+    return word.split()[-1] if word.isascii() else word[-2:]
+
+
+def _tails(words: list[str]) -> str | None:
+    """A prefilter for recognizers made only of term lists: every term's ending (``_ending``); a few hundred
+    endings make a small DFA where thousands of terms make a large one. None when the endings are not much
+    shorter than the terms."""
+    tails = _alternation({_ending(w) for w in words})
     return tails if 4 * len(tails) < len(_alternation(words)) else None  # worth a pass only when much smaller
+
+
+def _script_tails(words: list[str]) -> ScriptTails | None:
+    """The endings of a term list by script (``ScriptTails``); None when an ASCII term has no letter."""
+    ascii_words = [w for w in words if w.isascii()]
+    if any(not re.search("[A-Za-z]", w) for w in ascii_words):
+        return None
+    wide = sorted({_ending(w) for w in words if not w.isascii()}, key=len, reverse=True)
+    return ScriptTails(
+        "(?:" + "|".join(map(re.escape, wide)) + ")" if wide else None,  # as literals: an ending may be ASCII
+        _alternation({_ending(w) for w in ascii_words}) if ascii_words else None,
+    )
 
 
 def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
@@ -324,8 +357,11 @@ def _recognizer(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> Reco
     ours = _ours(d, c, f.get("export_gate"), f"{where}.export_gate")
     if name is None or entity is None or not patterns or any(not regexes for regexes, _, _ in patterns):
         return None
-    if ours["prefilter"] is None:
-        ours["prefilter"] = _tails(d, [text for _, text, _ in patterns if text is not None])
+    words = _list_terms(d, [text for _, text, _ in patterns if text is not None])
+    if words is not None and ours["prefilter"] is None:
+        ours["prefilter"] = _tails(words)
+    if words is not None and not ours["context_patterns"]:
+        ours["tails"] = _script_tails(words)
     return Recognizer(
         name=name,
         entity=entity,

@@ -370,12 +370,14 @@ class ValueBytes:
         self._counts: dict[int | str, np.ndarray] = {}
 
     def count(self, what: int | str) -> np.ndarray:
-        """How many bytes of each value are ``what`` (a byte value, or "digits")."""
+        """How many bytes of each value are ``what`` (a byte value, "digits", "capitals" or "letters")."""
         if what not in self._counts:
             if what == "digits":
                 hit = self.data - np.uint8(ord("0")) <= 9
             elif what == "capitals":
                 hit = self.data - np.uint8(ord("A")) <= 25
+            elif what == "letters":  # ASCII letters of either case (a byte of a multi-byte character has 0x80 set)
+                hit = (self.data | np.uint8(0x20)) - np.uint8(ord("a")) <= 25
             else:
                 hit = self.data == what
             hit[-1] = False

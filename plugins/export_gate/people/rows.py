@@ -51,11 +51,14 @@ _NO_ROWS = np.zeros(0, np.int64)
 _NO_WORDS = np.zeros((0, 2), np.uint64)
 
 
-def present(values: pa.Array) -> np.ndarray:
-    """Which cells hold a value: not null and not blank."""
-    strings = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
-    filled = pc.and_(pc.is_valid(strings), pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(strings)), 0))
-    return pc.fill_null(filled, False).to_numpy(zero_copy_only=False)
+def trimmed(values: pa.Array) -> pa.Array:
+    """Cells as text without surrounding whitespace: how a key or name is compared and digested."""
+    return pc.utf8_trim_whitespace(values.cast(pa.string()) if not pa.types.is_string(values.type) else values)
+
+
+def present(texts: pa.Array) -> np.ndarray:
+    """Which cells of ``trimmed`` texts hold a value: not null and not blank."""
+    return pc.fill_null(pc.greater(pc.utf8_length(texts), 0), False).to_numpy(zero_copy_only=False)
 
 
 @dataclass
@@ -70,7 +73,7 @@ class BatchPeople:
     id_rows: dict[str, list[np.ndarray]] = field(default_factory=dict)
     id_digests: dict[str, list[np.ndarray]] = field(default_factory=dict)
     names: dict[str, list[pa.Array]] = field(default_factory=dict)
-    person_keys: dict[str, list[pa.Array]] = field(default_factory=dict)
+    person_keys: dict[str, list[tuple[pa.Array, np.ndarray]]] = field(default_factory=dict)  # trimmed, present
 
     @classmethod
     def of(cls, n: int, roles: Iterable[str], keys: Sequence[str]) -> BatchPeople:
@@ -108,8 +111,10 @@ class BatchPeople:
     def add_person_key(self, role: str, values: pa.Array) -> None:
         """A pseudonymous person key column of ``role`` with one value per row: anchors the role's person
         wherever it has a value; digested (only where that person has findings) by ``people``."""
-        self.anchored[role] |= present(values)
-        self.person_keys.setdefault(role, []).append(values)
+        texts = trimmed(values)
+        filled = present(texts)
+        self.anchored[role] |= filled
+        self.person_keys.setdefault(role, []).append((texts, filled))
 
     # --- the rules ------------------------------------------------------------------------------------------
 
@@ -139,7 +144,7 @@ class BatchPeople:
         out = np.zeros(self.n, dtype=bool)
         for left in self.names.get(a, []):
             for right in self.names.get(b, []):
-                same = pc.equal(pc.utf8_trim_whitespace(left.cast(pa.string())), pc.utf8_trim_whitespace(right))
+                same = pc.equal(trimmed(left), trimmed(right))
                 out |= pc.fill_null(same, False).to_numpy(zero_copy_only=False)
         return out
 
@@ -204,18 +209,17 @@ class BatchPeople:
     def _person_key_identifiers(self, hasher: SubjectHasher) -> None:
         """Person key digests of the rows whose person has findings (a key alone is nobody's information), and
         name digests of the roles known by name (``known_by_name``: staff such as an attending doctor)."""
-        keyed = [(role, values, PERSON_KEY_KIND) for role, columns in self.person_keys.items() for values in columns]
+        keyed = [(role, *column, PERSON_KEY_KIND) for role, columns in self.person_keys.items() for column in columns]
         named = [
-            (role, values, NAME_KIND)
+            (role, texts, present(texts), NAME_KIND)
             for role, columns in self.names.items()
             if role not in self.keys and known_by_name(self._role_name(role))
-            for values in columns
+            for texts in map(trimmed, columns)
         ]
-        for role, values, kind in keyed + named:
-            rows = np.flatnonzero(present(values) & (self.masks[role] != 0))
+        for role, texts, filled, kind in keyed + named:
+            rows = np.flatnonzero(filled & (self.masks[role] != 0))
             if len(rows):  # each distinct value of the batch is digested once (a person's rows share it)
-                texts = pc.utf8_trim_whitespace(values.take(pa.array(rows)).cast(pa.string()))
-                encoded = texts.dictionary_encode()
+                encoded = (texts if len(rows) == len(texts) else texts.take(pa.array(rows))).dictionary_encode()
                 digests = hasher.digests_of(f"{kind}:{role}", encoded.dictionary)
                 self.add_identifiers(role, rows, digests[encoded.indices.to_numpy(zero_copy_only=False)])
 
