@@ -57,6 +57,8 @@ if TYPE_CHECKING:
 
 #: The master of the embedded engine: local Spark on every core of this machine.
 LOCAL_MASTER = "local[*]"
+#: Set in the environment of a Python driver that spark-submit started (it names the JVM's gateway port).
+SUBMITTED = "PYSPARK_GATEWAY_PORT"
 #: Spark's readers by format name; a file's format is taken from its suffix unless given.
 FORMATS = ("parquet", "orc", "csv", "json")
 _SUFFIXES = {
@@ -84,16 +86,20 @@ MAX_ROUNDS = 64
 #: Python exceptions of this package carry a message written for people (and never a raw value): when one
 #: stops an executor, the gate's error repeats it.
 _GATE_ERROR = re.compile(r"export_gate\.errors\.(\w+): ([^\n]+)")
+#: What a Python worker says when the executors' environment lacks this package.
+_NOT_INSTALLED = "No module named 'export_gate'"
 
 
 # --- where Spark runs ------------------------------------------------------------------------------------
 
 
-def session(master: str | None = None) -> SparkSession:
-    """The Spark session for ``master`` (``local[*]`` when None; ``sc://...`` is Spark Connect).
+def session(master: str | None = None, *, ship_package: bool = False) -> SparkSession:
+    """The Spark session for ``master`` (``sc://...`` is Spark Connect). Without one: spark-submit's master and
+    settings in a gate that spark-submit started (engine/submit.py), else ``local[*]``.
 
     A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
-    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker)."""
+    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker). ``ship_package``:
+    the executors get this package's code from the driver (engine/ship.py) instead of their own install."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -101,8 +107,9 @@ def session(master: str | None = None) -> SparkSession:
             "the Spark engine needs pyspark: install export-gate with its 'spark' extra (pip install "
             "'export-gate[spark]'), or use --engine local"
         ) from exc
-    master = master or LOCAL_MASTER
-    if master.startswith("sc://"):
+    if master is None and SUBMITTED in os.environ:
+        spark = SparkSession.builder.getOrCreate()  # the master, executors and Python spark-submit was given
+    elif (master := master or LOCAL_MASTER).startswith("sc://"):
         spark = SparkSession.builder.remote(master).getOrCreate()
     else:
         # pyspark marks a process that opened a Spark Connect session as Connect-only (its functions then build
@@ -118,6 +125,10 @@ def session(master: str | None = None) -> SparkSession:
         spark = builder.getOrCreate()
     # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(read.BATCH_ROWS))
+    if ship_package:
+        from export_gate.engine.ship import ship
+
+        ship(spark)
     return spark
 
 
@@ -146,7 +157,13 @@ def master_of_connection(conn: Any) -> str:
 
 
 def airflow_source(
-    source: Any, *, table: str | None, fmt: str | None, encoding: str | None, conn_id: str | None
+    source: Any,
+    *,
+    table: str | None,
+    fmt: str | None,
+    encoding: str | None,
+    conn_id: str | None,
+    ship_package: bool = False,
 ) -> SparkSource:
     """The source of ``ExportGateOperator(engine="spark")``: paths (a string, a list of them, an ObjectStoragePath)
     or a table name, on the master ``conn_id``'s Airflow connection names (local Spark without one)."""
@@ -156,7 +173,8 @@ def airflow_source(
 
         master = master_of_connection(BaseHook.get_connection(conn_id))
     items = [] if source is None else list(source) if isinstance(source, list | tuple) else [source]
-    return SparkSource(tuple(str(item) for item in items), table=table, fmt=fmt, encoding=encoding, master=master)
+    paths = tuple(str(item) for item in items)
+    return SparkSource(paths, table=table, fmt=fmt, encoding=encoding, master=master, ship_package=ship_package)
 
 
 # --- the source ------------------------------------------------------------------------------------------
@@ -165,13 +183,14 @@ def airflow_source(
 @dataclass(frozen=True)
 class SparkSource:
     """Files Spark reads (Parquet, ORC, CSV, JSON Lines on any filesystem it knows) or a table of its catalog,
-    scanned on Spark. An ``ExportSource`` for the gate."""
+    scanned on Spark. An ``ExportSource`` for the gate. ``ship_package``: see ``session``."""
 
     paths: tuple[str, ...] = ()
     table: str | None = None
     fmt: str | None = None
     encoding: str | None = None
     master: str | None = None
+    ship_package: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.paths) == bool(self.table):
@@ -188,7 +207,7 @@ class SparkSource:
         engine are Spark's business here and are ignored)."""
         options.pop("workers", None)
         options.pop("progress", None)
-        spark = session(self.master)
+        spark = session(self.master, ship_package=self.ship_package)
         return scan_frame(self.frame(spark), files=list(self.uris), header_line=self.format == "csv", **options)
 
     @property
@@ -310,6 +329,12 @@ def _executor_error(exc: BaseException) -> GateError:
         kind = getattr(errors, match.group(1), GateError)
         kind = kind if isinstance(kind, type) and issubclass(kind, GateError) else GateError
         return kind(f"on a Spark executor: {match.group(2).strip()}")
+    if _NOT_INSTALLED in text:
+        return ConfigError(
+            "the Spark executors cannot import export_gate; nothing was counted. Install the same export-gate wheel "
+            "in the executors' Python, or ship it from here (--spark-ship-package, spark_ship_package=True; README: "
+            "Running on Spark)"
+        )
     return GateError(
         f"the Spark job failed ({_spark_error_class(exc)}); nothing was counted. The executors' logs say why; "
         "fix the cause and run the gate again"
