@@ -1,7 +1,7 @@
-"""The gate as a Spark application (engine/submit.py) run by pyspark's own ``bin/spark-submit`` on local[2], as
-a cluster without Spark Connect runs it (``spark-submit --master yarn``): the report and decision equal the
-local engine's for a sample export, the gate records into the ledger, and spark-submit exits with the gate's
-exit code."""
+"""Spark without Spark Connect. The gate as a Spark application (engine/submit.py) run by pyspark's own
+``bin/spark-submit`` on local[2], as a cluster runs it (``spark-submit --master yarn``): the report and decision
+equal the local engine's for a sample export, the gate records into the ledger, and spark-submit exits with the
+gate's exit code. And a classic session's executors run the package the driver ships (``addPyFile``)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import export_gate.engine.submit
 import pytest
 from export_gate.commands.cli import main
+from export_gate.engine.local import scan_paths
+from export_gate.engine.ship import SHIPPED_CONF
+from export_gate.engine.spark import SparkSource
 from export_gate.engine.submit import main as submit_main
+from export_gate.people.digest import SubjectHasher
 from export_gate.records.ledger import Store
 from export_gate.samples.exports import generate
 from spark_support import MASTER, SPARK_HOME
@@ -80,3 +85,24 @@ def test_spark_submit_arguments_that_are_not_the_gates_are_refused(
 ) -> None:
     assert submit_main(argv) == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_classic_session_ships_the_package_to_its_executors(tmp_path: Path) -> None:
+    """``ship_package`` on a classic (non-Connect) session: the executors import export_gate from the shipped
+    zip, before the copy installed in their environment, and count as the local engine does."""
+    generate("crm", 100, tmp_path, seed=9, files=2)
+    paths = sorted(str(path) for path in tmp_path.glob("*.parquet"))
+    options = {"as_of": date(2026, 6, 30), "hasher": SubjectHasher(b"spark-ship-test-key")}
+    shipped = SparkSource(tuple(paths), master=MASTER, ship_package=True).scan(**options)
+    assert shipped.report["subjects"] == scan_paths(paths, workers=1, **options).report["subjects"]
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    try:
+        zip_name = spark.conf.get(SHIPPED_CONF)
+        probe = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("export_gate").__file__)
+        (where,) = probe.collect()
+    finally:
+        spark.stop()
+    assert zip_name.startswith("export_gate-") and zip_name.endswith(".zip")
+    assert where.endswith(f"{zip_name}/export_gate/__init__.py"), where
