@@ -18,9 +18,10 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
 
 Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
-environment), a cluster master URL (``spark://``, ``yarn``), or a Spark Connect URL (``sc://host:15002``).
-Executors must import this package (same version: the detector version is checked) with its dependencies: the
-same environment locally, an installed wheel on a cluster (README: "Running on Spark").
+environment), a cluster master URL (``spark://``, ``yarn``), a Spark Connect URL (``sc://host:15002``), or
+spark-submit's own in a gate it started (engine/submit.py). Executors must import this package (same version:
+the detector version is checked) with its dependencies: the same environment locally; on a cluster an installed
+wheel, or the package shipped from the driver (engine/ship.py) (README: "Running on Spark").
 """
 
 from __future__ import annotations
@@ -107,9 +108,11 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
             "the Spark engine needs pyspark: install export-gate with its 'spark' extra (pip install "
             "'export-gate[spark]'), or use --engine local"
         ) from exc
-    if master is None and SUBMITTED in os.environ:
+    submitted = master is None and SUBMITTED in os.environ
+    master = master or LOCAL_MASTER
+    if submitted:
         spark = SparkSession.builder.getOrCreate()  # the master, executors and Python spark-submit was given
-    elif (master := master or LOCAL_MASTER).startswith("sc://"):
+    elif master.startswith("sc://"):
         spark = SparkSession.builder.remote(master).getOrCreate()
     else:
         # pyspark marks a process that opened a Spark Connect session as Connect-only (its functions then build
