@@ -282,9 +282,9 @@ def scan_frame(
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
     detector = Detector(settings)
     version = detector.version
-    _check_names(frame, job, detector, source=", ".join(files) or "<frame>", header_line=header_line)
     found = None
     try:
+        _check_names(frame, job, detector, source=", ".join(files) or "<frame>", header_line=header_line)
         plans = _plans(frame, job, version)
         scan = functools.partial(_scan_partition, plans=plans, job=job)
         found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA).persist()
