@@ -7,7 +7,7 @@ import pytest
 from airflow.models.connection import Connection
 from export_gate.commands.cli import main
 from export_gate.engine import export_source
-from export_gate.engine.spark import SparkSource, _format_of, master_of_connection
+from export_gate.engine.spark import SparkSource, _format_of, airflow_source, master_of_connection
 from export_gate.errors import ConfigError, InputError
 
 
@@ -37,6 +37,13 @@ def test_an_airflow_connection_names_the_master(connection: Connection, master: 
     assert master_of_connection(connection) == master
 
 
+def test_the_operators_spark_source_keeps_the_shipping_option() -> None:
+    source = airflow_source(
+        ["a.parquet", "b.parquet"], table=None, fmt=None, encoding=None, conn_id=None, ship_package=True
+    )
+    assert source == SparkSource(("a.parquet", "b.parquet"), ship_package=True)
+
+
 def test_a_connection_without_a_host_is_refused_with_what_to_set() -> None:
     with pytest.raises(ConfigError, match="has no host"):
         master_of_connection(Connection(conn_id="empty", conn_type="spark"))
@@ -61,6 +68,8 @@ def test_spark_only_arguments_need_the_spark_engine(capsys: pytest.CaptureFixtur
         export_source("dask", paths=["a.parquet"])
     assert main(["scan", "--table", "db.members"]) == 2
     assert "--engine spark" in capsys.readouterr().err
+    assert main(["scan", "x.parquet", "--spark-ship-package"]) == 2
+    assert "--spark-ship-package need the Spark engine (--engine spark)" in capsys.readouterr().err
 
 
 def test_the_operator_refuses_spark_arguments_without_the_spark_engine() -> None:
@@ -71,6 +80,8 @@ def test_the_operator_refuses_spark_arguments_without_the_spark_engine() -> None
         ExportGateOperator(source="/data/x.parquet", table="db.t", **common)
     with pytest.raises(ValueError, match="not sql"):
         ExportGateOperator(sql="select 1", conn_id="db", engine="spark", **common)
+    with pytest.raises(ValueError, match="spark_ship_package= need engine='spark'"):
+        ExportGateOperator(source="/data/x.parquet", spark_ship_package=True, **common)
     gate = ExportGateOperator(table="lake.members", engine="spark", spark_conn_id="lake_spark", **common)
     assert (gate.engine, gate.table, gate.spark_conn_id) == ("spark", "lake.members", "lake_spark")
     assert "table" in gate.template_fields

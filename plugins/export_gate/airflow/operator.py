@@ -113,6 +113,8 @@ class ExportGateOperator(BaseOperator):
         lives; ``source`` then names paths Spark reads (Parquet, ORC, CSV, JSON Lines), or ``table`` a table of
         its catalog (``db.t``). ``spark_conn_id``: the Airflow connection naming the master (``local[*]``,
         ``spark://...``, ``yarn``, or a ``spark_connect`` connection: ``sc://host:15002``); none: local Spark.
+        ``spark_ship_package``: send this worker's export-gate code to the executors (a cluster that has the
+        dependencies installed but not export-gate); without it they import their own installed copy.
     """
 
     template_fields: Sequence[str] = (
@@ -165,6 +167,7 @@ class ExportGateOperator(BaseOperator):
         ledger_conn_id: str = LEDGER_CONN_ID,
         engine: str = "local",
         spark_conn_id: str | None = None,
+        spark_ship_package: bool = False,
         table: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -201,13 +204,15 @@ class ExportGateOperator(BaseOperator):
         self.review_timeout = review_timeout
         self.secret_conn_id = secret_conn_id
         self.ledger_conn_id = ledger_conn_id
-        if engine not in ENGINES or (engine != "spark" and (table or spark_conn_id)) or (engine == "spark" and sql):
+        spark_only = table or spark_conn_id or spark_ship_package
+        if engine not in ENGINES or (engine != "spark" and spark_only) or (engine == "spark" and sql):
             raise ValueError(
-                f"engine must be one of {ENGINES} (not {engine!r}); table= and spark_conn_id= need engine='spark', "
-                "which takes paths or a table, not sql"
+                f"engine must be one of {ENGINES} (not {engine!r}); table=, spark_conn_id= and spark_ship_package= "
+                "need engine='spark', which takes paths or a table, not sql"
             )
         self.engine = engine
         self.spark_conn_id = spark_conn_id
+        self.spark_ship_package = spark_ship_package
         self.table = table
         self._lineage: tuple[list[str], dict] | None = None
         self._table: pa.Table | pd.DataFrame | None = None
@@ -406,7 +411,12 @@ class ExportGateOperator(BaseOperator):
             from export_gate.engine.spark import airflow_source
 
             source = airflow_source(
-                self.source, table=self.table, fmt=self.fmt, encoding=self.encoding, conn_id=self.spark_conn_id
+                self.source,
+                table=self.table,
+                fmt=self.fmt,
+                encoding=self.encoding,
+                conn_id=self.spark_conn_id,
+                ship_package=self.spark_ship_package,
             )
         else:
             source = from_airflow(

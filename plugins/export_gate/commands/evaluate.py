@@ -100,7 +100,12 @@ def run(args: argparse.Namespace) -> int:
         secret_key = _key(required=args.record)
         as_of = _as_of(args.as_of, handler.timezone, recording=args.record)
         source = export_source(
-            args.engine, paths=args.paths, table=args.table, encoding=args.encoding, spark_master=args.spark_master
+            args.engine,
+            paths=args.paths,
+            table=args.table,
+            encoding=args.encoding,
+            spark_master=args.spark_master,
+            spark_ship_package=args.spark_ship_package,
         )
     except GateError as exc:
         if not args.record:

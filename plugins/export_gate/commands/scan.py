@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """--engine, --spark-master and --table (scan and evaluate)."""
+    """--engine, --spark-master, --table and --spark-ship-package (scan and evaluate)."""
     parser.add_argument(
         "--engine",
         choices=ENGINES,
@@ -92,6 +92,12 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--table", metavar="DB.T", help="with --engine spark: scan a table of the Spark catalog instead of paths"
+    )
+    parser.add_argument(
+        "--spark-ship-package",
+        action="store_true",
+        help="with --engine spark: send this export-gate's code to the executors (a cluster that has its "
+        "dependencies installed but not export-gate, or another version)",
     )
 
 
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         fmt=args.input_format,
         encoding=args.encoding,
         spark_master=args.spark_master,
+        spark_ship_package=args.spark_ship_package,
     )
     result = source.scan(
         subject_keys=args.subject_key,

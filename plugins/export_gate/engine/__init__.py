@@ -25,17 +25,23 @@ def export_source(
     fmt: str | None = None,
     encoding: str | None = None,
     spark_master: str | None = None,
+    spark_ship_package: bool = False,
 ) -> ExportSource:
     """The export as a source the gate scans with ``engine``: files (both engines) or a table of the Spark
-    catalog (``spark`` only). ``spark_master``: local[N], spark://..., yarn or sc://... (Spark Connect)."""
+    catalog (``spark`` only). ``spark_master``: local[N], spark://..., yarn or sc://... (Spark Connect);
+    ``spark_ship_package``: the executors run this package's code, shipped from here (engine/ship.py)."""
     if engine == "spark":
         from export_gate.engine.spark import SparkSource
 
-        return SparkSource(tuple(paths), table=table, fmt=fmt, encoding=encoding, master=spark_master)
+        return SparkSource(
+            tuple(paths), table=table, fmt=fmt, encoding=encoding, master=spark_master, ship_package=spark_ship_package
+        )
     if engine != "local":
         raise ConfigError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
-    if table is not None or spark_master is not None:
-        raise ConfigError("a table name and a Spark master need the Spark engine (--engine spark)")
+    if table is not None or spark_master is not None or spark_ship_package:
+        raise ConfigError(
+            "a table name, a Spark master and --spark-ship-package need the Spark engine (--engine spark)"
+        )
     if not paths:
         raise ConfigError("no input given; name at least one file, folder, glob or URL")
     from export_gate.reading.sources import PathSource

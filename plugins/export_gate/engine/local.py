@@ -178,7 +178,9 @@ class _Findings:
         return masked
 
 
-def _key_values(batch: read.Batch, subject_keys: Sequence[str]) -> dict[str, list[object]]:
+def key_values(batch: read.Batch, subject_keys: Sequence[str]) -> dict[str, list[object]]:
+    """Each subject key column's values; InputError naming the source when a key is missing, repeated or inside a
+    list. The Spark engine checks its frame's (empty) schema batch with it too, so both engines refuse alike."""
     by_name = {leaf.name: leaf for leaf in batch.columns}
     values: dict[str, list[object]] = {}
     for key in subject_keys:
@@ -207,7 +209,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
     """Detect every cell of one batch and turn the findings into a partial result."""
     n = batch.num_rows
     keys = job.subject_keys
-    key_values = _key_values(batch, keys)  # before detecting: a missing key column fails at once
+    keys_of_rows = key_values(batch, keys)  # before detecting: a missing key column fails at once
     tally = Tally(rows=n)
     roles = (
         {leaf.name: role_of(leaf.name, keys) for leaf in batch.columns}
@@ -246,7 +248,7 @@ def scan_batch(batch: read.Batch, plans: dict[str, ColumnPlan], job: Job, detect
         return job.hasher.digests_of(kind, pc.binary_join_element_wise(f"{batch.source}#", numbers, ""))
 
     subjects, unanchored = people.people(
-        key_values, row_subjects, job.hasher, count_unanchored=job.settings.count_unanchored
+        keys_of_rows, row_subjects, job.hasher, count_unanchored=job.settings.count_unanchored
     )
     for column, rows in found_rows.items():
         nobody = unanchored.get(roles[column])

@@ -18,9 +18,10 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
 
 Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
-environment), a cluster master URL (``spark://``, ``yarn``), or a Spark Connect URL (``sc://host:15002``).
-Executors must import this package (same version: the detector version is checked) with its dependencies: the
-same environment locally, an installed wheel on a cluster (README: "Running on Spark").
+environment), a cluster master URL (``spark://``, ``yarn``), a Spark Connect URL (``sc://host:15002``), or
+spark-submit's own in a gate it started (engine/submit.py). Executors must import this package (same version:
+the detector version is checked) with its dependencies: the same environment locally; on a cluster an installed
+wheel, or the package shipped from the driver (engine/ship.py) (README: "Running on Spark").
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
-from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, scan_batch
+from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, key_values, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
 from export_gate.model import ExportSubjects
 from export_gate.people.digest import DIGEST_BYTES, SubjectHasher
@@ -49,6 +50,7 @@ from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
 from export_gate.people.union import _grown
 from export_gate.reading import read
 from export_gate.reading.flatten import flatten
+from export_gate.reading.names import ColumnNames
 from export_gate.reporting.report import Tally
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ if TYPE_CHECKING:
 
 #: The master of the embedded engine: local Spark on every core of this machine.
 LOCAL_MASTER = "local[*]"
+#: Set in the environment of a Python driver that spark-submit started (it names the JVM's gateway port).
+SUBMITTED = "PYSPARK_GATEWAY_PORT"
 #: Spark's readers by format name; a file's format is taken from its suffix unless given.
 FORMATS = ("parquet", "orc", "csv", "json")
 _SUFFIXES = {
@@ -83,16 +87,20 @@ MAX_ROUNDS = 64
 #: Python exceptions of this package carry a message written for people (and never a raw value): when one
 #: stops an executor, the gate's error repeats it.
 _GATE_ERROR = re.compile(r"export_gate\.errors\.(\w+): ([^\n]+)")
+#: What a Python worker says when the executors' environment lacks this package.
+_NOT_INSTALLED = "No module named 'export_gate'"
 
 
 # --- where Spark runs ------------------------------------------------------------------------------------
 
 
-def session(master: str | None = None) -> SparkSession:
-    """The Spark session for ``master`` (``local[*]`` when None; ``sc://...`` is Spark Connect).
+def session(master: str | None = None, *, ship_package: bool = False) -> SparkSession:
+    """The Spark session for ``master`` (``sc://...`` is Spark Connect). Without one: spark-submit's master and
+    settings in a gate that spark-submit started (engine/submit.py), else ``local[*]``.
 
     A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
-    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker)."""
+    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker). ``ship_package``:
+    the executors get this package's code from the driver (engine/ship.py) instead of their own install."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -100,8 +108,11 @@ def session(master: str | None = None) -> SparkSession:
             "the Spark engine needs pyspark: install export-gate with its 'spark' extra (pip install "
             "'export-gate[spark]'), or use --engine local"
         ) from exc
+    submitted = master is None and SUBMITTED in os.environ
     master = master or LOCAL_MASTER
-    if master.startswith("sc://"):
+    if submitted:
+        spark = SparkSession.builder.getOrCreate()  # the master, executors and Python spark-submit was given
+    elif master.startswith("sc://"):
         spark = SparkSession.builder.remote(master).getOrCreate()
     else:
         # pyspark marks a process that opened a Spark Connect session as Connect-only (its functions then build
@@ -117,6 +128,10 @@ def session(master: str | None = None) -> SparkSession:
         spark = builder.getOrCreate()
     # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(read.BATCH_ROWS))
+    if ship_package:
+        from export_gate.engine.ship import ship
+
+        ship(spark)
     return spark
 
 
@@ -145,7 +160,13 @@ def master_of_connection(conn: Any) -> str:
 
 
 def airflow_source(
-    source: Any, *, table: str | None, fmt: str | None, encoding: str | None, conn_id: str | None
+    source: Any,
+    *,
+    table: str | None,
+    fmt: str | None,
+    encoding: str | None,
+    conn_id: str | None,
+    ship_package: bool = False,
 ) -> SparkSource:
     """The source of ``ExportGateOperator(engine="spark")``: paths (a string, a list of them, an ObjectStoragePath)
     or a table name, on the master ``conn_id``'s Airflow connection names (local Spark without one)."""
@@ -155,7 +176,8 @@ def airflow_source(
 
         master = master_of_connection(BaseHook.get_connection(conn_id))
     items = [] if source is None else list(source) if isinstance(source, list | tuple) else [source]
-    return SparkSource(tuple(str(item) for item in items), table=table, fmt=fmt, encoding=encoding, master=master)
+    paths = tuple(str(item) for item in items)
+    return SparkSource(paths, table=table, fmt=fmt, encoding=encoding, master=master, ship_package=ship_package)
 
 
 # --- the source ------------------------------------------------------------------------------------------
@@ -164,13 +186,14 @@ def airflow_source(
 @dataclass(frozen=True)
 class SparkSource:
     """Files Spark reads (Parquet, ORC, CSV, JSON Lines on any filesystem it knows) or a table of its catalog,
-    scanned on Spark. An ``ExportSource`` for the gate."""
+    scanned on Spark. An ``ExportSource`` for the gate. ``ship_package``: see ``session``."""
 
     paths: tuple[str, ...] = ()
     table: str | None = None
     fmt: str | None = None
     encoding: str | None = None
     master: str | None = None
+    ship_package: bool = False
 
     def __post_init__(self) -> None:
         if bool(self.paths) == bool(self.table):
@@ -187,19 +210,28 @@ class SparkSource:
         engine are Spark's business here and are ignored)."""
         options.pop("workers", None)
         options.pop("progress", None)
-        spark = session(self.master)
-        return scan_frame(self.frame(spark), files=list(self.uris), **options)
+        spark = session(self.master, ship_package=self.ship_package)
+        return scan_frame(self.frame(spark), files=list(self.uris), header_line=self.format == "csv", **options)
+
+    @property
+    def format(self) -> str | None:
+        """Spark's reader for the paths (given, else by suffix); None for a table."""
+        if self.table:
+            return None
+        return _format_name(self.fmt) if self.fmt else _format_of(self.paths)
 
     def frame(self, spark: SparkSession) -> DataFrame:
         """The export as a DataFrame. CSV is read with its header and every column as text (as the local engine
         reads it: identifiers keep leading zeros and a trailing X)."""
+        fmt = self.format  # mixed suffixes: an InputError of its own
         try:
-            if self.table:
+            if fmt is None:
                 return spark.table(self.table)
-            fmt = _format_name(self.fmt) if self.fmt else _format_of(self.paths)
             reader = spark.read.format(fmt)
             if fmt == "csv":
-                reader = reader.option("header", True).option("multiLine", True)
+                # enforceSchema off: every file's header is checked against the first's (Spark would otherwise
+                # drop the first line of each file, a data row in a file without a header)
+                reader = reader.option("header", True).option("multiLine", True).option("enforceSchema", False)
                 reader = reader.option("encoding", self.encoding or "UTF-8")
             return reader.load(list(self.paths))
         except Exception as exc:
@@ -240,17 +272,20 @@ def scan_frame(
     settings: DetectorSettings | None = None,
     show_examples: bool = False,
     files: Sequence[str] = (),
+    header_line: bool = False,
 ) -> ScanResult:
     """Scan every cell of a DataFrame on Spark and count its people (see the module docstring). Any failure on
-    an executor raises a GateError (the gate blocks): the local engine's errors keep their message."""
+    an executor raises a GateError (the gate blocks): the local engine's errors keep their message.
+    ``header_line``: the column names came from a CSV header line (one holding personal data is refused)."""
     settings = settings or DetectorSettings()
     keys = tuple(dict.fromkeys(subject_keys))
-    _check_keys(frame, keys)
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
-    version = Detector(settings).version
+    detector = Detector(settings)
+    version = detector.version
     found = None
     try:
-        plans = _plans(frame, settings, version)
+        _check_names(frame, job, detector, source=", ".join(files) or "<frame>", header_line=header_line)
+        plans = _plans(frame, job, version)
         scan = functools.partial(_scan_partition, plans=plans, job=job)
         found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA).persist()
         tally, hashes = _tally(found, version)
@@ -266,15 +301,24 @@ def scan_frame(
     return finish(Partial(tally, subjects), job, version, files=files, source_fingerprint=fingerprint)
 
 
-def _check_keys(frame: DataFrame, keys: Sequence[str]) -> None:
-    """Subject key columns must be top-level columns (checked on the driver from the schema, before any job)."""
-    names = frame.columns
-    for key in keys:
-        if key not in names:
-            raise InputError(
-                f"subject key column {key!r} is not in the data (columns: {', '.join(sorted(names)) or 'none'}); "
-                "name a top-level column with --subject-key"
-            )
+def _check_names(frame: DataFrame, job: Job, detector: Detector, *, source: str, header_line: bool) -> None:
+    """The local engine's checks of column names, on the driver from the frame's schema before any job runs:
+    a CSV header holding personal data is refused (``ColumnNames``), and the subject keys must be top-level
+    columns of one value per row (``key_values``), with the same errors, which list names as the scan records
+    them (a name holding personal data withheld). The executors withhold such names the same way (``_screened``)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    empty = pa.RecordBatch.from_pylist([], schema=to_arrow_schema(frame.schema))
+    batch = _screened(empty, source, 0, ColumnNames(detector, job.hasher, job.as_of), header_line=header_line)
+    key_values(batch, job.subject_keys)
+
+
+def _screened(
+    record_batch: pa.RecordBatch, source: str, offset: int, names: ColumnNames, *, header_line: bool = False
+) -> read.Batch:
+    """An Arrow batch as the local engine's ``Batch``: flattened, its column names checked (reading/names.py)."""
+    leaves = flatten(record_batch, source=source, row_offset=offset, limits=read.DEFAULT_LIMITS)
+    return names.screened(read.Batch(source, offset, leaves, record_batch.num_rows, header_line=header_line))
 
 
 def _executor_error(exc: BaseException) -> GateError:
@@ -288,6 +332,12 @@ def _executor_error(exc: BaseException) -> GateError:
         kind = getattr(errors, match.group(1), GateError)
         kind = kind if isinstance(kind, type) and issubclass(kind, GateError) else GateError
         return kind(f"on a Spark executor: {match.group(2).strip()}")
+    if _NOT_INSTALLED in text:
+        return ConfigError(
+            "the Spark executors cannot import export_gate; nothing was counted. Install the same export-gate wheel "
+            "in the executors' Python, or ship it from here (--spark-ship-package, spark_ship_package=True; README: "
+            "Running on Spark)"
+        )
     return GateError(
         f"the Spark job failed ({_spark_error_class(exc)}); nothing was counted. The executors' logs say why; "
         "fix the cause and run the gate again"
@@ -306,12 +356,12 @@ def _spark_error_class(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {condition}" if condition else type(exc).__name__
 
 
-def _plans(frame: DataFrame, settings: DetectorSettings, version: str) -> dict[str, ColumnPlan]:
+def _plans(frame: DataFrame, job: Job, version: str) -> dict[str, ColumnPlan]:
     """Each leaf column's plan, made on an executor from the first ``SAMPLE_VALUES`` rows (as the local engine
     plans from the first batch holding the column). The executors' detector version must be the driver's: a
     cluster with another export-gate installed would count by other rules."""
     sample = _first_rows(frame).coalesce(1)
-    rows = sample.mapInArrow(functools.partial(_plan_partition, settings=settings), "plans binary").collect()
+    rows = sample.mapInArrow(functools.partial(_plan_partition, job=job), "plans binary").collect()
     plans: dict[str, ColumnPlan] = {}
     for row in rows:
         executor_version, planned = pickle.loads(row.plans)
@@ -385,13 +435,14 @@ def _detector(settings: DetectorSettings) -> Detector:
     return Detector(settings)
 
 
-def _plan_partition(batches: Iterator[pa.RecordBatch], settings: DetectorSettings) -> Iterator[pa.RecordBatch]:
+def _plan_partition(batches: Iterator[pa.RecordBatch], job: Job) -> Iterator[pa.RecordBatch]:
     """Plans of every leaf column from the sample's batches: a column is planned from the first batch holding it."""
-    detector = _detector(settings)
+    detector = _detector(job.settings)
+    names = ColumnNames(detector, job.hasher, job.as_of)
     plans: dict[str, ColumnPlan] = {}
     offset = 0
     for record_batch in batches:
-        for leaf in flatten(record_batch, source="sample", row_offset=offset, limits=read.DEFAULT_LIMITS):
+        for leaf in _screened(record_batch, "sample", offset, names).columns:
             if leaf.name not in plans:
                 plans[leaf.name] = detector.plan(leaf.name, leaf.values.type, leaf.values.slice(0, SAMPLE_VALUES))
         offset += record_batch.num_rows
@@ -408,17 +459,17 @@ def _scan_partition(
     context = TaskContext.get()
     source = f"spark-partition-{context.partitionId() if context is not None else 0}"
     detector = _detector(job.settings)
+    names = ColumnNames(detector, job.hasher, job.as_of)
     tally, offset, sums = Tally(), 0, [0, 0]
     for hashed in batches:
         for i, name in enumerate(_ROW_HASHES):
             sums[i] = (sums[i] + int(pc.sum(hashed.column(name)).as_py() or 0)) % 2**64
         record_batch = hashed.drop_columns(list(_ROW_HASHES))
-        leaves = flatten(record_batch, source=source, row_offset=offset, limits=read.DEFAULT_LIMITS)
-        missing = [leaf.name for leaf in leaves if leaf.name not in plans]
+        batch = _screened(record_batch, source, offset, names)
+        missing = [leaf.name for leaf in batch.columns if leaf.name not in plans]
         if missing:
             raise InputError(f"{source}: columns {', '.join(missing)} were not in the planned sample")
-        batch = read.Batch(source, offset, leaves, record_batch.num_rows)
-        part = scan_batch(batch, {leaf.name: plans[leaf.name] for leaf in leaves}, job, detector)
+        part = scan_batch(batch, {leaf.name: plans[leaf.name] for leaf in batch.columns}, job, detector)
         tally.merge(part.tally)
         offset += record_batch.num_rows
         if len(part.subjects.roots):
