@@ -137,9 +137,10 @@ class ExportSubjects:
         return Counts.from_masks(self.masks)
 
     def in_batches(self, size: int) -> SubjectBatches:
-        """These people as batches of whole people of about ``size`` identifiers each (a person with more is a
-        batch alone), each batch a table of its own (digest order, roots within the batch). For callers that
-        hand a table to the ledger in parts, and for tests that the split changes nothing."""
+        """These people as batches of whole people of about ``size`` identifiers each (fewer than ``size`` plus the
+        largest person's), each batch a table of its own (digest order, roots within the batch): a batch starts
+        with the first person at or after each multiple of ``size`` in person order. For callers that hand a table
+        to the ledger in parts, and for tests that the split changes nothing."""
         if size < 1:
             raise ValueError(f"a batch holds at least one identifier, not {size}")
         order = np.argsort(self.roots, kind="stable")  # people together, each one's identifiers in digest order
