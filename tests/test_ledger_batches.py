@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from export_gate.errors import LedgerError
 from export_gate.model import ExportSubjects, SubjectBatches, mask_of
-from export_gate.people.union import build, merge
+from export_gate.people.union import build, labelled_batches, merge
 from export_gate.records import database as db
 from export_gate.records.ledger import Store
 
@@ -190,3 +190,43 @@ def test_in_batches_splits_a_table_into_tables_of_whole_people(size: int) -> Non
     joined = merge(parts, export.identified_by)
     for column in ("high", "low", "roots", "masks"):
         assert np.array_equal(getattr(joined, column), getattr(export, column)), column
+
+
+def _labelled_rows(subjects: ExportSubjects) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows a Spark driver receives: (digest, label, mask) sorted by (label, digest)."""
+    order = np.argsort(subjects.roots, kind="stable")
+    words = np.column_stack([subjects.high, subjects.low])
+    return words[order], words[subjects.roots[order]], subjects.masks[order]
+
+
+@pytest.mark.parametrize(("part", "size"), [(1, 1), (3, 7), (50, 10_000)])
+def test_labelled_rows_become_tables_of_whole_people_however_they_are_cut(part: int, size: int) -> None:
+    """Parts cut anywhere (through a person, as Spark's partitions and Arrow batches do) become tables that each
+    hold whole people, and hold all of them: their union is the export."""
+    _, export, _ = _year_and_exports(seed=part)
+    words, labels, masks = _labelled_rows(export)
+    parts = [(words[i : i + part], labels[i : i + part], masks[i : i + part]) for i in range(0, len(words), part)]
+    tables = list(labelled_batches(parts, identified_by=export.identified_by, size=size))
+    assert sum(len(table) for table in tables) == len(export)
+    everyone = np.concatenate([np.column_stack([table.high, table.low]) for table in tables])
+    assert len({bytes(row) for row in everyone}) == len(words)  # no identifier in two tables
+    joined = merge(tables, export.identified_by)
+    for column in ("high", "low", "roots", "masks"):
+        assert np.array_equal(getattr(joined, column), getattr(export, column)), column
+
+
+def test_labelled_rows_out_of_order_or_mislabelled_are_refused() -> None:
+    _, export, _ = _year_and_exports(seed=4)
+    words, labels, masks = _labelled_rows(export)
+    with pytest.raises(ValueError, match="out of"):
+        list(labelled_batches([(words[::-1], labels[::-1], masks[::-1])], identified_by=export.identified_by))
+    with pytest.raises(ValueError, match="out of"):  # the second part goes back
+        list(
+            labelled_batches(
+                [(words[5:], labels[5:], masks[5:]), (words[:5], labels[:5], masks[:5])], identified_by="x"
+            )
+        )
+    ordered = np.column_stack([export.high, export.low])
+    largest = np.repeat(ordered[-1:], len(ordered), axis=0)  # one person labelled by their largest digest
+    with pytest.raises(ValueError, match="smallest"):
+        list(labelled_batches([(ordered, largest, export.masks)], identified_by=export.identified_by))
