@@ -18,6 +18,13 @@ Why per-bit reference counts: each person row counts how many active reservation
 so releasing a reservation is one set-based update over its members instead of re-reading every other export.
 Totals come from a per-(handler, year) histogram of masks (at most 256 rows), so reading them never scans the
 10 million people of a busy year.
+
+Why batches and staging tables: an export's people arrive as one table (the local engine, which holds it anyway)
+or as a stream of tables of whole people (``model.SubjectBatches``: a Spark driver receiving a billion-row
+export's people must not hold them all). Preview plans one batch at a time and stages the plan in the
+transaction's temporary tables; the database merges what crosses batches (two people of the export who are one
+known person) and reserve writes the staged plan set-based. The process holds one batch, the totals and the
+database's own bounded caches, never the export: the counts are exactly those of one table.
 """
 
 from __future__ import annotations
