@@ -11,6 +11,7 @@ from export_gate.errors import LedgerError
 from export_gate.model import ExportSubjects, SubjectBatches, mask_of
 from export_gate.people.union import build, labelled_batches, merge
 from export_gate.records import database as db
+from export_gate.records.crosscheck import members_digest
 from export_gate.records.ledger import Store
 
 pytest_plugins = ["pg"]
@@ -230,3 +231,17 @@ def test_labelled_rows_out_of_order_or_mislabelled_are_refused() -> None:
     largest = np.repeat(ordered[-1:], len(ordered), axis=0)  # one person labelled by their largest digest
     with pytest.raises(ValueError, match="smallest"):
         list(labelled_batches([(ordered, largest, export.masks)], identified_by=export.identified_by))
+
+
+def test_the_audit_records_members_digest_is_that_of_the_export_s_people(ledger_url: str) -> None:
+    """The ledger state's members digest, read back from the stored members in digest order, is the digest of
+    the export's people (canonical digests and masks) computed from the table itself."""
+    store = Store(ledger_url)
+    _, export, _ = _year_and_exports(seed=13)
+    _gate(store, "acme", "export", export, 7)
+    canonical = np.flatnonzero(export.roots == np.arange(len(export.roots)))
+    state = store.audit.query(handler_id="acme")[0][0]["ledger"]
+    assert state["people"] == len(canonical) == len(export)
+    assert state["members"] == members_digest(
+        export.high[canonical], export.low[canonical], export.masks[canonical] & 0xFF
+    )

@@ -73,10 +73,11 @@ _LEDGER_ID = "ledger_id"
 def _check_digests(subjects: ExportSubjects) -> None:
     """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
     each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
+    if not isinstance(subjects, ExportSubjects):
+        raise LedgerError(f"the ledger takes tables of subject digests (ExportSubjects), not {type(subjects).__name__}")
     columns = (subjects.high, subjects.low, subjects.roots, subjects.masks)
     if (
-        not isinstance(subjects, ExportSubjects)
-        or subjects.high.dtype != np.uint64
+        subjects.high.dtype != np.uint64
         or subjects.low.dtype != np.uint64
         or any(column.ndim != 1 or len(column) != len(subjects.roots) for column in columns)
         or bool((subjects.roots > np.arange(len(subjects.roots), dtype=subjects.roots.dtype)).any())
@@ -99,8 +100,7 @@ def _batches(subjects: ExportSubjects | SubjectBatches) -> Iterator[ExportSubjec
             f"{exc}: preview and reserve it in one ledger transaction, with one reservation key"
         ) from None
     for batch in batches:
-        _check_digests(batch)
-        if batch.identified_by != subjects.identified_by:
+        if getattr(batch, "identified_by", None) != subjects.identified_by:
             raise LedgerError(
                 f"a batch of people identified by {batch.identified_by!r} in an export identified by "
                 f"{subjects.identified_by!r}; nothing was counted"
@@ -282,10 +282,10 @@ class LedgerTx:
         scope_id = _scope_id(self._conn, self.handler_id, self.year)
         before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
         replaced = earlier.id if earlier is not None and earlier.scope_id == scope_id else None
+        if scope_id is not None:  # before any join against the scope (the totals still hold ``earlier``)
+            _refresh_statistics(self._conn, scope_id, sum(before.values()), replaced)
         if replaced is not None:
             _histogram_without(self._conn, earlier, before)
-        if scope_id is not None:
-            _refresh_statistics(self._conn, scope_id, sum(before.values()), replaced)
         staging = _Staging()
         staging.create(self._conn)
         after, exported, people = before.copy(), Counter(), 0
