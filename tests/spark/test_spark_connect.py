@@ -23,6 +23,7 @@ from export_gate.model import mask_histogram
 from export_gate.people.digest import SubjectHasher
 from export_gate.rules.handler import Handler
 from export_gate.samples.exports import generate
+from spark_support import with_table
 
 AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-connect-test-key")
@@ -89,7 +90,7 @@ def test_connect_report_equals_local(connect_url: str, tmp_path: Path) -> None:
     paths = sorted(str(path) for path in tmp_path.glob("*.parquet"))
     options = {"as_of": AS_OF, "hasher": HASHER}
     local = scan_paths(paths, workers=1, **options)
-    remote = SparkSource(tuple(paths), master=connect_url).scan(**options)
+    remote = with_table(SparkSource(tuple(paths), master=connect_url).scan(**options))
     for key in ("rows", "cells", "subjects", "categories", "columns", "detector_version"):
         assert remote.report[key] == local.report[key], key
     assert len(remote.subjects.roots) == len(local.subjects.roots)

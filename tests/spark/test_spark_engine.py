@@ -29,7 +29,7 @@ from export_gate.rules.handler import Handler
 from export_gate.samples.exports import generate
 from faker import Faker
 from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
-from spark_support import MASTER
+from spark_support import MASTER, with_table
 
 AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-engine-test-key")
@@ -40,7 +40,7 @@ SAME = ("rows", "cells", "subjects", "categories", "columns", "detector_version"
 def _both(paths: list[str], *, keys: tuple[str, ...] = (), fmt: str | None = None) -> tuple[Any, Any]:
     options = {"as_of": AS_OF, "hasher": HASHER, "subject_keys": keys}
     local = scan_paths(paths, fmt=fmt, workers=1, **options)
-    spark = SparkSource(tuple(paths), fmt=fmt, master=MASTER).scan(**options)
+    spark = with_table(SparkSource(tuple(paths), fmt=fmt, master=MASTER).scan(**options))
     return local, spark
 
 
