@@ -2,17 +2,22 @@
 
     .venv/bin/python benchmarks/bench_detect.py [--rows 1000000] [--batch 65536]
     .venv/bin/python benchmarks/bench_detect.py --parquet export.parquet [--repeat 3]
+    .venv/bin/python benchmarks/bench_detect.py --hostile
 
 Prints, per column kind (or per column of a Parquet file, and for the whole file), cells per CPU-second of detect
 (plan from the first 1,000 values of the first batch, then every batch, as the scan does) and of the floor (pyarrow
 match_substring_regex, one RE2 pass, over the same batches of string columns). With --repeat, the best of that many
-runs: CPU time still varies with what else runs on the machine. Not a test.
+runs: CPU time still varies with what else runs on the machine. With --hostile, the CPU seconds of one remark cell
+of each hostile shape (long digit runs, thousands of mobiles, deep brackets) at 1 and 2 MB and their ratio: about
+2 is linear time, about 4 would be quadratic (tests check these cells are scanned correctly, not how fast). Not a
+test.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import time
 from collections.abc import Callable
 
@@ -160,14 +165,41 @@ def _report(detector: Detector, label: str, column: str, batches: list[pa.Array]
     return took, floor
 
 
+#: Hostile remark cells by shape, as a function of a size in bytes: what a careless regex or per-match Python loop
+#: turns into minutes.
+HOSTILE: dict[str, Callable[[int], str]] = {
+    "digits": lambda size: "1" * size,
+    "digit-dash": lambda size: "1-" * (size // 2),
+    "many-mobiles": lambda size: ("13812345678 " * 10 + "x") * (size // 121),
+    "brackets": lambda size: "(" * (size // 2) + "+86" + ")" * (size // 2),
+    "at-signs": lambda size: "a@" * (size // 2),
+}
+
+
+def hostile(detector: Detector, repeat: int) -> None:
+    """CPU seconds of one hostile cell per shape at 1 and 2 MB, and the ratio (linear time: about 2)."""
+    print(f"{'hostile cell':26} {'1 MB CPU s':>11} {'2 MB CPU s':>11} {'ratio':>6}")
+    for shape, make in HOSTILE.items():
+        took = []
+        for size in (1_000_000, 2_000_000):
+            values = pa.array([make(size)])
+            plan = detector.plan("remark", values.type, values)
+            took.append(_best(repeat, functools.partial(detector.detect, plan, values, AS_OF))[0])
+        print(f"{shape:26} {took[0]:11.3f} {took[1]:11.3f} {took[1] / max(took[0], 1e-9):6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=65_536)
     parser.add_argument("--parquet", help="time every column of this Parquet file instead of generated kinds")
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--hostile", action="store_true", help="time megabyte cells of hostile shapes instead")
     args = parser.parse_args()
     detector = Detector()
+    if args.hostile:
+        hostile(detector, args.repeat)
+        return
     print(f"{'column':26} {'rows':>9} {'detect cells/s':>15} {'floor cells/s':>14} {'rows hit':>9}")
     if args.parquet:
         record_batches = list(pq.ParquetFile(args.parquet).iter_batches(batch_size=args.batch))

@@ -35,6 +35,13 @@ def test_parse_filing_rejects(text, words):
         parse_filing(text)
 
 
+def test_parse_filing_names_where_the_text_came_from():
+    with pytest.raises(ConfigError, match=r"^--filing 'contract=SC-1': unknown kind"):
+        parse_filing("contract=SC-1")
+    with pytest.raises(ConfigError, match=r"^filings= 'contract=SC-1': unknown kind"):
+        parse_filing("contract=SC-1", "filings=")
+
+
 def test_security_assessment_valid_three_years_leap_day():
     assert Filing("security_assessment", "A", date(2024, 3, 1)).last_valid_day(3) == date(2027, 2, 28)
     assert Filing("security_assessment", "B", date(2024, 2, 29)).last_valid_day(3) == date(2027, 2, 28)

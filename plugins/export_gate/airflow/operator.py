@@ -426,7 +426,10 @@ class ExportGateOperator(BaseOperator):
             scenario=self.scenario,
             purpose=amendment.purpose or self.purpose,
             subject_keys=amendment.subject_keys or tuple(self.subject_keys or ()),
-            filings=tuple(parse_filing(text) for text in [*(self.filings or ()), *filter(None, [amendment.filing])]),
+            filings=(
+                *(parse_filing(text, "filings=") for text in self.filings or ()),
+                *(parse_filing(text, "the approval's filing") for text in filter(None, [amendment.filing])),
+            ),
             important_data=self.important_data,
             identity_document_sensitive=self.identity_document_sensitive,
             recipient=self.recipient,

@@ -212,7 +212,7 @@ def _problem(answer: Answer, chosen: list[str], approver_ids: set[str]) -> str |
         from export_gate.rules.handler import parse_filing
 
         try:
-            parse_filing(answer.amendment.filing)
+            parse_filing(answer.amendment.filing, "filing")
         except ConfigError as exc:
             return f"the filing is not usable ({exc})"
     return None

@@ -153,36 +153,14 @@ class AuditLog:
         )
         return record_id
 
-    def query(
-        self,
-        *,
-        dag_id: str | None = None,
-        handler_id: str | None = None,
-        list_id: str | None = None,
-        scenario: str | None = None,
-        action: str | None = None,
-        event: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[dict], int]:
-        """One page of records, newest first, and how many match in all."""
-        where = _where(
-            dag_id=dag_id,
-            handler_id=handler_id,
-            list_id=list_id,
-            scenario=scenario,
-            action=action,
-            event=event,
-            since=since,
-            until=until,
-        )
+    def query(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> tuple[list[dict], int]:
+        """One page of records, newest first, and how many match in all. ``filters``: see ``FILTERS``."""
+        where = _where(filters)
         log = db.audit_log
         with db.read_connection(self.engine) as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(log).where(*where)).scalar_one()
             rows = conn.execute(sa.select(log).where(*where).order_by(log.c.id.desc()).limit(limit).offset(offset))
-            return [_as_dict(row) for row in rows], total
+            return [as_record(row) for row in rows], total
 
     def head(self) -> tuple[int, str] | None:
         """(id, hash) of the newest record, as the head row says (None: no record yet)."""
@@ -193,7 +171,7 @@ class AuditLog:
     def get(self, record_id: int) -> dict | None:
         with db.read_connection(self.engine) as conn:
             row = conn.execute(sa.select(db.audit_log).where(db.audit_log.c.id == record_id)).one_or_none()
-            return None if row is None else _as_dict(row)
+            return None if row is None else as_record(row)
 
     def verify(
         self,
@@ -247,10 +225,7 @@ class AuditLog:
         array of records. Returns the number written."""
         if fmt not in ("csv", "json"):
             raise LedgerError(f"audit export format {fmt!r}: use csv or json")
-        unknown = set(filters) - set(FILTERS)
-        if unknown:
-            raise LedgerError(f"unknown audit filter(s): {', '.join(sorted(unknown))}; known: {', '.join(FILTERS)}")
-        where = _where(**filters)
+        where = _where(filters)
         written = 0
         with db.read_connection(self.engine) as conn:
             rows = _stream(conn, sa.select(db.audit_log).where(*where).order_by(db.audit_log.c.id))
@@ -264,33 +239,22 @@ class AuditLog:
             out.write("[")
             for row in rows:
                 out.write(
-                    ("\n" if not written else ",\n") + json.dumps(_as_dict(row), ensure_ascii=False, sort_keys=True)
+                    ("\n" if not written else ",\n") + json.dumps(as_record(row), ensure_ascii=False, sort_keys=True)
                 )
                 written += 1
             out.write("\n]\n")
         return written
 
 
-def _where(
-    *,
-    dag_id: str | None = None,
-    handler_id: str | None = None,
-    list_id: str | None = None,
-    scenario: str | None = None,
-    action: str | None = None,
-    event: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[sa.ColumnElement[bool]]:
+def _where(filters: dict[str, Any]) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``filters`` (names of ``FILTERS``; None: not filtered): equal values, and the record time
+    from ``since`` (inclusive) to ``until`` (exclusive)."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise LedgerError(f"unknown audit filter(s): {', '.join(sorted(unknown))}; known: {', '.join(FILTERS)}")
     log = db.audit_log
-    equal = {
-        "dag_id": dag_id,
-        "handler_id": handler_id,
-        "list_id": list_id,
-        "scenario": scenario,
-        "action": action,
-        "event": event,
-    }
+    since, until = filters.get("since"), filters.get("until")
+    equal = {name: value for name, value in filters.items() if name not in ("since", "until")}
     where = [log.c[name] == value for name, value in equal.items() if value is not None]
     if since is not None:
         where.append(log.c.ts >= db.format_ts(since))
@@ -304,7 +268,8 @@ def _stream(conn: Connection, query: sa.Select) -> Iterator[sa.Row]:
     yield from conn.execution_options(yield_per=1000).execute(query)
 
 
-def _as_dict(row: sa.Row) -> dict:
+def as_record(row: sa.Row) -> dict:
+    """A stored record with its chain hashes (what ``query``, ``get`` and the review pages return)."""
     return {**json.loads(row.record), "prev_hash": row.prev_hash, "hash": row.hash}
 
 

@@ -101,17 +101,18 @@ def _add_years(day: date, years: int) -> date:
         return date(day.year + years, 3, 1)
 
 
-def parse_filing(text: str) -> Filing:
-    """Parse ``KIND=REF[@YYYY-MM-DD]`` as ``--filing`` gives it, e.g. ``security_assessment=SH-2025-001@2025-03-01``."""
+def parse_filing(text: str, where: str = "--filing") -> Filing:
+    """Parse ``KIND=REF[@YYYY-MM-DD]``, e.g. ``security_assessment=SH-2025-001@2025-03-01``. ``where`` names the
+    place the text came from in errors (the CLI's ``--filing``, the operator's ``filings=``, a review answer)."""
     match = _FILING_RE.match(text.strip())
     if not match:
         raise ConfigError(
-            f"--filing {text!r}: expected KIND=REFERENCE[@YYYY-MM-DD] with KIND one of {', '.join(FILING_KINDS)}"
+            f"{where} {text!r}: expected KIND=REFERENCE[@YYYY-MM-DD] with KIND one of {', '.join(FILING_KINDS)}"
         )
     kind = match["kind"]
     if kind not in FILING_KINDS:
-        raise ConfigError(f"--filing {text!r}: unknown kind {kind!r}; use one of {', '.join(FILING_KINDS)}")
-    day = _parse_date(match["date"], f"--filing {text!r}") if match["date"] else None
+        raise ConfigError(f"{where} {text!r}: unknown kind {kind!r}; use one of {', '.join(FILING_KINDS)}")
+    day = _parse_date(match["date"], f"{where} {text!r}") if match["date"] else None
     return Filing(kind=kind, reference=match["ref"].strip(), date=day)
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from export_gate.records import database as db
+from export_gate.records.audit import as_record
 
 LOG = db.audit_log
 #: The audit event of a gate run (decided or failed closed); "confirm" and "release" records follow it.
@@ -94,11 +95,6 @@ def order(engine: Engine, sort: str) -> list[sa.ColumnElement[Any]]:
     return [*keys[sort], newest]
 
 
-def as_dict(row: sa.Row) -> dict:
-    """A stored record with its chain hashes (as the audit log's own reader returns it)."""
-    return {**json.loads(row.record), "prev_hash": row.prev_hash, "hash": row.hash}
-
-
 def page(engine: Engine, query: Query, *, limit: int, offset: int) -> tuple[list[dict], int]:
     """One page of matching records in the asked order, and how many match in all."""
     conditions = where(engine, query)
@@ -107,7 +103,7 @@ def page(engine: Engine, query: Query, *, limit: int, offset: int) -> tuple[list
         rows = conn.execute(
             sa.select(LOG).where(*conditions).order_by(*order(engine, query.sort)).limit(limit).offset(offset)
         )
-        return [as_dict(row) for row in rows], total
+        return [as_record(row) for row in rows], total
 
 
 def stream(engine: Engine, query: Query) -> Iterator[dict]:
@@ -115,7 +111,7 @@ def stream(engine: Engine, query: Query) -> Iterator[dict]:
     with db.read_connection(engine) as conn:
         select = sa.select(LOG).where(*where(engine, query)).order_by(LOG.c.id)
         for row in conn.execution_options(yield_per=1000).execute(select):
-            yield as_dict(row)
+            yield as_record(row)
 
 
 def gate_record_of(conn: Connection, record: dict) -> int | None:
@@ -195,4 +191,4 @@ def gate_records(engine: Engine, handler_id: str, year: int) -> list[dict]:
         .order_by(LOG.c.id)
     )
     with db.read_connection(engine) as conn:
-        return [as_dict(row) for row in conn.execute(select)]
+        return [as_record(row) for row in conn.execute(select)]
