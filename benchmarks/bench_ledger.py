@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import io
 import sys
 import tempfile
@@ -70,6 +72,18 @@ def _rss_mb(field: str) -> float:
 def _reset_peak() -> None:
     """Start a new peak-memory measurement (writing 5 to clear_refs resets VmHWM to the current RSS)."""
     Path("/proc/self/clear_refs").write_text("5")
+    _sqlite_peak_mb(reset=True)
+
+
+def _sqlite_peak_mb(*, reset: bool = False) -> float:
+    """The high-water mark of SQLite's own allocations in this process (page caches, sorter, temp tables held in
+    memory), in MB: the C library Python's sqlite3 module is linked with, asked through ctypes."""
+    library = ctypes.util.find_library("sqlite3")
+    if library is None:
+        return float("nan")
+    sqlite = ctypes.CDLL(library)
+    sqlite.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return sqlite.sqlite3_memory_highwater(int(reset)) / 2**20
 
 
 def _memory(subjects: ExportSubjects) -> str:
@@ -178,7 +192,8 @@ def run_stream(url: str, sizes: list[int], batch: int) -> None:
                 tx.reserve(f"{handler}/export", export)
             print(
                 f"  {size:,} identifiers in batches of {batch:,}, {label}: {_took(started)}; RSS before "
-                f"{rss:,.0f} MB, peak {_rss_mb('VmHWM'):,.0f} MB; year to date {before.personal:,} -> "
+                f"{rss:,.0f} MB, peak {_rss_mb('VmHWM'):,.0f} MB (SQLite's own allocations peaked at "
+                f"{_sqlite_peak_mb():,.0f} MB); year to date {before.personal:,} -> "
                 f"{after.personal:,}"
             )
 
