@@ -14,6 +14,12 @@ counted this year, is previewed and reserved in one locked transaction, as the g
 queries, verify and export are timed. Prints seconds per step and, for the measured steps, the peak resident
 memory of this process (Linux: the peak is reset before each step) next to the size of the export's arrays.
 
+``--stream N [N ...]`` measures instead what issue 14 asks of the Spark driver: the peak resident memory of
+this process while an export of N identifier digests (a fifth of its people known by a second identifier) is
+previewed and reserved from batches of --batch identifiers, made one at a time as a driver receives them (the
+export is never whole in memory), into an empty year, then retried (every person known: the replaced
+reservation's people). The peak must not grow with N.
+
 ``--postgres-server`` starts a throwaway PostgreSQL server (as the tests do, tests/pg.py) and runs on a fresh
 database there with autovacuum off for the ledger's tables: every handler/year is then written since the last
 ANALYZE, the case where plans that trust the statistics went quadratic (issue 16: 77 s for 32,493 people), so the
@@ -24,15 +30,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import io
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from export_gate.model import ExportSubjects, mask_of
+from export_gate.model import ExportSubjects, SubjectBatches, mask_histogram, mask_of
 from export_gate.people.union import build
 from export_gate.records import database as db
 from export_gate.records.ledger import Store
@@ -63,6 +72,18 @@ def _rss_mb(field: str) -> float:
 def _reset_peak() -> None:
     """Start a new peak-memory measurement (writing 5 to clear_refs resets VmHWM to the current RSS)."""
     Path("/proc/self/clear_refs").write_text("5")
+    _sqlite_peak_mb(reset=True)
+
+
+def _sqlite_peak_mb(*, reset: bool = False) -> float:
+    """The high-water mark of SQLite's own allocations in this process (page caches, sorter, temp tables held in
+    memory), in MB: the C library Python's sqlite3 module is linked with, asked through ctypes."""
+    library = ctypes.util.find_library("sqlite3")
+    if library is None:
+        return float("nan")
+    sqlite = ctypes.CDLL(library)
+    sqlite.sqlite3_memory_highwater.restype = ctypes.c_int64
+    return sqlite.sqlite3_memory_highwater(int(reset)) / 2**20
 
 
 def _memory(subjects: ExportSubjects) -> str:
@@ -138,6 +159,45 @@ def run(url: str, base: int, add: int, aliases: int, overlap: float, chunk: int)
     print(f"  read year-to-date counts: {_took(started)} ({counts.personal:,} personal)")
 
 
+def streamed(identifiers: int, batch: int, seed: int) -> SubjectBatches:
+    """An export of about ``identifiers`` digests as batches of whole people made one at a time (the same ones
+    for the same ``seed``); its counts are known upfront, as a Spark scan counts them in Spark."""
+    sizes = [min(batch, identifiers - start) for start in range(0, identifiers, batch)]
+
+    def make(number: int, size: int) -> ExportSubjects:
+        rng = np.random.default_rng((seed, number))
+        others = size // 6  # a fifth of the people have a second identifier
+        return subjects(words(size - others, rng), words(others, rng))
+
+    histogram: Counter[int] = Counter()
+    for number, size in enumerate(sizes):
+        histogram.update(mask_histogram(make(number, size).masks))
+    people = sum(histogram.values())
+    parts = (make(number, size) for number, size in enumerate(sizes))
+    return SubjectBatches(parts, identified_by="strong_identifiers", histogram=histogram, people=people)
+
+
+def run_stream(url: str, sizes: list[int], batch: int) -> None:
+    """Peak memory of preview + reserve of streamed exports of each size (a fresh handler each)."""
+    store = Store(url, secret_key=KEY)
+    for size in sizes:
+        handler = f"stream-{size}"
+        for label in ("into an empty year", "retry (all known)"):
+            _reset_peak()
+            rss = _rss_mb("VmRSS")
+            started = _now()
+            export = streamed(size, batch, seed=size)
+            with store.transaction(handler, 2026) as tx:
+                before, after = tx.preview(export, reservation=f"{handler}/export")
+                tx.reserve(f"{handler}/export", export)
+            print(
+                f"  {size:,} identifiers in batches of {batch:,}, {label}: {_took(started)}; RSS before "
+                f"{rss:,.0f} MB, peak {_rss_mb('VmHWM'):,.0f} MB (SQLite's own allocations peaked at "
+                f"{_sqlite_peak_mb():,.0f} MB); year to date {before.personal:,} -> "
+                f"{after.personal:,}"
+            )
+
+
 def run_audit(url: str, records: int) -> None:
     """Append ``records`` gate records, then time what the UI and the CLI do with them."""
     store = Store(url, secret_key=KEY)
@@ -194,9 +254,14 @@ def main() -> None:
         "--postgres-server", action="store_true", help="also run on a fresh database of a throwaway PostgreSQL server"
     )
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
+    parser.add_argument("--stream", type=int, nargs="+", metavar="N", help="peak memory of streamed exports")
+    parser.add_argument("--batch", type=int, default=1 << 18, help="identifiers per streamed batch")
     args = parser.parse_args()
 
     def run_all(url: str) -> None:
+        if args.stream:
+            run_stream(url, args.stream, args.batch)
+            return
         if args.base or args.add:
             run(url, args.base, args.add, args.aliases, args.overlap, args.chunk)
         if args.audit:

@@ -218,21 +218,20 @@ def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
         )
         cpu = _tree_cpu_seconds() - cpu_before
         report = result.report  # type: ignore[attr-defined]
-        subjects = result.subjects  # type: ignore[attr-defined]
         jvm = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "java"]
         print(
             f"spark {master}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
             f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s in "
             f"all processes = {report['cells'] / cpu:,.0f} cells per CPU-second (load average now "
-            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people, {len(subjects.roots):,} "
-            "identifier digests"
+            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people (their digests stay in Spark "
+            "until the ledger reads them)"
         )
         print(
             f"          driver peak memory {_high_water(os.getpid()) / 2**20:,.0f} MiB (this Python process, "
             f"high-water RSS); JVM (driver and executors in local mode) {sum(map(_high_water, jvm)) / 2**20:,.0f} MiB"
         )
         results[cores] = (report, seconds, cpu)
-        del result, subjects
+        del result
         spark.stop()
     one, two = results[1][1], results[2][1]
     print(f"spark speed-up from 1 to 2 executor cores: {one / two:.2f}x")

@@ -6,6 +6,7 @@ can call the same functions. Nothing here holds a raw personal value: subjects a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -134,3 +135,60 @@ class ExportSubjects:
 
     def counts(self) -> Counts:
         return Counts.from_masks(self.masks)
+
+    def in_batches(self, size: int) -> SubjectBatches:
+        """These people as batches of whole people of about ``size`` identifiers each (fewer than ``size`` plus the
+        largest person's), each batch a table of its own (digest order, roots within the batch): a batch starts
+        with the first person at or after each multiple of ``size`` in person order. For callers that hand a table
+        to the ledger in parts, and for tests that the split changes nothing."""
+        if size < 1:
+            raise ValueError(f"a batch holds at least one identifier, not {size}")
+        order = np.argsort(self.roots, kind="stable")  # people together, each one's identifiers in digest order
+        grouped = self.roots[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]]) if len(order) else order
+        wanted = np.arange(0, len(order), size)
+        cuts = [*np.unique(starts[np.searchsorted(starts, wanted).clip(max=len(starts) - 1)]).tolist(), len(order)]
+
+        def batches() -> Iterator[ExportSubjects]:
+            for start, stop in itertools.pairwise(cuts):
+                at = np.sort(order[start:stop])  # indices are in digest order; a person's root is among them
+                roots = np.searchsorted(at, self.roots[at]).astype(self.roots.dtype)
+                yield ExportSubjects(self.high[at], self.low[at], roots, self.masks[at], self.identified_by)
+
+        return SubjectBatches(
+            batches(), identified_by=self.identified_by, histogram=mask_histogram(self.masks), people=len(self)
+        )
+
+
+class SubjectBatches:
+    """An export's people as a stream of ``ExportSubjects`` tables, each of whole people: every identifier of a
+    person is in the batch that holds the person, and no identifier is in two batches. The ledger takes them one
+    at a time, so whoever streams them (the Spark driver) never holds the whole export: a billion-row table names
+    more people than one machine's memory holds as digests.
+
+    The export's counts are known before the stream is read (the engine counts where the people are, for the
+    report and the decision): ``histogram`` ({mask: people}, zero masks left out) and ``people``; the ledger
+    checks that the batches add up to them and refuses the export if not. One pass: reading it again is an
+    error, never an empty export."""
+
+    def __init__(
+        self, batches: Iterable[ExportSubjects], *, identified_by: str, histogram: Mapping[int, int], people: int
+    ) -> None:
+        self._batches = iter(batches)
+        self._read = False
+        self.identified_by = identified_by
+        self.histogram = {int(mask): int(n) for mask, n in histogram.items() if mask and n}
+        self.people = int(people)
+
+    def __iter__(self) -> Iterator[ExportSubjects]:
+        if self._read:
+            raise ValueError("these subject batches were read already; a stream of people is read once")
+        self._read = True
+        return self._batches
+
+    def __len__(self) -> int:
+        """The number of people."""
+        return self.people
+
+    def counts(self) -> Counts:
+        return Counts.from_histogram(self.histogram)

@@ -12,8 +12,10 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pyspark
+from export_gate.people.union import merge
 
 #: The master of the tests' local Spark: two executor cores, like the machines the suite runs on.
 MASTER = "local[2]"
@@ -85,3 +87,10 @@ def connect_server(state: Path, python: Path | str) -> Iterator[str]:
             active.stop()
         stop = [str(SPARK_HOME / "sbin" / "stop-connect-server.sh")]
         subprocess.run(stop, env=env, cwd=state, timeout=120, capture_output=True)
+
+
+def with_table(result: Any) -> Any:
+    """A Spark scan's result with its people read into one table, as the ledger would read them (the engine
+    streams them from Spark as batches of whole people), so they compare with the local engine's table."""
+    result.subjects = merge(result.subjects, result.subjects.identified_by)
+    return result

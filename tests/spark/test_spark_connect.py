@@ -22,7 +22,7 @@ from export_gate.model import mask_histogram
 from export_gate.people.digest import SubjectHasher
 from export_gate.rules.handler import Handler
 from export_gate.samples.exports import generate
-from spark_support import connect_server, python_without_export_gate
+from spark_support import connect_server, python_without_export_gate, with_table
 
 AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-connect-test-key")
@@ -80,8 +80,9 @@ def test_shipped_package_counts_the_same_people(connect_url: str, tmp_path: Path
     paths = sorted(str(path) for path in tmp_path.glob("*.parquet"))
     options = {"as_of": AS_OF, "hasher": HASHER, "subject_keys": ("patient_id", "reporter_id")}
     local = scan_paths(paths, workers=1, **options)
-    remote = SparkSource(tuple(paths), master=connect_url, ship_package=True).scan(**options)
-    assert remote.report["subjects"] == local.report["subjects"]
+    remote = with_table(SparkSource(tuple(paths), master=connect_url, ship_package=True).scan(**options))
+    for key in ("rows", "cells", "subjects", "categories", "columns", "detector_version"):
+        assert remote.report[key] == local.report[key], key
     assert len(remote.subjects.roots) == len(local.subjects.roots)
     assert mask_histogram(remote.subjects.masks) == mask_histogram(local.subjects.masks)
 

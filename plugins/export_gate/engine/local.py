@@ -39,7 +39,7 @@ from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings,
 from export_gate.engine.budget import MemoryBudget
 from export_gate.engine.handoff import Handoff, Parcel
 from export_gate.errors import GateError, InputError
-from export_gate.model import CATEGORY_BITS, ExportSubjects, mask_of
+from export_gate.model import CATEGORY_BITS, ExportSubjects, SubjectBatches, mask_of
 from export_gate.people.digest import SubjectHasher
 from export_gate.people.roles import inferred_roles, person_key_role, role_of
 from export_gate.people.rows import ANCHOR_ENTITIES, BatchPeople
@@ -71,7 +71,7 @@ class ScanResult:
     """A scan's outcome: the JSON-ready report (no raw values) and the people found, as digests."""
 
     report: dict
-    subjects: ExportSubjects
+    subjects: ExportSubjects | SubjectBatches  # the Spark engine's stay in Spark until the ledger reads them
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Partial:
     """The result of scanning part of an export (``scan_batch``). Parts merge by union (``merge_partials``)."""
 
     tally: Tally
-    subjects: ExportSubjects
+    subjects: ExportSubjects | SubjectBatches
 
 
 class _Findings:

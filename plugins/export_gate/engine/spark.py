@@ -13,8 +13,9 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   links stars of different batches: connected components over the whole table as DataFrame operations
   (large-star / small-star, Kiveris et al. 2014), each person labelled by their smallest digest, as the
   local engine does. GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
-* the driver streams the people, sorted by digest, partition by partition (``toLocalIterator`` of packed
-  digest columns) into the compact ``ExportSubjects`` columns the ledger takes; the report, decision,
+* the people stay in Spark, sorted by (person, digest), counted there per mask; the ledger reads them when the gate
+  reserves, streamed to the driver partition by partition (``toLocalIterator`` of packed digest columns) as tables
+  of whole people (``model.SubjectBatches``), so the driver never holds them all; the report, decision,
   reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
 
 Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
@@ -44,10 +45,10 @@ import pyarrow.compute as pc
 from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
 from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, key_values, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
-from export_gate.model import ExportSubjects
+from export_gate.model import ExportSubjects, SubjectBatches
 from export_gate.people.digest import DIGEST_BYTES, SubjectHasher
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
-from export_gate.people.union import _grown
+from export_gate.people.union import labelled_batches
 from export_gate.reading import read
 from export_gate.reading.flatten import flatten
 from export_gate.reading.names import ColumnNames
@@ -529,7 +530,7 @@ def _pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
 # --- people, in Spark ------------------------------------------------------------------------------------
 
 
-def _people(found: DataFrame, how: str) -> ExportSubjects:
+def _people(found: DataFrame, how: str) -> SubjectBatches:
     """The export's people from the executors' digest rows, counted in Spark and streamed to the driver."""
     from pyspark.sql import functions as F
 
@@ -618,35 +619,25 @@ def _small_star(edges: DataFrame) -> DataFrame:
     return linked.unionByName(lowest.select("u", F.col("m").alias("v"))).distinct()
 
 
-def _collect(nodes: DataFrame, how: str) -> ExportSubjects:
-    """The people, sorted by digest in Spark, streamed to the driver a packed batch at a time (never a Python
-    object per identifier) into the ``ExportSubjects`` columns, which grow in place: the driver holds the table
-    the ledger needs (22 bytes an identifier) and one batch, nothing more. A person's label is their smallest
-    digest, so it arrived with or before each of their identifiers: its index is found among those received."""
-    high, low = np.zeros(0, np.uint64), np.zeros(0, np.uint64)
-    roots, masks = np.zeros(0, np.int32), np.zeros(0, np.uint16)
-    for row in nodes.orderBy("digest").mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
-        words, labels = _words(row.digests), _words(row.labels)
-        if len(high) and len(words) and (words[0, 0], words[0, 1]) <= (high[-1], low[-1]):
-            raise GateError("Spark returned people out of digest order; nothing was counted")
-        high, low = _grown(high, words[:, 0]), _grown(low, words[:, 1])
-        masks = _grown(masks, np.frombuffer(row.masks, dtype=np.uint16))
-        roots = _grown(roots, _positions(high, low, labels[:, 0], labels[:, 1]).astype(np.int32))
-    return ExportSubjects(high=high, low=low, roots=roots, masks=masks, identified_by=how)
+def _collect(nodes: DataFrame, how: str) -> SubjectBatches:
+    """The people as the ledger takes them: sorted by (person, digest) in Spark and kept there (a local checkpoint,
+    so they outlive the scan's cached rows and are not detected again), counted per mask in Spark for the report and
+    the decision, and streamed to the driver only when the ledger reads them, a packed batch at a time, as tables of
+    whole people (``union.labelled_batches``): the driver holds one table, never the export's people."""
+    from pyspark.sql import functions as F
+
+    ordered = nodes.orderBy("label", "digest").localCheckpoint()
+    per_mask = ordered.where(F.col("digest") == F.col("label")).groupBy("mask").count().collect()
+    histogram = {int(row["mask"] or 0): int(row["count"]) for row in per_mask}
+
+    def parts() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for row in ordered.mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
+            yield _words(row.digests), _words(row.labels), np.frombuffer(row.masks, dtype=np.uint16)
+
+    batches = labelled_batches(parts(), identified_by=how)
+    return SubjectBatches(batches, identified_by=how, histogram=histogram, people=sum(histogram.values()))
 
 
 def _words(packed: bytes) -> np.ndarray:
     """Packed 16-byte digests as (n, 2) words (see ``digest.pack_digests``)."""
     return np.frombuffer(packed, dtype=">u8").astype(np.uint64).reshape(-1, 2)
-
-
-def _positions(high: np.ndarray, low: np.ndarray, want_high: np.ndarray, want_low: np.ndarray) -> np.ndarray:
-    """The index of each wanted digest among the sorted distinct digests (``high``, ``low``): a binary search on
-    the high word, the low word only where two digests share one. A digest that is not there is an error."""
-    at = np.searchsorted(high, want_high).clip(max=max(len(high) - 1, 0))
-    for i in np.flatnonzero((high[at] != want_high) | (low[at] != want_low)).tolist():
-        start, stop = np.searchsorted(high, want_high[i]), np.searchsorted(high, want_high[i], side="right")
-        at[i] = start + np.searchsorted(low[start:stop], want_low[i])
-        if at[i] >= stop or low[at[i]] != want_low[i]:
-            raise GateError("Spark labelled a person by a digest it did not return; nothing was counted")
-    return at

@@ -15,7 +15,7 @@ Ten million identifiers take about 300 MB; adding a group of them copies the dig
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -355,3 +355,65 @@ def from_mapping(
     first, count = len(masks), len(aliases)
     edges = np.column_stack([np.arange(first, first + count), np.arange(first + count, first + 2 * count)])
     return build(digests, values, edges.astype(np.int64), identified_by=identified_by)
+
+
+def _ascending(*columns: np.ndarray) -> bool:
+    """Whether the rows of ``columns`` (compared as tuples, first column first) strictly ascend."""
+    if len(columns[0]) < 2:
+        return True
+    less, equal = np.zeros(len(columns[0]) - 1, dtype=bool), np.ones(len(columns[0]) - 1, dtype=bool)
+    for column in columns:
+        less |= equal & (column[:-1] < column[1:])
+        equal &= column[:-1] == column[1:]
+    return bool(less.all())
+
+
+def _labelled_table(words: np.ndarray, labels: np.ndarray, masks: np.ndarray, identified_by: str) -> ExportSubjects:
+    """A table of whole people from their rows sorted by (label, digest) (see ``labelled_batches``)."""
+    first = np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]  # each person's first row: their label's
+    starts = np.flatnonzero(first)
+    if not np.array_equal(words[starts], labels[starts]):
+        raise ValueError("a person's label is not their smallest identifier digest; nothing was counted")
+    order = digest_order(words[:, 0], words[:, 1])
+    if not run_starts(words[order, 0], words[order, 1]).all():
+        raise ValueError("an identifier digest belongs to two people; nothing was counted")
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    label_row = starts[np.cumsum(first) - 1]
+    roots = np.empty(len(order), dtype=INDEX)
+    roots[position] = position[label_row]
+    return ExportSubjects(words[order, 0], words[order, 1], roots, masks[order], identified_by)
+
+
+def labelled_batches(
+    parts: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], *, identified_by: str, size: int = PENDING_IDENTIFIERS
+) -> Iterator[ExportSubjects]:
+    """Tables of whole people (for ``model.SubjectBatches``) of about ``size`` identifiers, from parts of rows
+    sorted by (label, digest) across all parts, as a distributed engine streams an export's people: each part is
+    (digests, labels, masks): identifier digests and their person's label (the person's smallest digest) as (n, 2)
+    words, and the person's mask on the row of the label (0 on the others). A person's rows are contiguous in
+    that order, so a table is cut only where the label changes: the rows of the last person of what arrived wait
+    for the next part, and no person is ever split between tables. Rows out of order are refused."""
+    held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    count, last = 0, None
+    for words, labels, masks in parts:
+        if not len(words):
+            continue
+        columns = (labels[:, 0], labels[:, 1], words[:, 0], words[:, 1])
+        joins = last is None or _ascending(
+            *(np.array([end, column[0]]) for end, column in zip(last, columns, strict=True))
+        )
+        if not joins or not _ascending(*columns):
+            raise ValueError("the people arrived out of (label, digest) order; nothing was counted")
+        last = [column[-1] for column in columns]
+        held.append((words, labels, masks))
+        count += len(words)
+        if count >= size:
+            words, labels, masks = (np.concatenate(column) for column in zip(*held, strict=True))
+            cut = int(np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)])[-1])  # the last person
+            if cut:
+                yield _labelled_table(words[:cut], labels[:cut], masks[:cut], identified_by)
+            held, count = [(words[cut:], labels[cut:], masks[cut:])], len(words) - cut
+    if held:
+        words, labels, masks = (np.concatenate(column) for column in zip(*held, strict=True))
+        yield _labelled_table(words, labels, masks, identified_by)

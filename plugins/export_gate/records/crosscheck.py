@@ -10,8 +10,9 @@ records agree without the key: setting a year's totals to 0, removing people or 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,31 +26,63 @@ from export_gate.records import database as db
 _BATCH = 1 << 16
 
 
+def _digest_of(batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[str, int]:
+    """(``members_digest``, number) of members arriving in digest order as (high, low, masks) batches, in bounded
+    memory: the digest hashes every high word, then every low word, then every mask, so the low words and masks
+    wait in temporary files (keyed digests only, removed at once) until the high words are all in."""
+    hasher, people = hashlib.sha256(), 0
+    with tempfile.TemporaryFile() as lows, tempfile.TemporaryFile() as masks:
+        for high, low, mask in batches:
+            hasher.update(np.ascontiguousarray(high, dtype=">u8").tobytes())
+            lows.write(np.ascontiguousarray(low, dtype=">u8").tobytes())
+            masks.write(np.ascontiguousarray(mask, dtype=">u2").tobytes())
+            people += len(high)
+        for spool in (lows, masks):
+            spool.seek(0)
+            while chunk := spool.read(1 << 20):
+                hasher.update(chunk)
+    return f"sha256:{hasher.hexdigest()}", people
+
+
 def members_digest(high: np.ndarray, low: np.ndarray, masks: np.ndarray) -> str:
-    """A digest of a reservation's members: (digest words, mask) sorted by digest, as big-endian bytes. The
-    gate passes two runs already in digest order (new and known people): a stable sort on the high word merges
-    them in linear time (0.34 s for a million people here with the hashing; a full lexsort alone took 3.5 s);
-    equal high words, a 2^-64 chance, fall back to sorting on both words."""
+    """A digest of a reservation's members: (digest words, mask) sorted by digest, as big-endian bytes (all high
+    words, all low words, all masks). A stable sort on the high word; equal high words, a 2^-64 chance, fall back
+    to sorting on both words."""
     order = np.argsort(high, kind="stable")
     ordered = high[order]
     if bool((ordered[1:] == ordered[:-1]).any()):
         order = np.lexsort((low, high))
-    hasher = hashlib.sha256()
-    for column, kind in ((high, ">u8"), (low, ">u8"), (masks, ">u2")):
-        hasher.update(np.ascontiguousarray(column[order], dtype=kind).tobytes())
-    return f"sha256:{hasher.hexdigest()}"
+    return _digest_of([(high[order], low[order], masks[order])])[0]
 
 
-def ledger_state(
-    ledger: str, reservation: str, high: np.ndarray, low: np.ndarray, masks: np.ndarray, years: dict
-) -> dict:
+def stored_members(conn: sa.Connection, reservation_id: int) -> tuple[str, int]:
+    """(members_digest, number) of a reservation's members as stored, read in digest order (the primary key's) in
+    batches of packed words: a ten-million-person reservation is never in memory at once, as rows or as arrays."""
+    member = db.membership
+    query = (
+        sa.select(member.c.person, member.c.mask)
+        .where(member.c.reservation_id == reservation_id)
+        .order_by(member.c.person)
+    )
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        for rows in conn.execute(query, execution_options={"yield_per": _BATCH}).partitions(_BATCH):
+            people, masks = zip(*rows, strict=True)
+            words = pack_digests(bytes(person) for person in people)
+            yield words[:, 0], words[:, 1], np.array(masks, dtype=np.uint16)
+
+    return _digest_of(batches())
+
+
+def ledger_state(ledger: str, reservation: str, members: str, people: int, years: dict) -> dict:
     """The ``ledger`` field of an audit record: what this change left in the ledger of ``ledger`` (the handler
-    or entity whose year-to-date it is; years: {year: Counter mask -> people})."""
+    or entity whose year-to-date it is): the reservation's ``members_digest`` and number of ``people``, and the
+    totals of each year it touched (years: {year: Counter mask -> people})."""
     return {
         "handler_id": ledger,
         "reservation": reservation,
-        "members": members_digest(high, low, masks),
-        "people": len(high),
+        "members": members,
+        "people": int(people),
         "years": [{"year": int(year), "totals": _totals_json(totals)} for year, totals in sorted(years.items())],
     }
 
@@ -108,7 +141,7 @@ def cross_check(engine: Engine, claims: Claims) -> tuple[tuple[int | None, str] 
                 unclaimed += 1
                 continue
             reservations += 1
-            if _stored_members(conn, reservation_id) != claim[1]:
+            if stored_members(conn, reservation_id)[0] != claim[1]:
                 return (
                     claim[0],
                     f"reservation {key!r}: its members are not those audit record {claim[0]} "
@@ -140,17 +173,3 @@ def _people_totals(conn: sa.Connection, scope_id: int) -> Counter[int]:
         .group_by(person.c.mask)
     )
     return Counter(dict(conn.execute(query).all()))
-
-
-def _stored_members(conn: sa.Connection, reservation_id: int) -> str:
-    """members_digest of a reservation's stored members, read in batches of packed words (a ten-million-person
-    reservation never becomes ten million Python objects at once)."""
-    member = db.membership
-    query = sa.select(member.c.person, member.c.mask).where(member.c.reservation_id == reservation_id)
-    words, masks = [np.zeros((0, 2), np.uint64)], [np.zeros(0, np.uint16)]
-    for rows in conn.execution_options(yield_per=_BATCH).execute(query).partitions(_BATCH):
-        people, batch_masks = zip(*rows, strict=True)
-        words.append(pack_digests(bytes(person) for person in people))
-        masks.append(np.array(batch_masks, dtype=np.uint16))
-    packed = np.concatenate(words)
-    return members_digest(packed[:, 0], packed[:, 1], np.concatenate(masks))

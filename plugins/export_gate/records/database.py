@@ -261,7 +261,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool = False) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")  # readers do not wait for the writer
             cursor.execute("PRAGMA synchronous = NORMAL")  # WAL stays crash-safe; only the last commit may be lost
         cursor.execute("PRAGMA cache_size = -131072")  # 128 MB: a 10-million-subject index stays hot
-        cursor.execute("PRAGMA temp_store = MEMORY")
+        cursor.execute("PRAGMA temp_store = FILE")  # the ledger stages a whole export there: not in our memory
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")

@@ -18,6 +18,13 @@ Why per-bit reference counts: each person row counts how many active reservation
 so releasing a reservation is one set-based update over its members instead of re-reading every other export.
 Totals come from a per-(handler, year) histogram of masks (at most 256 rows), so reading them never scans the
 10 million people of a busy year.
+
+Why batches and staging tables: an export's people arrive as one table (the local engine, which holds it anyway)
+or as a stream of tables of whole people (``model.SubjectBatches``: a Spark driver receiving a billion-row
+export's people must not hold them all). Preview plans one batch at a time and stages the plan in the
+transaction's temporary tables; the database merges what crosses batches (two people of the export who are one
+known person) and reserve writes the staged plan set-based. The process holds one batch, the totals and the
+database's own bounded caches, never the export: the counts are exactly those of one table.
 """
 
 from __future__ import annotations
@@ -38,12 +45,20 @@ from sqlalchemy.engine import Connection
 
 from export_gate import settings
 from export_gate.errors import LedgerError
-from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, Counts, ExportSubjects, mask_histogram
-from export_gate.people.digest import DIGEST_BYTES, digest_order, pack_digests, run_starts, unpack_digests
+from export_gate.model import (
+    CATEGORIES,
+    CATEGORY_BITS,
+    PERSONAL_BIT,
+    Counts,
+    ExportSubjects,
+    SubjectBatches,
+    mask_histogram,
+)
+from export_gate.people.digest import DIGEST_BYTES, pack_digests, unpack_digests
 from export_gate.records import database as db
 from export_gate.records.anchors import Anchor
 from export_gate.records.audit import AuditLog, VerifyResult
-from export_gate.records.crosscheck import Claims, cross_check, ledger_state
+from export_gate.records.crosscheck import Claims, cross_check, ledger_state, members_digest, stored_members
 
 PENDING, CONFIRMED, RELEASED = "pending", "confirmed", "released"
 _ACTIVE = (PENDING, CONFIRMED)
@@ -55,15 +70,11 @@ _KEY_CHECK = "key_check:{year}"
 _LEDGER_ID = "ledger_id"
 
 
-@functools.cache
-def _refs_of(mask: int) -> tuple[int, ...]:
-    """The reference counts one reservation with ``mask`` adds (one shared tuple per mask: 1M people, 256 tuples)."""
-    return tuple(1 if mask & bit else 0 for bit in _BITS)
-
-
 def _check_digests(subjects: ExportSubjects) -> None:
     """Only keyed digests may reach the database: anything but a table of 16-byte digests (two 64-bit words
     each, see ``digest.pack_digests``) is refused, so a raw phone number passed by mistake is never stored."""
+    if not isinstance(subjects, ExportSubjects):
+        raise LedgerError(f"the ledger takes tables of subject digests (ExportSubjects), not {type(subjects).__name__}")
     columns = (subjects.high, subjects.low, subjects.roots, subjects.masks)
     if (
         subjects.high.dtype != np.uint64
@@ -77,21 +88,71 @@ def _check_digests(subjects: ExportSubjects) -> None:
         )
 
 
+def _batches(subjects: ExportSubjects | SubjectBatches) -> Iterator[ExportSubjects]:
+    """The export's tables of whole people, one at a time: a table is one batch."""
+    if isinstance(subjects, ExportSubjects):
+        yield subjects
+        return
+    try:
+        batches = iter(subjects)
+    except ValueError as exc:
+        raise LedgerError(
+            f"{exc}: preview and reserve it in one ledger transaction, with one reservation key"
+        ) from None
+    for batch in batches:
+        if getattr(batch, "identified_by", None) != subjects.identified_by:
+            raise LedgerError(
+                f"a batch of people identified by {batch.identified_by!r} in an export identified by "
+                f"{subjects.identified_by!r}; nothing was counted"
+            )
+        yield batch
+
+
 @dataclass
 class _Plan:
     """What adding one export does to a scope, computed before anything is written (preview), applied by reserve.
 
-    People are columns of digest words (see ``digest.pack_digests``), never Python objects per person: a
-    ten-million-row export names millions of people, and dicts of bytes would take gigabytes.
+    Only the totals are in memory; the people are staged in the transaction's temporary tables (``_Staging``),
+    a batch at a time, so planning a ten-million-person export holds one batch in Python, never the export.
     """
 
     before: Counter[int]
     after: Counter[int]
-    new: _People  # people the scope does not know yet, with this export's masks (their first reference counts)
-    known: _People  # known people this export names, with this export's masks (added to their reference counts)
-    alias_high: np.ndarray  # identifiers not yet known (digest words, in digest order) ...
-    alias_low: np.ndarray
-    alias_person: _People  # ... and the person each one names (masks unused)
+    exported: Counter[int]  # the export's own {mask: people}, as counted from its batches
+    identified_by: str
+    staging: _Staging
+
+
+class _Staging:
+    """The temporary tables of one plan: ``incoming`` (one batch's identifiers, for the lookup), ``new`` (people
+    the scope does not know yet, with this export's masks), ``alias`` (identifiers not known yet that are not
+    their person's digest, and the person each names), ``found`` (the known person of each person of the export
+    that has one, with the export's and the known mask) and ``members`` (``found`` merged: each known person once,
+    with the OR of the masks of the export's people that are them)."""
+
+    def __init__(self) -> None:
+        digest = functools.partial(sa.Column, type_=sa.LargeBinary(DIGEST_BYTES))
+        mask = functools.partial(sa.Column, type_=sa.Integer)
+        meta = sa.MetaData()
+
+        def temp(name: str, *columns: sa.Column) -> sa.Table:
+            return sa.Table(name, meta, *columns, prefixes=["TEMPORARY"])
+
+        self.incoming = temp("eg_incoming", sa.Column("idx", sa.Integer), digest("digest"))
+        self.new = temp("eg_new", digest("digest"), mask("mask"))
+        self.alias = temp("eg_alias", digest("digest"), digest("person"))
+        self.found = temp("eg_found", digest("person"), mask("mask"), mask("old"))
+        self.members = temp("eg_members", digest("person"), mask("mask"), mask("old"))
+        self._tables = (self.incoming, self.new, self.alias, self.found, self.members)
+
+    def create(self, conn: Connection) -> None:
+        for table in self._tables:
+            table.drop(conn, checkfirst=True)  # a plan this transaction made and did not reserve
+            table.create(conn)
+
+    def drop(self, conn: Connection) -> None:
+        for table in self._tables:
+            table.drop(conn, checkfirst=True)
 
 
 @dataclass
@@ -114,14 +175,16 @@ class LedgerTx:
         self._conn = conn
         self.handler_id = handler_id
         self.year = int(year)
-        self._cached: tuple[ExportSubjects, str | None, _Plan] | None = None
+        self._cached: tuple[ExportSubjects | SubjectBatches, str | None, _Plan] | None = None
         self._changes: dict | None = None
 
-    def preview(self, subjects: ExportSubjects, *, reservation: str | None = None) -> tuple[Counts, Counts]:
+    def preview(
+        self, subjects: ExportSubjects | SubjectBatches, *, reservation: str | None = None
+    ) -> tuple[Counts, Counts]:
         """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of a pending
         ``reservation`` (a retry replaces them), so a retried export is judged exactly like its first try. A key
-        other than the year's is refused here, before any decision: its digests would match nobody."""
-        _check_digests(subjects)
+        other than the year's is refused here, before any decision: its digests would match nobody. Batches
+        (``SubjectBatches``) are read here, once: reserve them in this transaction under the same key."""
         self._store.check_key(self._conn, self.year, record=False)
         key = self._run_key(reservation)
         plan = self._plan(subjects, self._earlier(key))
@@ -129,13 +192,17 @@ class LedgerTx:
         return Counts.from_histogram(plan.before), Counts.from_histogram(plan.after)
 
     def reserve(
-        self, reservation: str, subjects: ExportSubjects, *, status: str = PENDING, meta: dict | None = None
+        self,
+        reservation: str,
+        subjects: ExportSubjects | SubjectBatches,
+        *,
+        status: str = PENDING,
+        meta: dict | None = None,
     ) -> str:
         """Count this export's subjects under ``reservation`` (replacing a pending reservation of that key; after
         a confirmed one, under the next free key). Returns the key reserved under."""
         if status not in _ACTIVE:
             raise LedgerError(f"a new reservation is {PENDING!r} or {CONFIRMED!r}, not {status!r}")
-        _check_digests(subjects)
         self._store.check_key(self._conn, self.year, record=True)
         key = self._run_key(reservation)
         assert key is not None
@@ -153,17 +220,11 @@ class LedgerTx:
             if earlier.scope_id != scope_id:  # last year's try of this key
                 _log_history(self._conn, earlier.scope_id, key, "release", totals)
                 years[earlier.year] = totals
-        reservation_id = _save_reservation(self._conn, scope_id, key, status, subjects, meta)
+        reservation_id = _save_reservation(self._conn, scope_id, key, status, plan, meta)
         _apply(self._conn, scope_id, reservation_id, plan)
         _log_history(self._conn, scope_id, key, "reserve", plan.after)
-        self._changes = ledger_state(
-            self.handler_id,
-            key,
-            np.concatenate([plan.new.high, plan.known.high]),
-            np.concatenate([plan.new.low, plan.known.low]),
-            np.concatenate([plan.new.masks, plan.known.masks]),
-            years,
-        )
+        members, people = stored_members(self._conn, reservation_id)
+        self._changes = ledger_state(self.handler_id, key, members, people, years)
         return key
 
     def append_audit(self, record: dict) -> int:
@@ -173,6 +234,12 @@ class LedgerTx:
         if self._changes is not None:
             full["ledger"] = self._changes
         return self._store.audit.append(self._conn, full, self._store.secret_key)
+
+    def close(self) -> None:
+        """Drop the staged plan of a preview that was not reserved (temporary tables outlive a transaction)."""
+        if self._cached is not None:
+            self._cached[2].staging.drop(self._conn)
+            self._cached = None
 
     def _run_key(self, reservation: str | None) -> str | None:
         """The key this run reserves under: ``reservation`` itself, unless a confirmed reservation (an export
@@ -200,61 +267,103 @@ class LedgerTx:
             )
         return row
 
-    def _plan(self, subjects: ExportSubjects, earlier: sa.Row | None) -> _Plan:
-        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None).
+    def _plan(self, subjects: ExportSubjects | SubjectBatches, earlier: sa.Row | None) -> _Plan:
+        """What reserving ``subjects`` would do, replacing ``earlier`` (a reservation of this scope, or None): the
+        totals before and after, and the people staged (see ``_Staging``), one batch of whole people at a time.
 
         A person of the export found through several identifiers is the smallest known person they name
         (several known people stay apart: counting high is the safe side); the export's identifiers the scope
         does not know yet become aliases of that person, so a later export naming only one of them finds them.
+        Several people of the export can be one known person, in different batches: the database merges them.
         """
+        if self._cached is not None:
+            self._cached[2].staging.drop(self._conn)
+            self._cached = None
         scope_id = _scope_id(self._conn, self.handler_id, self.year)
         before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
         replaced = earlier.id if earlier is not None and earlier.scope_id == scope_id else None
+        if scope_id is not None:  # before any join against the scope (the totals still hold ``earlier``)
+            _refresh_statistics(self._conn, scope_id, sum(before.values()), replaced)
         if replaced is not None:
             _histogram_without(self._conn, earlier, before)
-        size = len(subjects.roots)
-        is_root = subjects.roots == np.arange(size, dtype=subjects.roots.dtype)
-        if scope_id is not None:
-            known_at, known = _lookup(self._conn, scope_id, replaced, subjects.high, subjects.low)
-        else:
-            known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
-        # the known person of each person of the export that has one: the smallest found through any identifier
-        found_root, first = _first_per_group(subjects.roots[known_at], known.high, known.low)
-        found = _People(known.high[first], known.low[first], known.masks[first])  # masks: without ``earlier``
-        del known, first
-        has_found = np.zeros(size, dtype=bool)
-        has_found[found_root] = True
-        new_at = np.flatnonzero(is_root & ~has_found)
-        new = _People(subjects.high[new_at], subjects.low[new_at], subjects.masks[new_at] & _ALL_BITS)
-        del new_at
-        after = before.copy()
-        after.update(mask_histogram(new.masks))
-        members, old = _merged(found, subjects.masks[found_root] & _ALL_BITS)
-        changes, counts = np.unique(old << 8 | (old | members.masks), return_counts=True)
-        for change, count in zip(changes.tolist(), counts.tolist(), strict=True):
-            if change >> 8 != change & 0xFF:
-                after[change >> 8] -= count
-                after[change & 0xFF] += count
+        staging = _Staging()
+        staging.create(self._conn)
+        after, exported, people = before.copy(), Counter(), 0
+        for batch in _batches(subjects):
+            _check_digests(batch)
+            new = _plan_batch(self._conn, staging, scope_id, replaced, batch)
+            after.update(mask_histogram(new))
+            exported.update(mask_histogram(batch.masks))
+            people += int(np.count_nonzero(batch.roots == np.arange(len(batch.roots), dtype=batch.roots.dtype)))
+        if isinstance(subjects, SubjectBatches) and (dict(exported) != subjects.histogram or people != len(subjects)):
+            raise LedgerError(
+                f"the export's batches name {people:,} people ({Counts.from_histogram(exported).personal:,} with "
+                f"personal information), not the {len(subjects):,} ({subjects.counts().personal:,}) its scan "
+                "counted: a person was split between batches or a batch was lost; nothing was counted"
+            )
+        for old, new_mask, count in _merge_found(self._conn, staging):
+            if old != new_mask:
+                after[old] -= count
+                after[new_mask] += count
         after.pop(0, None)
-        # identifiers not known yet that are not their person's digest: learnt as aliases
-        is_known = np.zeros(size, dtype=bool)
-        is_known[known_at] = True
-        alias_at = np.flatnonzero(~is_known & (has_found[subjects.roots] | ~is_root))
-        del is_known, is_root, known_at
-        roots = subjects.roots[alias_at]
-        through = has_found[roots]
-        where = np.searchsorted(found_root, roots).clip(max=max(len(found_root) - 1, 0))
-        person_high = np.where(through, found.high[where] if len(found) else 0, subjects.high[roots])
-        person_low = np.where(through, found.low[where] if len(found) else 0, subjects.low[roots])
-        return _Plan(
-            before=before,
-            after=after,
-            new=new,
-            known=members,
-            alias_high=subjects.high[alias_at],
-            alias_low=subjects.low[alias_at],
-            alias_person=_People(person_high, person_low, np.zeros(0, np.uint16)),
-        )
+        return _Plan(before, after, exported, subjects.identified_by, staging)
+
+
+def _plan_batch(
+    conn: Connection, staging: _Staging, scope_id: int | None, replaced: int | None, subjects: ExportSubjects
+) -> np.ndarray:
+    """Plan one batch of whole people into the staging tables; returns the masks of its new people."""
+    size = len(subjects.roots)
+    is_root = subjects.roots == np.arange(size, dtype=subjects.roots.dtype)
+    if scope_id is not None:
+        known_at, known = _lookup(conn, staging.incoming, scope_id, replaced, subjects.high, subjects.low)
+    else:
+        known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+    # the known person of each person of the export that has one: the smallest found through any identifier
+    found_root, first = _first_per_group(subjects.roots[known_at], known.high, known.low)
+    found = _People(known.high[first], known.low[first], known.masks[first])  # masks: without ``earlier``
+    del known, first
+    has_found = np.zeros(size, dtype=bool)
+    has_found[found_root] = True
+    new_at = np.flatnonzero(is_root & ~has_found)
+    new_masks = subjects.masks[new_at] & _ALL_BITS
+    db.bulk_insert(conn, staging.new, ["digest", "mask"], _rows(len(new_at), _words(subjects, new_at), new_masks))
+    del new_at
+    rows = _rows(len(found), (found.high, found.low), subjects.masks[found_root] & _ALL_BITS, found.masks)
+    db.bulk_insert(conn, staging.found, ["person", "mask", "old"], rows)
+    # identifiers not known yet that are not their person's digest: learnt as aliases
+    is_known = np.zeros(size, dtype=bool)
+    is_known[known_at] = True
+    alias_at = np.flatnonzero(~is_known & (has_found[subjects.roots] | ~is_root))
+    del is_known, is_root, known_at
+    roots = subjects.roots[alias_at]
+    through = has_found[roots]
+    where = np.searchsorted(found_root, roots).clip(max=max(len(found_root) - 1, 0))
+    person_high = np.where(through, found.high[where] if len(found) else 0, subjects.high[roots])
+    person_low = np.where(through, found.low[where] if len(found) else 0, subjects.low[roots])
+    rows = _rows(len(alias_at), _words(subjects, alias_at), (person_high, person_low))
+    db.bulk_insert(conn, staging.alias, ["digest", "person"], rows)
+    return new_masks
+
+
+def _words(subjects: ExportSubjects, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return subjects.high[at], subjects.low[at]
+
+
+def _merge_found(conn: Connection, staging: _Staging) -> list[tuple[int, int, int]]:
+    """Merge the staged known people (one row per person of the export that is them) into ``members``; returns
+    how their masks change: (mask now, mask with this export, people), at most 256 x 256 rows. SQLite has no
+    bitwise OR aggregate: the OR of masks is the sum of each bit's maximum."""
+    found = staging.found
+    merged = sum((sa.func.max(found.c.mask.op("&")(bit)) for bit in _BITS), sa.literal(0))
+    query = sa.select(found.c.person, merged, sa.func.max(found.c.old)).group_by(found.c.person)
+    conn.execute(sa.insert(staging.members).from_select(["person", "mask", "old"], query))
+    if conn.dialect.name == "postgresql":  # a temp table: the planner of the update in _apply must know its size
+        conn.exec_driver_sql(f"ANALYZE {staging.members.name}")
+    members = staging.members.c
+    grown = members.old.op("|")(members.mask)
+    query = sa.select(members.old, grown, sa.func.count()).group_by(members.old, grown)
+    return [(int(old), int(new), int(count)) for old, new, count in conn.execute(query)]
 
 
 class Store:
@@ -314,7 +423,9 @@ class Store:
     def transaction(self, handler_id: str, year: int) -> Iterator[LedgerTx]:
         """Lock ``handler_id``'s ledger and open one transaction: commit on success, roll back on any error."""
         with db.write_transaction(self.engine, locks=(_handler_lock(handler_id),)) as conn:
-            yield LedgerTx(self, conn, handler_id, year)
+            tx = LedgerTx(self, conn, handler_id, year)
+            yield tx
+            tx.close()
 
     def confirm(self, reservation: str, *, audit: dict | None = None) -> None:
         """The export ran: its reservation stays counted for good."""
@@ -407,7 +518,8 @@ class Store:
                 if status == RELEASED:
                     totals = _remove_members(conn, row)
                     _log_history(conn, row.scope_id, key, "release", totals)
-                    changes = ledger_state(row.handler_id, key, *_NO_WORDS, np.zeros(0, np.uint16), {row.year: totals})
+                    nobody = members_digest(*_NO_WORDS, _NO_MASKS)
+                    changes = ledger_state(row.handler_id, key, nobody, 0, {row.year: totals})
                 conn.execute(
                     sa.update(db.reservation)
                     .where(db.reservation.c.id == row.id)
@@ -473,18 +585,8 @@ def _first_per_group(groups: np.ndarray, high: np.ndarray, low: np.ndarray) -> t
     return ordered[first], order[first]
 
 
-def _merged(people: _People, masks: np.ndarray) -> tuple[_People, np.ndarray]:
-    """``people`` with repeats merged (several people of an export can be one known person): each distinct
-    digest once, in digest order, with the OR of its ``masks``; and each one's own mask from ``people.masks``."""
-    order = digest_order(people.high, people.low)
-    high, low = people.high[order], people.low[order]
-    first = run_starts(high, low)
-    starts = np.flatnonzero(first)
-    merged = np.bitwise_or.reduceat(masks[order], starts) if len(starts) else masks[:0]
-    return _People(high[first], low[first], merged), people.masks[order][first]
-
-
 _NO_WORDS = (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+_NO_MASKS = np.zeros(0, np.uint16)
 #: Rows per batch between numpy and the database (digests unpacked to bytes, results read back), so the
 #: buffers stay a few megabytes however many people an export names.
 _BATCH = 1 << 16
@@ -506,12 +608,6 @@ def _rows(size: int, *columns: object) -> Iterator[tuple]:
             else:
                 values.append(itertools.repeat(column, part.stop - part.start))
         yield from zip(*values, strict=False)
-
-
-def _people_rows(scope_id: int, people: _People) -> Iterator[tuple]:
-    """ledger_person rows of new people: counted once in each bit of their mask."""
-    for row in _rows(len(people), scope_id, (people.high, people.low), people.masks):
-        yield (*row, *_refs_of(row[2]))
 
 
 def _shifted(members: sa.FromClause, sign: int) -> dict[str, sa.ColumnElement[int]]:
@@ -581,27 +677,26 @@ def _refresh_statistics(conn: Connection, scope_id: int, people: int, replaced: 
 
 
 def _lookup(
-    conn: Connection, scope_id: int, replaced: int | None, high: np.ndarray, low: np.ndarray
+    conn: Connection, incoming: sa.Table, scope_id: int, replaced: int | None, high: np.ndarray, low: np.ndarray
 ) -> tuple[np.ndarray, _People]:
     """Which identifiers (positions in ``high``/``low``) name a known person, sorted, and for each the smallest
-    known person it names, with that person's mask without the reservation ``replaced``."""
-    _refresh_statistics(conn, scope_id, sum(_histogram(conn, scope_id).values()), replaced)
+    known person it names, with that person's mask without the reservation ``replaced``. ``incoming`` (empty)
+    holds the identifiers while they are joined."""
     without = _shifted(db.membership, -1)["mask"]
     query = _LOOKUP_SQL.format(mask=without.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     at: list[np.ndarray] = []
     people: list[np.ndarray] = []
     masks: list[np.ndarray] = []
-    columns = (sa.Column("idx", sa.Integer), sa.Column("digest", sa.LargeBinary(DIGEST_BYTES)))  # outer loop
-    with db.temp_table(conn, "eg_incoming", *columns) as incoming:
-        db.bulk_insert(conn, incoming, ["idx", "digest"], _rows(len(high), range(len(high)), (high, low)))
-        result = conn.execute(
-            sa.text(query), {"scope": scope_id, "replaced": replaced}, execution_options={"yield_per": _BATCH}
-        )
-        for rows in result.partitions(_BATCH):
-            found_at, found, mask = zip(*rows, strict=True)
-            at.append(np.array(found_at, dtype=np.int64))
-            people.append(pack_digests(found))
-            masks.append(np.array(mask, dtype=np.uint16))
+    db.bulk_insert(conn, incoming, ["idx", "digest"], _rows(len(high), range(len(high)), (high, low)))
+    result = conn.execute(
+        sa.text(query), {"scope": scope_id, "replaced": replaced}, execution_options={"yield_per": _BATCH}
+    )
+    for rows in result.partitions(_BATCH):
+        found_at, found, mask = zip(*rows, strict=True)
+        at.append(np.array(found_at, dtype=np.int64))
+        people.append(pack_digests(found))
+        masks.append(np.array(mask, dtype=np.uint16))
+    conn.execute(sa.delete(incoming))
     if not at:
         return np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
     found_at = np.concatenate(at)
@@ -616,7 +711,7 @@ def _save_reservation(
     scope_id: int,
     key: str,
     status: str,
-    subjects: ExportSubjects,
+    plan: _Plan,
     meta: dict | None,
 ) -> int:
     now = db.utc_now()
@@ -625,8 +720,8 @@ def _save_reservation(
         "status": status,
         "created_at": now,
         "updated_at": now,
-        "export_counts": json.dumps(subjects.counts().to_dict(), sort_keys=True),
-        "meta": json.dumps({"identified_by": subjects.identified_by, **(meta or {})}, sort_keys=True, default=str),
+        "export_counts": json.dumps(Counts.from_histogram(plan.exported).to_dict(), sort_keys=True),
+        "meta": json.dumps({"identified_by": plan.identified_by, **(meta or {})}, sort_keys=True, default=str),
     }
     existing = conn.execute(sa.select(db.reservation.c.id).where(db.reservation.c.key == key)).scalar()
     if existing is not None:  # a retry, or a new run of the gate after a release: the key's row is reused
@@ -636,23 +731,23 @@ def _save_reservation(
 
 
 def _apply(conn: Connection, scope_id: int, reservation_id: int, plan: _Plan) -> None:
-    """Write a plan: new people, known people's counts, new aliases, the members, the totals. Streamed in
-    batches from the plan's columns; known people are updated set-based from a staged copy of them."""
-    db.bulk_insert(conn, db.person, ["scope_id", "digest", "mask", *db.REF_COLUMNS], _people_rows(scope_id, plan.new))
-    if len(plan.known):
-        staged_columns = (sa.Column("person", sa.LargeBinary(DIGEST_BYTES)), sa.Column("mask", sa.Integer))
-        with db.temp_table(conn, "eg_staged", *staged_columns) as staged:
-            rows = _rows(len(plan.known), (plan.known.high, plan.known.low), plan.known.masks)
-            db.bulk_insert(conn, staged, ["person", "mask"], rows)
-            joined = sa.and_(db.person.c.scope_id == scope_id, db.person.c.digest == staged.c.person)
-            conn.execute(sa.update(db.person).where(joined).values(_shifted(staged, 1)))
-    person = plan.alias_person
-    rows = _rows(len(plan.alias_high), scope_id, (plan.alias_high, plan.alias_low), (person.high, person.low))
-    db.bulk_insert(conn, db.alias, ["scope_id", "digest", "person"], rows)
-    for members in (plan.new, plan.known):
-        rows = _rows(len(members), reservation_id, (members.high, members.low), members.masks)
-        db.bulk_insert(conn, db.membership, ["reservation_id", "person", "mask"], rows)
+    """Write a staged plan: new people, known people's counts, new aliases, the members, the totals; set-based,
+    from the staging tables to the ledger's, inside the database. Drops the staging tables."""
+    new, members = plan.staging.new, plan.staging.members
+    person_columns = ["scope_id", "digest", "mask", *db.REF_COLUMNS]
+    counted = (sa.case((new.c.mask.op("&")(bit) != 0, 1), else_=0) for bit in _BITS)  # each bit of their mask
+    new_people = sa.select(sa.literal(scope_id), new.c.digest, new.c.mask, *counted)
+    conn.execute(sa.insert(db.person).from_select(person_columns, new_people))
+    joined = sa.and_(db.person.c.scope_id == scope_id, db.person.c.digest == members.c.person)
+    conn.execute(sa.update(db.person).where(joined).values(_shifted(members, 1)))
+    alias = plan.staging.alias
+    aliases = sa.select(sa.literal(scope_id), alias.c.digest, alias.c.person)
+    conn.execute(sa.insert(db.alias).from_select(["scope_id", "digest", "person"], aliases))
+    for digest, mask in ((new.c.digest, new.c.mask), (members.c.person, members.c.mask)):
+        rows = sa.select(sa.literal(reservation_id), digest, mask)
+        conn.execute(sa.insert(db.membership).from_select(["reservation_id", "person", "mask"], rows))
     _write_histogram(conn, scope_id, plan.after)
+    plan.staging.drop(conn)
 
 
 def _members_cte(reservation_id: int) -> sa.CTE:
