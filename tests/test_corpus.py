@@ -29,8 +29,6 @@ def _waits(reason: str) -> pytest.MarkDecorator:
 #: Keyed targets that wait for the detectors (dataset -> what it waits for).
 KEYED_WAITS = {
     "chat": "names in sentences (我是 ..., 收货人写 ... 就行): customers named only in a sentence are missed",
-    "insurance": "胃食管反流病 (the ICD-10 title writes 胃-食管反流病) is not in the medical vocabulary: "
-    "sensitive 1.1% low",
 }
 #: Targets without keys that wait for the detectors.
 INFERRED_WAITS = {"chat": KEYED_WAITS["chat"]}
