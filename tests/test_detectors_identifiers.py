@@ -225,6 +225,20 @@ def test_bank_card_lookalikes_do_not_match(lookalike: str) -> None:
     assert "BANK_CARD" not in entities("trade_no", [lookalike])[0]
 
 
+@pytest.mark.parametrize(
+    "template",
+    ["订单{o}已经发货了吗？", "运单号：{o}", "物流单号 {o} 查不到", "please check order no. {o}", "保单号为{o}"],
+)
+def test_a_number_labelled_as_another_kind_is_no_card_even_when_it_passes_luhn(template: str) -> None:
+    """An order, waybill or policy number passes Luhn one time in ten: named as such right before it, it is
+    that number; a card named as a card in the same text still counts."""
+    numbers = [card(prefix, 16) for prefix in ("2613", "4512", "6228", "5399")]  # card BINs, passing Luhn
+    texts = [template.format(o=n) for n in numbers]
+    assert [entities("chat_message", [t])[0] & {"BANK_CARD"} for t in texts] == [set()] * len(texts)
+    both = [f"{t}，退款打到卡号{card('621700', 19)}" for t in texts]
+    assert all("BANK_CARD" in found for found in entities("chat_message", both))
+
+
 def test_unionpay_failing_luhn_counts_in_a_card_column_only() -> None:
     unionpay, visa = _luhn_fail(card("622848", 19)), _luhn_fail(card("438088", 16))
     assert entities("card_no", [unionpay, visa]) == [{"BANK_CARD", "ACCOUNT_NUMBER"}, {"ACCOUNT_NUMBER"}]

@@ -228,6 +228,14 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
     return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
 
 
+def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.ndarray:
+    """Which values hold more matches of ``regexes`` than of ``excluding``. Every match of ``excluding`` starts
+    where a match of the patterns does (recognizers.yaml: excluding), so a value holds a match that is no
+    excluded word exactly when it has more of them; two counting passes, no Python loop over the values."""
+    found = sum(pc.count_substring_regex(strings, r).to_numpy(zero_copy_only=False) for r in regexes)
+    return found > pc.count_substring_regex(strings, excluding).to_numpy(zero_copy_only=False)
+
+
 def _each(values: pa.Array, where: np.ndarray, regexes: tuple[str, ...]) -> np.ndarray:
     """The positions in ``where`` whose value matches one of ``regexes``, one pass each over the values not yet
     matched: a long term list comes in several regexes (recognizers.TERM_CHUNK), each a DFA RE2 can hold."""
@@ -315,6 +323,12 @@ def _walled(text: bytes, start: int, end: int, walls: frozenset[int], border: re
 @cache
 def _context_words(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
+
+
+@cache
+def _label(not_after: str | None) -> re.Pattern[str] | None:
+    """A recognizer's ``not_after`` wording, anchored to end where the match starts."""
+    return re.compile(f"(?:{not_after})$") if not_after else None
 
 
 def _extracted_ints(strings: pa.Array, regex: str) -> dict[str, np.ndarray]:
@@ -652,6 +666,8 @@ class Detector:
             inside = _each(strings, open_, _patterns_of(rec, rec.name in plan.context))
             if len(inside) and rec.unless:  # generic wording ("适用于糖尿病患者"): not about a person
                 inside = inside[~_match(_subset(strings, inside), rec.unless)]
+            if len(inside) and rec.excluding:  # 我是公司采购: a word of other text where a name could be
+                inside = inside[_beyond(_subset(strings, inside), _patterns_of(rec, False), rec.excluding)]
             if len(inside):
                 stale = True
                 found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))
@@ -871,6 +887,7 @@ class Detector:
         border = re.compile(rec.bounded) if rec.bounded else None
         walls = _ascii_walls(rec.bounded)
         words = _context_words(rec.context_words)
+        label = _label(rec.not_after)
         texts: list[str] = []
         owner, starts, ends, flags = [], [], [], []
         for p, value in zip(pos.tolist(), values.to_pylist(), strict=True):
@@ -880,6 +897,8 @@ class Detector:
             for m in compiled.finditer(text):
                 s, e = m.span()
                 if border and _walled(text, s, e, walls, border):
+                    continue
+                if label and label.search(_before(text, s)):  # 订单2613...: an order number, not a card
                     continue
                 texts.append(text[s:e].decode())
                 owner.append(p)

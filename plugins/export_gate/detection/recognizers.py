@@ -54,6 +54,8 @@ class Recognizer:
     by_value: str | None = None  # a whole value like this, in a column of nearly only such values, gives context
     by_value_check: str | None = None  # validators.EVIDENCE function those values must also pass
     unless: str | None = None  # wording that makes a match generic, not about a person
+    not_after: str | None = None  # wording that, right before a match in text, labels it another kind of number
+    excluding: str | None = None  # matches that are words of other text (我是公司采购: 公 is a surname, 公司 no name)
 
     @property
     def has_birth_date(self) -> bool:
@@ -134,6 +136,8 @@ _OURS_OPTIONAL = (
     "by_value",
     "by_value_check",
     "unless",
+    "not_after",
+    "excluding",
 )
 _COLUMNS_REQUIRED = ("empty", "free_text", "kinds")
 _KIND_REQUIRED = ("kind", "column", "types", "entity")
@@ -302,6 +306,8 @@ def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dic
             else None
         ),
         "unless": d.regex(c, f.get("unless"), at + "unless") if "unless" in f else None,
+        "not_after": d.regex(c, f.get("not_after"), at + "not_after") if "not_after" in f else None,
+        "excluding": d.regex(c, f.get("excluding"), at + "excluding") if "excluding" in f else None,
     }
 
 
