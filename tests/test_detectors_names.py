@@ -30,7 +30,9 @@ def test_surnames_beyond_the_common_hundred(surname: str) -> None:
     assert entities("remark", [f"患者{surname}明华，男"]) == [{"PERSON"}]
 
 
-@pytest.mark.parametrize("column", ["xm", "nm", "cust_name", "receiver_name", "consignee_name", "khxm", "lxr"])
+@pytest.mark.parametrize(
+    "column", ["xm", "nm", "cust_name", "receiver_name", "consignee_name", "khxm", "lxr", "customs.buyer_name"]
+)
 def test_name_columns_named_in_pinyin_or_abbreviated(fake: Faker, column: str) -> None:
     names = _names(fake, 200)
     assert all("PERSON" in found for found in entities(column, names)), column
