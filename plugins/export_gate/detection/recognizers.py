@@ -20,11 +20,11 @@ import pyarrow as pa
 import re2
 import yaml
 
+from export_gate.checked_yaml import Checker, Loader
 from export_gate.detection import validators
 from export_gate.errors import ConfigError
 from export_gate.model import CATEGORIES
 from export_gate.resources import detectors_dir
-from export_gate.rules.lists import _Checker, _Loader
 
 if TYPE_CHECKING:  # Presidio is imported when first used: importing it pulls in spaCy
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
@@ -117,7 +117,7 @@ def expand(regex: str, lookup: Callable[[str], tuple[str, ...]] = terms) -> str:
 
 # --- strict reading of recognizers.yaml and columns.yaml --------------------------------------------------------
 #
-# Both files are data people edit, so they are checked as the lists are (export_gate.rules.lists): the YAML is
+# Both files are data people edit, so they are checked as the lists are (export_gate.checked_yaml): the YAML is
 # composed into nodes that keep their line numbers, every field is checked, an unknown or misspelt key is an
 # error (never a silent default), and every problem is reported at once as ``file:line: field: message``.
 
@@ -158,7 +158,7 @@ class _Detectors:
         self.label = "detectors" if folder is None else str(folder)
         self.problems: list[str] = []
 
-    def root(self, name: str) -> tuple[_Checker, yaml.Node] | None:
+    def root(self, name: str) -> tuple[Checker, yaml.Node] | None:
         """The composed top node of ``name`` and a checker for it; None (with the problem noted) when unreadable."""
         file = f"{self.label}/{name}"
         try:
@@ -166,7 +166,7 @@ class _Detectors:
         except ConfigError as exc:
             self.problems.append(f"{file}:1: (file): {exc}")
             return None
-        loader = _Loader(text)
+        loader = Loader(text)
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
@@ -177,12 +177,12 @@ class _Detectors:
         if node is None:
             self.problems.append(f"{file}:1: (top): the file is empty")
             return None
-        return _Checker(file, loader), node
+        return Checker(file, loader), node
 
     def terms(self, name: str) -> tuple[str, ...]:
         return terms(name) if self.folder is None else _term_lines(_read(f"{name}.txt", self.folder))
 
-    def regex(self, c: _Checker, node: yaml.Node | None, where: str, *, re2_syntax: bool = True) -> str | None:
+    def regex(self, c: Checker, node: yaml.Node | None, where: str, *, re2_syntax: bool = True) -> str | None:
         """A regex field, its <<term lists>> expanded; it must compile in RE2 (the scan's engine) or, for column
         names (``re2_syntax=False``), in Python."""
         text = c.text(node, where)
@@ -208,7 +208,7 @@ class _Detectors:
         return True
 
 
-def _categories(c: _Checker, node: yaml.Node | None, where: str) -> frozenset[str]:
+def _categories(c: Checker, node: yaml.Node | None, where: str) -> frozenset[str]:
     names = c.texts(node, where)
     for i, name in enumerate(names):
         if name not in CATEGORIES:
@@ -219,7 +219,7 @@ def _categories(c: _Checker, node: yaml.Node | None, where: str) -> frozenset[st
     return frozenset(n for n in names if n in CATEGORIES)
 
 
-def _number(c: _Checker, node: yaml.Node | None, where: str, default: float, low: float, high: float) -> float:
+def _number(c: Checker, node: yaml.Node | None, where: str, default: float, low: float, high: float) -> float:
     if node is None:
         return default
     value = c.value(node) if isinstance(node, yaml.ScalarNode) else None
@@ -257,7 +257,7 @@ def _tails(d: _Detectors, texts: Iterable[str]) -> str | None:
     return tails if 4 * len(tails) < len(_alternation(words)) else None  # worth a pass only when much smaller
 
 
-def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
+def _pattern(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
     """(the pattern's regexes, its regex as written, its score); no regexes when it is invalid."""
     f = c.fields(node, where, _PATTERN_FIELDS)
     if f is None:
@@ -270,7 +270,7 @@ def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[t
     return _chunked(d, text), text, score
 
 
-def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dict[str, object]:
+def _ours(d: _Detectors, c: Checker, node: yaml.Node | None, where: str) -> dict[str, object]:
     """The export_gate block of one recognizer, checked; defaults for the fields it leaves out."""
     f = (c.fields(node, where, (), _OURS_OPTIONAL) if node is not None else {}) or {}
     at = f"{where}."
@@ -311,7 +311,7 @@ def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dic
     }
 
 
-def _recognizer(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> Recognizer | None:
+def _recognizer(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> Recognizer | None:
     f = c.fields(node, where, _RECOGNIZER_REQUIRED, _RECOGNIZER_OPTIONAL)
     if f is None:
         return None
@@ -359,7 +359,7 @@ def _parse_recognizers(d: _Detectors) -> tuple[Recognizer, ...]:
     return tuple(sorted(found, key=lambda r: -r.priority))
 
 
-def _column_kind(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> ColumnKind | None:
+def _column_kind(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> ColumnKind | None:
     f = c.fields(node, where, _KIND_REQUIRED, _KIND_OPTIONAL)
     if f is None:
         return None
