@@ -133,6 +133,9 @@ def test_content_about_no_one_counts_only_with_the_strict_setting(runs):
     (strict,) = runs.gate_records("gate_strict")
     assert strict["action"] == "block"
     assert strict["counts"]["export"]["personal"] == strict["counts"]["export"]["sensitive"] == PEOPLE
+    assert runs.ti("gate_bad_strict")[0] == "failed"
+    (refused,) = runs.gate_records("gate_bad_strict")
+    assert refused["action"] == "block" and "count_unanchored must be true or false" in refused["error"]
 
 
 def test_on_block_skip_skips_the_gate_and_its_export(runs):

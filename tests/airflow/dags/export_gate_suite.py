@@ -117,8 +117,9 @@ with DAG(
     )
     bad_code >> ship.override(task_id="ship_bad_uscc")("bad_uscc")
 
-    # health wording on rows about no one: listed, not counted, unless the strict setting (templated) counts it
-    for name, strict in {"unanchored": False, "strict": "{{ params.strict }}"}.items():
+    # health wording on rows about no one: listed, not counted, unless the strict setting (templated) counts it;
+    # a setting that is neither true nor false fails closed
+    for name, strict in {"unanchored": False, "strict": "{{ params.strict }}", "bad_strict": "sometimes"}.items():
         gate = ExportGateOperator(
             task_id=f"gate_{name}",
             source=str(DATA / "about_no_one.parquet"),
