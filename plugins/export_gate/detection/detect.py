@@ -231,9 +231,15 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
 def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.ndarray:
     """Which values hold more matches of ``regexes`` than of ``excluding``. Every match of ``excluding`` starts
     where a match of the patterns does (recognizers.yaml: excluding), so a value holds a match that is no
-    excluded word exactly when it has more of them; two counting passes, no Python loop over the values."""
-    found = sum(pc.count_substring_regex(strings, r).to_numpy(zero_copy_only=False) for r in regexes)
-    return found > pc.count_substring_regex(strings, excluding).to_numpy(zero_copy_only=False)
+    excluded word exactly when it has more of them. Counted only where ``excluding`` matches at all (one pass),
+    with no Python loop over the values."""
+    out = np.ones(len(strings), dtype=bool)
+    some = np.flatnonzero(_match(strings, excluding))
+    if len(some):
+        values = _subset(strings, some)
+        found = sum(pc.count_substring_regex(values, r).to_numpy(zero_copy_only=False) for r in regexes)
+        out[some] = found > pc.count_substring_regex(values, excluding).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _each(values: pa.Array, where: np.ndarray, regexes: tuple[str, ...]) -> np.ndarray:
@@ -663,11 +669,12 @@ class Detector:
                 stale = False
             if len(open_) == 0:
                 break
-            inside = _each(strings, open_, _patterns_of(rec, rec.name in plan.context))
+            patterns = _patterns_of(rec, rec.name in plan.context)
+            inside = _each(strings, open_, patterns)
             if len(inside) and rec.unless:  # generic wording ("适用于糖尿病患者"): not about a person
                 inside = inside[~_match(_subset(strings, inside), rec.unless)]
             if len(inside) and rec.excluding:  # 我是公司采购: a word of other text where a name could be
-                inside = inside[_beyond(_subset(strings, inside), _patterns_of(rec, False), rec.excluding)]
+                inside = inside[_beyond(_subset(strings, inside), patterns, rec.excluding)]
             if len(inside):
                 stale = True
                 found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))
