@@ -229,16 +229,14 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
 
 
 def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.ndarray:
-    """Which values hold more matches of ``regexes`` than of ``excluding``. Every match of ``excluding`` starts
-    where a match of the patterns does (recognizers.yaml: excluding), so a value holds a match that is no
-    excluded word exactly when it has more of them. Counted only where ``excluding`` matches at all (one pass),
-    with no Python loop over the values."""
+    """Which values still match one of ``regexes`` once every match of ``excluding`` is cut out (each excluded
+    word is a match of the patterns, recognizers.yaml: excluding). A separator takes each cut's place, so no new
+    match forms across it: one replacing pass, then a match pass over the values that had something cut."""
     out = np.ones(len(strings), dtype=bool)
-    some = np.flatnonzero(_match(strings, excluding))
+    cut = pc.replace_substring_regex(strings, excluding, "\x00")
+    some = np.flatnonzero(pc.not_equal(pc.binary_length(cut), pc.binary_length(strings)).to_numpy(zero_copy_only=False))
     if len(some):
-        values = _subset(strings, some)
-        found = sum(pc.count_substring_regex(values, r).to_numpy(zero_copy_only=False) for r in regexes)
-        out[some] = found > pc.count_substring_regex(values, excluding).to_numpy(zero_copy_only=False)
+        out[some] = _match(_subset(cut, some), "|".join(f"(?:{r})" for r in regexes))
     return out
 
 
