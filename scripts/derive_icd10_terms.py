@@ -11,6 +11,10 @@ become their parts, and a name is kept when it ends the way disease names end (�
 A name that holds a shorter kept name is dropped: a value holding it holds the shorter one too, so the scan finds
 the same values with fewer terms. Chapters of symptoms (R), external causes (V-Y) and contact reasons (Z) give
 no names: their titles are circumstances ("家", "体育和竞技区"), not a person's health.
+
+Records do not always write a name as the title does, so each name is kept with the ways it is also written
+(``written``): without the hyphen of a compound or an eponym (胃-食管反流性疾病: 胃食管反流性疾病), 疾患 as the
+everyday 疾病, and the spoken X病 for X性疾病 and X疾病 (胃食管反流病, 脑血管病; X炎性疾病 is said X炎: 盆腔炎).
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ ENDINGS = _words(
     失禁 减少 缺乏 积液 高压 纤维化 硬变 丧失 热
     """
 )
-#: Two-character titles that name a shape or a body part more than a disease, or are words of other text.
+#: Two-character titles that name a shape or a body part more than a disease, and names that are words of other
+#: text (多种病虫害 is about crops).
 NOT_NAMES = frozenset(
     _words(
         """
         长头 副肾 小唇 巨唇 巨舌 巨脑 咽囊 无乳 凸耳 兔眼 喉蹼 颈蹼 颈肋 足裂
-        腹裂 溢泪 黑粪 副指 副趾 急产 滞产 耳漏
+        腹裂 溢泪 黑粪 副指 副趾 急产 滞产 耳漏 多种疾病 多种病
         """
     )
 )
@@ -57,6 +62,19 @@ _CAUSE = re.compile(r"^.*(?:引起的|所致的|所致|造成的|导致的)")
 _LEADING = re.compile(r"^(?:未特指的|未特指|未指明的|其他特指的|特指的|其他的|其他|多发性和|双侧|单侧)")
 _ACUITY = re.compile(r"^(?:急性|慢性|原发性|继发性|复发性|亚急性)")
 _MIN_SHORT = 2
+#: A hyphen joining two parts of a name (胃-食管, 克罗伊茨费尔特-雅各布病); records often leave it out.
+_HYPHEN = re.compile(r"(?<=[\u4e00-\u9fff0-9])-(?=[\u4e00-\u9fff0-9])")
+#: The spoken shortenings of "... disease", tried in order, the first that applies decides: X炎性疾病 -> X炎
+#: (盆腔炎), X性疾病 -> X病 (胃食管反流病), X疾病 -> X病 (脑血管病). X has at least three characters before 性
+#: (原发性, 发育性, 出血性 describe a disease, they do not name one: 原发病 is not what 原发性疾病 means) and two
+#: otherwise (肾脏病).
+_SPOKEN = (
+    (re.compile(r"^([\u4e00-\u9fff]{2,}炎)性疾病$"), r"\1"),
+    (re.compile(r"^([\u4e00-\u9fff]{3,})性疾病$"), r"\1病"),
+    (re.compile(r"^([\u4e00-\u9fff]+[^性])疾病$"), r"\1病"),
+)
+#: A negation or a qualifier ending the part before 性 (非炎性, 不稳定性, 腺样体慢性) leaves no name to shorten.
+_QUALIFIED = re.compile(r"[非不]|[慢急]$")
 
 
 def titles(po: str) -> list[tuple[str, str, str]]:
@@ -78,12 +96,31 @@ def names(title: str) -> set[str]:
             part = part.rsplit("的", 1)[1]
         for name in {part, _ACUITY.sub("", part)}:
             if _is_name(name):
-                out.add(name)
+                out |= written(name)
     return out
 
 
+def written(name: str) -> set[str]:
+    """``name`` and the ways records also write it (see the module docstring)."""
+    out = {name, _HYPHEN.sub("", name)}
+    out |= {n.replace("疾患", "疾病") for n in out}
+    out |= {spoken for n in out if (spoken := _spoken(n))}
+    return out - NOT_NAMES
+
+
+def _spoken(name: str) -> str | None:
+    """The spoken short form of ``name`` (see _SPOKEN), None when it has none."""
+    for pattern, short in _SPOKEN:
+        match = pattern.match(name)
+        if match:
+            return None if _QUALIFIED.search(match.group(1)) else match.expand(short)
+    return None
+
+
 def _is_name(name: str) -> bool:
-    if not re.fullmatch(r"[\u4e00-\u9fff0-9]+", name) or not re.search(r"[\u4e00-\u9fff]{2}", name):
+    if not re.fullmatch(r"[\u4e00-\u9fff0-9]+(?:-[\u4e00-\u9fff0-9]+)*", name):
+        return False
+    if not re.search(r"[\u4e00-\u9fff]{2}", name):
         return False
     if any(word in name for word in LABEL_WORDS):
         return False

@@ -31,6 +31,17 @@ def people(count: int, *, start: int = 0, diagnosis: bool = False) -> pd.DataFra
     return frame
 
 
+def about_no_one(count: int) -> pd.DataFrame:
+    """Rows with health wording and nobody on them (no key, name or identifier): reported as unanchored, and
+    counted (one person a row) only by the strict setting."""
+    return pd.DataFrame(
+        {
+            "sku": [f"SKU-{i:06d}" for i in range(count)],
+            "remark": ["I10 原发性高血压" if i % 2 else "E11.9 2型糖尿病" for i in range(count)],
+        }
+    )
+
+
 def canary(count: int = 20) -> pd.DataFrame:
     """People without subject keys, one of them carrying the canary ID number and phone."""
     frame = people(count).drop(columns=["customer_id"])

@@ -2,11 +2,6 @@
 export_gate.samples): tables with no people count nobody whatever their column names; with subject keys the
 personal count is exact, the sensitive count within 1% and no category more than 0.5% below its truth; without
 keys the personal count is within +5% of the truth and never below it; per-class precision stays high.
-
-Targets that need the detector half of issue 11 (pinyin and abbreviated column names, names in sentences and
-from the full surname list, phone notations, ICD-10 code columns by value, the medical vocabulary) are marked
-``xfail(strict=True)`` with what they wait for: they run, and fail the suite the moment they pass, so the mark
-is removed when that work lands.
 """
 
 from __future__ import annotations
@@ -22,27 +17,9 @@ SEED = 3
 PEOPLE = [name for name in DATASETS if name not in PEOPLE_FREE]
 
 
-def _waits(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"needs the detector half of issue 11: {reason}")
-
-
-#: Keyed targets that wait for the detectors (dataset -> what it waits for).
-KEYED_WAITS = {
-    "chat": "names in sentences (我是 ..., 收货人写 ... 就行): customers named only in a sentence are missed",
-    "insurance": "胃食管反流病 (the ICD-10 title writes 胃-食管反流病) is not in the medical vocabulary: "
-    "sensitive 1.1% low",
-}
-#: Targets without keys that wait for the detectors.
-INFERRED_WAITS = {"chat": KEYED_WAITS["chat"]}
-
-
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, Dataset]:
     return {name: generate(name, ROWS, SEED) for name in DATASETS}
-
-
-def _param(name: str, waits: dict[str, str]) -> object:
-    return pytest.param(name, marks=_waits(waits[name])) if name in waits else name
 
 
 @pytest.mark.parametrize("name", PEOPLE_FREE)
@@ -77,13 +54,13 @@ def _keyed_target(found: Counts, true: Counts) -> None:
         assert found.categories[name] >= people - 0.005 * people, (name, found.categories[name], people)
 
 
-@pytest.mark.parametrize("name", [_param(name, KEYED_WAITS) for name in PEOPLE])
+@pytest.mark.parametrize("name", PEOPLE)
 def test_with_subject_keys_the_counts_meet_the_target(corpus: dict[str, Dataset], name: str) -> None:
     dataset = corpus[name]
     _keyed_target(counts(scan(dataset, keys=True)), dataset.truth.counts())
 
 
-@pytest.mark.parametrize("name", [_param(name, INFERRED_WAITS) for name in PEOPLE])
+@pytest.mark.parametrize("name", PEOPLE)
 def test_without_keys_the_personal_count_is_within_five_percent_and_never_below(
     corpus: dict[str, Dataset], name: str
 ) -> None:

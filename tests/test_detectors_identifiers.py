@@ -3,6 +3,8 @@ Where python-stdnum or phonenumbers disagree with real data the test shows both 
 
 from __future__ import annotations
 
+import random
+
 import phonenumbers
 import pytest
 from detector_support import (
@@ -17,6 +19,7 @@ from detector_support import (
     wrong_check,
 )
 from export_gate.detection.detect import DetectorSettings
+from faker import Faker
 from stdnum.cn import ric
 
 ADULT = ADULT_ID
@@ -66,6 +69,30 @@ def test_resident_id_lookalikes_do_not_match(lookalike: str) -> None:
 
 #: The first-generation card of the person holding ADULT_ID (born 1949-12-31): region, YYMMDD, sequence.
 LEGACY = ADULT[:6] + ADULT[8:17]
+
+
+def _ids_found(column: str, values: list[str]) -> list[bool]:
+    return ["CN_RESIDENT_ID" in found for found in entities(column, values)]
+
+
+def test_numbers_shaped_like_ids_that_mostly_fail_the_check_are_no_ids() -> None:
+    """Batch numbers built from a region and a date (Faker's zh_CN resident IDs with a random last character)
+    pass the check character one time in eleven: in a column where most fail, the few that pass are chance.
+    Real IDs keep a column's pass rate high, even a third of them among such numbers; a column named for IDs
+    keeps every valid one (counting high is the safe error)."""
+    fake, rng = Faker("zh_CN"), random.Random(5)
+    fake.seed_instance(5)
+    batches = [fake.ssn()[:17] + rng.choice("0123456789X") for _ in range(300)]
+    passing = [ric.calc_check_digit(b) == b[-1] for b in batches]  # the GB 11643 check character (stdnum)
+    assert 10 < sum(passing) < 60  # some pass by chance
+    assert not any(_ids_found("batch_no", batches))
+    assert not any(_ids_found("remark", [f"批次 {b} 已入库" for b in batches]))
+    assert _ids_found("sfzh", batches) == passing
+    real = [fake.ssn() for _ in range(100)]
+    mixed = real + batches[:200]
+    rng.shuffle(mixed)
+    found = dict(zip(mixed, _ids_found("batch_no", mixed), strict=True))
+    assert all(found[n] for n in real)
 
 
 def test_legacy_15_digit_id_is_the_same_identifier_as_the_18_digit_form() -> None:
@@ -225,6 +252,20 @@ def test_bank_card_lookalikes_do_not_match(lookalike: str) -> None:
     assert "BANK_CARD" not in entities("trade_no", [lookalike])[0]
 
 
+@pytest.mark.parametrize(
+    "template",
+    ["订单{o}已经发货了吗？", "运单号：{o}", "物流单号 {o} 查不到", "please check order no. {o}", "保单号为{o}"],
+)
+def test_a_number_labelled_as_another_kind_is_no_card_even_when_it_passes_luhn(template: str) -> None:
+    """An order, waybill or policy number passes Luhn one time in ten: named as such right before it, it is
+    that number; a card named as a card in the same text still counts."""
+    numbers = [card(prefix, 16) for prefix in ("2613", "4512", "6228", "5399")]  # card BINs, passing Luhn
+    texts = [template.format(o=n) for n in numbers]
+    assert [entities("chat_message", [t])[0] & {"BANK_CARD"} for t in texts] == [set()] * len(texts)
+    both = [f"{t}，退款打到卡号{card('621700', 19)}" for t in texts]
+    assert all("BANK_CARD" in found for found in entities("chat_message", both))
+
+
 def test_unionpay_failing_luhn_counts_in_a_card_column_only() -> None:
     unionpay, visa = _luhn_fail(card("622848", 19)), _luhn_fail(card("438088", 16))
     assert entities("card_no", [unionpay, visa]) == [{"BANK_CARD", "ACCOUNT_NUMBER"}, {"ACCOUNT_NUMBER"}]
@@ -254,6 +295,27 @@ def test_hong_kong_identity_card_check_character() -> None:
         {"HK_ID_CARD:AB9876543"},
     ]
     assert entities("remark", ["HKID A123456(4)", "part A1234563"]) == [set(), set()]
+
+
+def _hkid(letter: str, digits: str) -> str:
+    """A Hong Kong ID with its check character (the published mod-11 rule, a space before one letter)."""
+    values = [36, ord(letter) - 55] + [int(d) for d in digits]
+    total = sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True))
+    return f"{letter}{digits}({'0123456789A'[(11 - total % 11) % 11]})"
+
+
+def test_product_codes_shaped_like_hong_kong_ids_are_none() -> None:
+    """Codes like A123456(7) pass the mod-11 check one time in eleven: in a column where most fail, the passes
+    are chance; a column of real IDs, or a third of them among such codes, keeps them."""
+    fake = Faker("en_US")
+    fake.seed_instance(6)
+    codes = [fake.bothify("?######(#)").upper() for _ in range(300)]
+    assert not any("HK_ID_CARD" in found for found in entities("code", codes))
+    real = [_hkid(fake.random_uppercase_letter(), fake.numerify("######")) for _ in range(100)]
+    assert all("HK_ID_CARD" in found for found in entities("code", real))
+    mixed = real + codes[:200]
+    found = dict(zip(mixed, entities("code", mixed), strict=True))
+    assert all("HK_ID_CARD" in found[n] for n in real)
 
 
 def test_foreigner_permanent_residence_id_2023() -> None:

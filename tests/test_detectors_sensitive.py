@@ -200,7 +200,7 @@ def test_a_prefilter_matches_wherever_its_recognizer_does() -> None:
     the patterns match and the prefilter missed would lose its finding. And a prefilter must be much cheaper."""
     rng = random.Random(3)
     surnames = terms("surnames_zh")
-    roles = ["姓名", "患者", "病人", "联系人", "报告人", "申请人", "投保人", "被保险人", "受益人", "收件人", "客户"]
+    roles = terms("name_cues")
     texts = [f"{rng.choice(roles)}{rng.choice(['', ':', '：', '： '])}{rng.choice(surnames)}明华" for _ in range(400)]
     texts += [f"请{rng.choice(surnames)}小{rng.choice(['先生', '女士', '同志'])}来电" for _ in range(400)]
     noise = ["".join(chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(rng.randint(2, 30))) for _ in range(2000)]

@@ -1,6 +1,5 @@
 """The labelled generator: identifiers are really valid, decoys really invalid, and the ground truth is what an
-independent recount from the written files gives (stdnum, phonenumbers and a plain union-find, not the
-generator's own arithmetic)."""
+independent recount from the written files gives (stdnum and phonenumbers, not the generator's own arithmetic)."""
 
 from __future__ import annotations
 
@@ -74,7 +73,7 @@ def minor_by_birth(text: str) -> bool:
 # --- what each row holds about whom, read from the file ----------------------------------------------------
 
 
-def crm_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
+def crm_row(row: dict) -> dict[str, tuple[object, int]]:
     mask = 0
     if row["姓名"] or row["手机号"] or row["邮箱"] or row["地址"]:
         mask |= PERSONAL_BIT
@@ -82,15 +81,10 @@ def crm_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, l
         mask |= MINOR if minor_by_birth(row["出生日期"]) else PERSONAL_BIT
     if row["身份证号"]:
         mask |= DOCUMENT | (MINOR if minor_by_id(row["身份证号"]) else PERSONAL_BIT)
-    ids = [
-        f"m:{mobile(row['手机号'])}" if row["手机号"] else None,
-        row["邮箱"],
-        row["身份证号"] and row["身份证号"].upper(),
-    ]
-    return {"客户编号": (row["客户编号"], mask)}, [(mask, [i for i in ids if i])]
+    return {"客户编号": (row["客户编号"], mask)}
 
 
-def ae_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
+def ae_row(row: dict) -> dict[str, tuple[object, int]]:
     patient = MEDICAL  # icd10, drug and narrative are on every row
     if row["patient_id_card"]:
         patient |= DOCUMENT | (MINOR if minor_by_id(row["patient_id_card"]) else 0)
@@ -99,20 +93,10 @@ def ae_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, li
     if row["patient_age"] is not None and row["patient_age"] < 14:
         patient |= MINOR
     reporter = PERSONAL_BIT  # reporter_name is on every row
-    mention = PHONE_IN_TEXT.search(row["narrative"])
-    # Without keys: the patient_* columns, the reporter_* columns and the columns naming no role are three people.
-    described = any(row[c] is not None for c in ("patient_id_card", "patient_birth_date", "patient_age"))
-    patient_columns = (patient & ~MEDICAL) | PERSONAL_BIT if described else 0
-    reporter_ids = [row["reporter_phone"] and f"m:{mobile(row['reporter_phone'])}", row["reporter_email"]]
-    people = [
-        (patient_columns, [row["patient_id_card"].upper()] if row["patient_id_card"] else []),
-        (reporter, [i for i in reporter_ids if i]),
-        (MEDICAL, [f"m:{mobile(mention.group(1))}"] if mention else []),
-    ]
-    return {"patient_id": (row["patient_id"], patient), "reporter_id": (row["reporter_id"], reporter)}, people
+    return {"patient_id": (row["patient_id"], patient), "reporter_id": (row["reporter_id"], reporter)}
 
 
-def insurance_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[int, list[str]]]]:
+def insurance_row(row: dict) -> dict[str, tuple[object, int]]:
     mask = PERSONAL_BIT
     if row["insured_id_card"]:
         mask |= DOCUMENT | (MINOR if minor_by_id(row["insured_id_card"]) else 0)
@@ -121,8 +105,7 @@ def insurance_row(row: dict) -> tuple[dict[str, tuple[object, int]], list[tuple[
         mask |= FINANCIAL
     if row["diagnosis"]:
         mask |= MEDICAL
-    ids = [row["insured_id_card"] and row["insured_id_card"].upper(), row["payout_card"]]
-    return {"insured_no": (row["insured_no"], mask)}, [(mask, [i for i in ids if i])]
+    return {"insured_no": (row["insured_no"], mask)}
 
 
 ROW_RULES = {"crm": crm_row, "ae_cases": ae_row, "insurance": insurance_row}
@@ -134,37 +117,16 @@ def counts(masks: list[int], documents_sensitive: bool) -> Counts:
     return Counts.from_masks(final)
 
 
-def recount(sample: Sample, documents_sensitive: bool) -> dict[str, Counts]:
+def recount(sample: Sample, documents_sensitive: bool) -> Counts:
+    """The people the subject keys name (an empty key with findings: a person of its own row), from the files."""
     rule = ROW_RULES[sample.truth.kind]
     keyed: dict[object, int] = {}
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            x = parent[x]
-        return x
-
-    row_people = []
     for number, row in enumerate(sample.rows):
-        roles, people = rule(row)
-        for role, (key, mask) in roles.items():
+        for role, (key, mask) in rule(row).items():
             if mask:
                 subject = (role, key) if key is not None else ("row", number, role)
                 keyed[subject] = keyed.get(subject, 0) | mask
-        for _, ids in people:
-            for other in ids[1:]:
-                parent[find(other)] = find(ids[0])
-        row_people.append(people)
-    inferred: dict[object, int] = {}
-    for number, people in enumerate(row_people):
-        for person, (mask, ids) in enumerate(people):
-            if mask:
-                subject = find(ids[0]) if ids else ("row", number, person)
-                inferred[subject] = inferred.get(subject, 0) | mask
-    return {
-        "subject_keys": counts(list(keyed.values()), documents_sensitive),
-        "strong_identifiers": counts(list(inferred.values()), documents_sensitive),
-    }
+    return counts(list(keyed.values()), documents_sensitive)
 
 
 # --- tests ---------------------------------------------------------------------------------------------------
@@ -175,8 +137,7 @@ def recount(sample: Sample, documents_sensitive: bool) -> dict[str, Counts]:
 def test_truth_matches_an_independent_recount(samples: dict[str, Sample], kind: str, documents_sensitive: bool) -> None:
     sample = samples[kind]
     recounted = recount(sample, documents_sensitive)
-    for mode, expected in recounted.items():
-        assert sample.truth.counts(mode, identity_document_sensitive=documents_sensitive) == expected, mode
+    assert sample.truth.counts("subject_keys", identity_document_sensitive=documents_sensitive) == recounted
     assert sample.truth.rows == len(sample.rows) == ROWS
 
 
@@ -280,7 +241,7 @@ def test_truth_json_is_written_outside_the_export_and_is_deterministic(tmp_path:
     written = json.loads((tmp_path / "a.truth.json").read_text(encoding="utf-8"))
     assert written == first.to_dict() == second.to_dict()
     assert written["subject_keys"] == ["patient_id", "reporter_id"]
-    assert set(written["subjects"]["default"]) == {"subject_keys", "strong_identifiers", "persons"}
+    assert set(written["subjects"]["default"]) == {"subject_keys", "persons"}
     assert written["columns"]["narrative"]["categories"] == ["medical_health"]
     assert (tmp_path / "a" / "ae_cases-000.parquet").read_bytes() == (
         tmp_path / "b" / "ae_cases-000.parquet"

@@ -22,7 +22,7 @@ from export_gate.people.union import from_mapping
 from export_gate.records.filings import add_filing
 from export_gate.records.ledger import Store
 from export_gate.rules.handler import Filing
-from gate_data import CANARY_ID, CANARY_PHONE, canary, people, write
+from gate_data import CANARY_ID, CANARY_PHONE, about_no_one, canary, people, write
 
 pytestmark = pytest.mark.airflow
 
@@ -82,6 +82,7 @@ def runs(airflow_env: AirflowEnv) -> Runs:
     write(people(PEOPLE), data / "personal.parquet")
     write(people(PEOPLE, diagnosis=True), data / "sensitive.parquet")
     write(canary(), data / "canary.parquet")
+    write(about_no_one(PEOPLE), data / "about_no_one.parquet")
     write(people(PEOPLE, start=PEOPLE // 2), data / "more.parquet")  # half of them also in personal.parquet
     with sqlite3.connect(data / "customers.db") as conn:
         people(PEOPLE, start=500).to_sql("customers", conn, index=False)
@@ -117,6 +118,24 @@ def test_blocked_gate_fails_once_without_retry_and_the_export_does_not_run(runs)
     assert record["counts"]["export"]["sensitive"] == PEOPLE
     assert "Export blocked by Export Gate (list cn-national-2024)" in runs.log
     assert runs.store().counts("h-blocked", YEAR).personal == 0
+
+
+def test_content_about_no_one_counts_only_with_the_strict_setting(runs):
+    """The CLI's --count-unanchored, as the operator's templated count_unanchored: by default health wording on
+    rows with nobody counts nobody (allowed, listed in the report); "{{ params.strict }}" counts each such row
+    as a person, and without a standard contract the sensitive export is blocked."""
+    assert runs.ti("gate_unanchored") == ("success", 1)
+    assert runs.shipped("unanchored")
+    (lenient,) = runs.gate_records("gate_unanchored")
+    assert (lenient["action"], lenient["counts"]["export"]["personal"]) == ("allow", 0)
+    assert runs.ti("gate_strict") == ("failed", 1)
+    assert not runs.shipped("strict")
+    (strict,) = runs.gate_records("gate_strict")
+    assert strict["action"] == "block"
+    assert strict["counts"]["export"]["personal"] == strict["counts"]["export"]["sensitive"] == PEOPLE
+    assert runs.ti("gate_bad_strict")[0] == "failed"
+    (refused,) = runs.gate_records("gate_bad_strict")
+    assert refused["action"] == "block" and "count_unanchored must be true or false" in refused["error"]
 
 
 def test_on_block_skip_skips_the_gate_and_its_export(runs):

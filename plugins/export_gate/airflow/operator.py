@@ -42,7 +42,7 @@ from export_gate.airflow.connections import LEDGER_CONN_ID, SECRET_CONN_ID
 from export_gate.airflow.links import ReportLink
 from export_gate.airflow.review import Amendment
 from export_gate.engine import ENGINES
-from export_gate.errors import GateError
+from export_gate.errors import ConfigError, GateError
 from export_gate.gate import BLOCK
 from export_gate.reading.sources import SQL_CHUNK_ROWS
 
@@ -98,6 +98,10 @@ class ExportGateOperator(BaseOperator):
     :param important_data: the export holds data notified as important data (a security assessment).
     :param identity_document_sensitive: count an identity document number alone as sensitive (GB/T 35273-2020)
         instead of personal (GB/T 45574-2025, the default).
+    :param count_unanchored: the strict setting (the CLI's ``--count-unanchored``): findings on rows with no
+        person they can belong to (no key, name, birth date or strong identifier: product text, site coordinates)
+        count as people too, instead of only being listed in the report. Templated: ``"{{ params.strict }}"``
+        renders "True" or "False"; anything else fails the gate closed.
     :param recipient: the overseas recipient of the export; a filing on the register covers only its recipients.
     :param uscc: the handler's unified social credit code (checked); every handler id of one entity shares one
         ledger (a ``handler_file`` can carry it too).
@@ -130,6 +134,7 @@ class ExportGateOperator(BaseOperator):
         "purpose",
         "recipient",
         "table",
+        "count_unanchored",
     )
     template_ext: Sequence[str] = (".sql",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"sql": "sql"}
@@ -158,6 +163,7 @@ class ExportGateOperator(BaseOperator):
         purpose: str | None = None,
         important_data: bool = False,
         identity_document_sensitive: bool = False,
+        count_unanchored: bool | str = False,
         warn_ratio: float = 0.8,
         recipient: str | None = None,
         uscc: str | None = None,
@@ -197,6 +203,7 @@ class ExportGateOperator(BaseOperator):
         self.purpose = purpose
         self.important_data = important_data
         self.identity_document_sensitive = identity_document_sensitive
+        self.count_unanchored = count_unanchored
         self.warn_ratio = warn_ratio
         self.recipient = recipient
         self.uscc = uscc
@@ -442,6 +449,7 @@ class ExportGateOperator(BaseOperator):
             ),
             important_data=self.important_data,
             identity_document_sensitive=self.identity_document_sensitive,
+            count_unanchored=_flag(self.count_unanchored, "count_unanchored"),
             recipient=self.recipient,
             warn_ratio=self.warn_ratio,
             ledger_url=ledger_url,
@@ -467,6 +475,14 @@ class ExportGateOperator(BaseOperator):
         return OperatorLineage(inputs=input_datasets(uris), run_facets={"exportGate": run_facet(summary)})
 
     get_openlineage_facets_on_failure = get_openlineage_facets_on_complete
+
+
+def _flag(value: bool | str, name: str) -> bool:
+    """A yes/no argument that may have come through a template, which renders text ("True", "false")."""
+    text = str(value).strip().lower()
+    if isinstance(value, bool) or text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(f"ExportGateOperator {name} must be true or false, not {value!r}")
 
 
 def watch_export(task: Operator) -> None:

@@ -228,6 +228,18 @@ def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarr
     return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
 
 
+def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.ndarray:
+    """Which values still match one of ``regexes`` once every match of ``excluding`` is cut out (each excluded
+    word is a match of the patterns, recognizers.yaml: excluding). A separator takes each cut's place, so no new
+    match forms across it: one replacing pass, then a match pass over the values that had something cut."""
+    out = np.ones(len(strings), dtype=bool)
+    cut = pc.replace_substring_regex(strings, excluding, "\x00")
+    some = np.flatnonzero(pc.not_equal(pc.binary_length(cut), pc.binary_length(strings)).to_numpy(zero_copy_only=False))
+    if len(some):
+        out[some] = _match(_subset(cut, some), "|".join(f"(?:{r})" for r in regexes))
+    return out
+
+
 def _each(values: pa.Array, where: np.ndarray, regexes: tuple[str, ...]) -> np.ndarray:
     """The positions in ``where`` whose value matches one of ``regexes``, one pass each over the values not yet
     matched: a long term list comes in several regexes (recognizers.TERM_CHUNK), each a DFA RE2 can hold."""
@@ -315,6 +327,12 @@ def _walled(text: bytes, start: int, end: int, walls: frozenset[int], border: re
 @cache
 def _context_words(words: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE) if words else None
+
+
+@cache
+def _label(not_after: str | None) -> re.Pattern[str] | None:
+    """A recognizer's ``not_after`` wording, anchored to end where the match starts."""
+    return re.compile(f"(?:{not_after})$") if not_after else None
 
 
 def _extracted_ints(strings: pa.Array, regex: str) -> dict[str, np.ndarray]:
@@ -683,9 +701,12 @@ class Detector:
                 stale = False
             if len(open_) == 0:
                 break
-            inside = _each(strings, open_, _patterns_of(rec, rec.name in plan.context))
+            patterns = _patterns_of(rec, rec.name in plan.context)
+            inside = _each(strings, open_, patterns)
             if len(inside) and rec.unless:  # generic wording ("适用于糖尿病患者"): not about a person
                 inside = inside[~_match(_subset(strings, inside), rec.unless)]
+            if len(inside) and rec.excluding:  # 我是公司采购: a word of other text where a name could be
+                inside = inside[_beyond(_subset(strings, inside), patterns, rec.excluding)]
             if len(inside):
                 stale = True
                 found.append(_Found.whole(inside, self._kind(rec.entity, self._categories(rec))))
@@ -905,6 +926,7 @@ class Detector:
         border = re.compile(rec.bounded) if rec.bounded else None
         walls = _ascii_walls(rec.bounded)
         words = _context_words(rec.context_words)
+        label = _label(rec.not_after)
         texts: list[str] = []
         owner, starts, ends, flags = [], [], [], []
         for p, value in zip(pos.tolist(), values.to_pylist(), strict=True):
@@ -914,6 +936,8 @@ class Detector:
             for m in compiled.finditer(text):
                 s, e = m.span()
                 if border and _walled(text, s, e, walls, border):
+                    continue
+                if label and label.search(_before(text, s)):  # 订单2613...: an order number, not a card
                     continue
                 texts.append(text[s:e].decode())
                 owner.append(p)

@@ -35,6 +35,11 @@ NER_CANDIDATE = r"[A-Z][a-z]+\s+(?:[A-Z]\.?\s+)?[A-Z][a-z]+"
 CARD_CANDIDATE = r"(?:^|[^0-9])(?P<n>[0-9](?:[ -]?[0-9]){12,18})(?:$|[^0-9])"
 CHANCE_PASS_RATE = 0.35
 EVIDENCE_MIN = 20
+#: The same evidence for the other identifiers with a check character that chance can pass: an 18-character
+#: resident ID (its check passes one batch number in eleven that is built from a region and a date) and a Hong
+#: Kong ID (one product code in eleven: A123456(7)).
+ID_CANDIDATE = r"(?:^|[^0-9A-Za-z])(?P<n>[0-9]{17}[0-9Xx])(?:$|[^0-9A-Za-z])"
+HKID_CANDIDATE = r"(?:^|[^0-9A-Za-z])(?P<n>[A-Za-z]{1,2}[0-9]{6}\(?[0-9Aa]\)?)(?:$|[^0-9A-Za-z])"
 #: Numbers that are a sequence (voucher, admission, row numbers) are no identifiers, however much they look
 #: like mobiles or cards: at least this share of the gaps between the sorted distinct values is at most
 #: ``SEQUENCE_GAP`` (real mobiles of a sample lie millions apart).
@@ -157,16 +162,35 @@ def _share(strings: pa.Array, regex: str) -> float:
     return pc.mean(pc.cast(pc.match_substring_regex(strings, regex), pa.int8())).as_py() or 0.0
 
 
+def _candidates(strings: pa.Array, regex: str) -> pa.Array:
+    """The first candidate (group ``n`` of ``regex``) of each sample value that has one."""
+    return pc.drop_null(pc.struct_field(pc.extract_regex(strings, regex), [0]))
+
+
+def _chance(passes: np.ndarray, what: str) -> str | None:
+    """Why the check passes among a column's candidates (``passes``: one per candidate) are chance: at most
+    CHANCE_PASS_RATE of at least EVIDENCE_MIN candidates pass; None when the sample does not say so."""
+    if len(passes) < EVIDENCE_MIN or passes.mean() > CHANCE_PASS_RATE:
+        return None
+    return f"{what} (at most {CHANCE_PASS_RATE:.0%} pass): chance"
+
+
 def _chance_cards(strings: pa.Array) -> str | None:
     """Why the card-length numbers of the sample are not cards (their Luhn passes are chance), or None."""
-    numbers = pc.struct_field(pc.extract_regex(strings, CARD_CANDIDATE), [0])
-    digits = validators.digits_only(pc.drop_null(numbers))
-    if len(digits) < EVIDENCE_MIN:
-        return None
-    passing = int(validators.luhn(digits).sum())
-    if passing / len(digits) > CHANCE_PASS_RATE:
-        return None
-    return f"card-length numbers mostly fail Luhn (at most {CHANCE_PASS_RATE:.0%} pass): chance, no cards"
+    digits = validators.digits_only(_candidates(strings, CARD_CANDIDATE))
+    return _chance(validators.luhn(digits), "card-length numbers mostly fail Luhn")
+
+
+def _chance_ids(strings: pa.Array) -> str | None:
+    """Why the 18-digit numbers of the sample with a region and a date are no resident IDs, or None."""
+    checks = validators.resident_id_checks(_candidates(strings, ID_CANDIDATE))
+    return _chance(checks, "numbers shaped like resident IDs mostly fail the check character")
+
+
+def _chance_hkids(strings: pa.Array) -> str | None:
+    """Why the codes of the sample shaped like Hong Kong IDs are none, or None."""
+    checks = validators.hk_identity_checks(_candidates(strings, HKID_CANDIDATE))
+    return _chance(checks, "codes shaped like Hong Kong IDs mostly fail the check character")
 
 
 def _sequence(strings: pa.Array) -> str | None:
@@ -207,6 +231,8 @@ def evidence(sample: pa.Array, family: str, context: tuple[str, ...] = ()) -> tu
     for reason, names in (
         (_sequence(strings), NUMBER_RECOGNIZERS),
         (_chance_cards(strings), ("bank_card",)),
+        (_chance_ids(strings), ("cn_resident_id",)),
+        (_chance_hkids(strings), ("hk_identity_card",)),
         (_rare_mobiles(strings), ("cn_mobile",)),
     ):
         names = tuple(name for name in names if name not in context and name not in ruled_out)

@@ -20,11 +20,11 @@ import pyarrow as pa
 import re2
 import yaml
 
+from export_gate.checked_yaml import Checker, Loader
 from export_gate.detection import validators
 from export_gate.errors import ConfigError
 from export_gate.model import CATEGORIES
 from export_gate.resources import detectors_dir
-from export_gate.rules.lists import _Checker, _Loader
 
 if TYPE_CHECKING:  # Presidio is imported when first used: importing it pulls in spaCy
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
@@ -67,6 +67,8 @@ class Recognizer:
     by_value_check: str | None = None  # validators.EVIDENCE function those values must also pass
     unless: str | None = None  # wording that makes a match generic, not about a person
     tails: ScriptTails | None = None  # a term list's prefilter by script (derived, never written in the YAML)
+    not_after: str | None = None  # wording that, right before a match in text, labels it another kind of number
+    excluding: str | None = None  # matches that are words of other text (我是公司采购: 公 is a surname, 公司 no name)
 
     @property
     def has_birth_date(self) -> bool:
@@ -128,7 +130,7 @@ def expand(regex: str, lookup: Callable[[str], tuple[str, ...]] = terms) -> str:
 
 # --- strict reading of recognizers.yaml and columns.yaml --------------------------------------------------------
 #
-# Both files are data people edit, so they are checked as the lists are (export_gate.rules.lists): the YAML is
+# Both files are data people edit, so they are checked as the lists are (export_gate.checked_yaml): the YAML is
 # composed into nodes that keep their line numbers, every field is checked, an unknown or misspelt key is an
 # error (never a silent default), and every problem is reported at once as ``file:line: field: message``.
 
@@ -147,6 +149,8 @@ _OURS_OPTIONAL = (
     "by_value",
     "by_value_check",
     "unless",
+    "not_after",
+    "excluding",
 )
 _COLUMNS_REQUIRED = ("empty", "free_text", "kinds")
 _KIND_REQUIRED = ("kind", "column", "types", "entity")
@@ -167,7 +171,7 @@ class _Detectors:
         self.label = "detectors" if folder is None else str(folder)
         self.problems: list[str] = []
 
-    def root(self, name: str) -> tuple[_Checker, yaml.Node] | None:
+    def root(self, name: str) -> tuple[Checker, yaml.Node] | None:
         """The composed top node of ``name`` and a checker for it; None (with the problem noted) when unreadable."""
         file = f"{self.label}/{name}"
         try:
@@ -175,7 +179,7 @@ class _Detectors:
         except ConfigError as exc:
             self.problems.append(f"{file}:1: (file): {exc}")
             return None
-        loader = _Loader(text)
+        loader = Loader(text)
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
@@ -186,12 +190,12 @@ class _Detectors:
         if node is None:
             self.problems.append(f"{file}:1: (top): the file is empty")
             return None
-        return _Checker(file, loader), node
+        return Checker(file, loader), node
 
     def terms(self, name: str) -> tuple[str, ...]:
         return terms(name) if self.folder is None else _term_lines(_read(f"{name}.txt", self.folder))
 
-    def regex(self, c: _Checker, node: yaml.Node | None, where: str, *, re2_syntax: bool = True) -> str | None:
+    def regex(self, c: Checker, node: yaml.Node | None, where: str, *, re2_syntax: bool = True) -> str | None:
         """A regex field, its <<term lists>> expanded; it must compile in RE2 (the scan's engine) or, for column
         names (``re2_syntax=False``), in Python."""
         text = c.text(node, where)
@@ -217,7 +221,7 @@ class _Detectors:
         return True
 
 
-def _categories(c: _Checker, node: yaml.Node | None, where: str) -> frozenset[str]:
+def _categories(c: Checker, node: yaml.Node | None, where: str) -> frozenset[str]:
     names = c.texts(node, where)
     for i, name in enumerate(names):
         if name not in CATEGORIES:
@@ -228,7 +232,7 @@ def _categories(c: _Checker, node: yaml.Node | None, where: str) -> frozenset[st
     return frozenset(n for n in names if n in CATEGORIES)
 
 
-def _number(c: _Checker, node: yaml.Node | None, where: str, default: float, low: float, high: float) -> float:
+def _number(c: Checker, node: yaml.Node | None, where: str, default: float, low: float, high: float) -> float:
     if node is None:
         return default
     value = c.value(node) if isinstance(node, yaml.ScalarNode) else None
@@ -286,7 +290,7 @@ def _script_tails(words: list[str]) -> ScriptTails | None:
     )
 
 
-def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
+def _pattern(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> tuple[tuple[str, ...], str | None, float]:
     """(the pattern's regexes, its regex as written, its score); no regexes when it is invalid."""
     f = c.fields(node, where, _PATTERN_FIELDS)
     if f is None:
@@ -299,7 +303,7 @@ def _pattern(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> tuple[t
     return _chunked(d, text), text, score
 
 
-def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dict[str, object]:
+def _ours(d: _Detectors, c: Checker, node: yaml.Node | None, where: str) -> dict[str, object]:
     """The export_gate block of one recognizer, checked; defaults for the fields it leaves out."""
     f = (c.fields(node, where, (), _OURS_OPTIONAL) if node is not None else {}) or {}
     at = f"{where}."
@@ -335,10 +339,12 @@ def _ours(d: _Detectors, c: _Checker, node: yaml.Node | None, where: str) -> dic
             else None
         ),
         "unless": d.regex(c, f.get("unless"), at + "unless") if "unless" in f else None,
+        "not_after": d.regex(c, f.get("not_after"), at + "not_after") if "not_after" in f else None,
+        "excluding": d.regex(c, f.get("excluding"), at + "excluding") if "excluding" in f else None,
     }
 
 
-def _recognizer(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> Recognizer | None:
+def _recognizer(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> Recognizer | None:
     f = c.fields(node, where, _RECOGNIZER_REQUIRED, _RECOGNIZER_OPTIONAL)
     if f is None:
         return None
@@ -389,7 +395,7 @@ def _parse_recognizers(d: _Detectors) -> tuple[Recognizer, ...]:
     return tuple(sorted(found, key=lambda r: -r.priority))
 
 
-def _column_kind(d: _Detectors, c: _Checker, node: yaml.Node, where: str) -> ColumnKind | None:
+def _column_kind(d: _Detectors, c: Checker, node: yaml.Node, where: str) -> ColumnKind | None:
     f = c.fields(node, where, _KIND_REQUIRED, _KIND_OPTIONAL)
     if f is None:
         return None

@@ -218,6 +218,16 @@ def resident_id(texts: pa.Array, ctx: Context) -> np.ndarray:
     return _scatter(len(texts), shaped, ok)
 
 
+def resident_id_checks(texts: pa.Array) -> np.ndarray:
+    """Whether the check character is right, for each text shaped like an 18-character ID with a known
+    prefecture and a real birth date (a batch number built from a region and a date is shaped so too): only its
+    check character is left to chance there, and it passes one time in eleven. Texts without that shape are left
+    out: they fail the validator whatever their column holds."""
+    _, digits = _id_digits(texts)
+    digits = digits[:, known_prefectures()[_number(digits[:4])]]
+    return _gb11643_ok(digits[:, _real_birth(digits, datetime.date.max)])
+
+
 def _birth_dates_of(texts: pa.Array, digits_of: Callable[[pa.Array], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """Birth date (YYYYMMDD as int) of each text ``digits_of`` reads as an ID (its digits in the 18-digit
     form); 0 where the text has no such shape."""
@@ -446,11 +456,16 @@ def _hkid_ok(text: str) -> bool:
     return "0123456789A"[(11 - total % 11) % 11] == check
 
 
+def hk_identity_checks(texts: pa.Array) -> np.ndarray:
+    """Whether each Hong Kong ID-shaped text (one or two letters, six digits, a check character) passes the
+    mod-11 check."""
+    return np.array([bool(t) and _hkid_ok(t) for t in _strings(texts).to_pylist()], dtype=bool)
+
+
 def hk_identity_card(texts: pa.Array, ctx: Context) -> np.ndarray:
     """One or two letters, six digits and a check character (0-9 or A), mod 11. A mod-11 check passes one
     product code in eleven, so without context the check character must be in brackets, as on the card."""
-    ok = np.array([bool(t) and _hkid_ok(t) for t in _strings(texts).to_pylist()], dtype=bool)
-    return ok & (ctx.in_context | _matches(texts, r"\([0-9Aa]\)$"))
+    return hk_identity_checks(texts) & (ctx.in_context | _matches(texts, r"\([0-9Aa]\)$"))
 
 
 # --- shapes without a public check ---------------------------------------------------------------------------

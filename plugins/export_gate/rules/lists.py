@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from export_gate.checked_yaml import Checker, Loader
 from export_gate.errors import ListError
 from export_gate.model import CATEGORIES
 from export_gate.resources import lists_dir
@@ -61,8 +62,6 @@ PERIODS = ("ytd", "export")
 HANDLERS = ("any", "ciio", "non_ciio")
 KINDS = ("national", "ftz")
 STATES = ("complete", "partial")
-#: libyaml's loader when available (about ten times faster); both keep line numbers on nodes.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Zone id meaning "any handler, in a zone or not".
 ANY_ZONE = "*"
 #: Scenario id meaning "all data of the list, whatever the scenario (or none)".
@@ -242,65 +241,8 @@ class GateList:
 # --------------------------------------------------------------------------------------------- validation
 
 
-class _Checker:
-    """Reads one list file's node tree, converting fields and collecting ``file:line: field: message``."""
-
-    def __init__(self, file: str, loader: yaml.BaseLoader) -> None:
-        self.file = file
-        self.loader = loader
-        self.problems: list[str] = []
-
-    def problem(self, node: yaml.Node, where: str, message: str) -> None:
-        self.problems.append(f"{self.file}:{node.start_mark.line + 1}: {where}: {message}")
-
-    def fields(
-        self, node: yaml.Node, where: str, required: Iterable[str], optional: Iterable[str] = ()
-    ) -> dict[str, yaml.Node] | None:
-        if not isinstance(node, yaml.MappingNode):
-            self.problem(node, where or "(top)", "must be a mapping of fields")
-            return None
-        required, allowed = set(required), set(required) | set(optional)
-        explicit: set[str] = set()
-        for key_node, _ in node.value:
-            if key_node.value in explicit:
-                self.problem(key_node, f"{where}.{key_node.value}" if where else key_node.value, "appears twice")
-            explicit.add(key_node.value)
-        self.loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor): later keys override merged ones
-        found: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key not in allowed:
-                self.problem(
-                    key_node,
-                    f"{where}.{key}" if where else key,
-                    f"unknown field; allowed here: {', '.join(sorted(allowed))}",
-                )
-            else:
-                found[key] = value_node
-        for key in sorted(required - set(found)):
-            self.problem(node, f"{where}.{key}" if where else key, "is required")
-        return found
-
-    def value(self, node: yaml.Node) -> object:
-        """The node's Python value; a scalar YAML cannot construct (2025-02-30) stays text for the field check."""
-        try:
-            return self.loader.construct_object(node, deep=True)
-        except (ValueError, yaml.YAMLError):
-            return node.value if isinstance(node, yaml.ScalarNode) else None
-
-    def text(self, node: yaml.Node | None, where: str) -> str | None:
-        if node is None:
-            return None
-        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
-        if not isinstance(value, str) or not value.strip():
-            self.problem(node, where, "must be a non-empty text")
-            return None
-        return value.strip()
-
-    def optional_text(self, node: yaml.Node | None, where: str) -> str | None:
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")):
-            return None
-        return self.text(node, where)
+class _ListChecker(Checker):
+    """A Checker with the field types of the lists: dates, URLs and legal sources."""
 
     def day(self, node: yaml.Node | None, where: str, *, nullable: bool = False) -> date | None:
         if node is None:
@@ -313,40 +255,6 @@ class _Checker:
         except ValueError:
             self.problem(node, where, "must be a date written YYYY-MM-DD" + (" or null" if nullable else ""))
             return None
-
-    def boolean(self, node: yaml.Node | None, where: str, default: bool) -> bool:
-        if node is None:
-            return default
-        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
-        if not isinstance(value, bool):
-            self.problem(node, where, "must be true or false")
-            return default
-        return value
-
-    def choice(self, node: yaml.Node | None, where: str, choices: Sequence[str], default: str | None = None) -> str:
-        if node is None:
-            return default or choices[0]
-        value = self.value(node) if isinstance(node, yaml.ScalarNode) else None
-        if value not in choices:
-            self.problem(node, where, f"{value!r} is not one of: {', '.join(repr(c) for c in choices)}")
-            return default or choices[0]
-        return str(value)
-
-    def items(self, node: yaml.Node | None, where: str, *, allow_empty: bool = True) -> list[yaml.Node]:
-        if node is None:
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            self.problem(node, where, "must be a list")
-            return []
-        if not node.value and not allow_empty:
-            self.problem(node, where, "must not be empty")
-        return list(node.value)
-
-    def texts(self, node: yaml.Node | None, where: str, *, allow_empty: bool = True) -> tuple[str, ...]:
-        out = (
-            self.text(item, f"{where}[{i}]") for i, item in enumerate(self.items(node, where, allow_empty=allow_empty))
-        )
-        return tuple(t for t in out if t is not None)
 
     def url(self, node: yaml.Node | None, where: str) -> str | None:
         value = self.text(node, where)
@@ -428,7 +336,7 @@ class _ListFields:
     effective: date | None
 
 
-def _parse_conditions(c: _Checker, f: dict[str, yaml.Node], where: str, count: str) -> tuple[Condition, ...]:
+def _parse_conditions(c: _ListChecker, f: dict[str, yaml.Node], where: str, count: str) -> tuple[Condition, ...]:
     pairs = [(f.get("comparison"), f.get("threshold"), where)]
     for i, extra in enumerate(c.items(f.get("and"), f"{where}.and")):
         g = c.fields(extra, f"{where}.and[{i}]", ("comparison", "threshold"))
@@ -453,7 +361,7 @@ def _parse_conditions(c: _Checker, f: dict[str, yaml.Node], where: str, count: s
     return tuple(conditions)
 
 
-def _parse_categories(c: _Checker, node: yaml.Node | None, where: str, count: str) -> tuple[str, ...]:
+def _parse_categories(c: _ListChecker, node: yaml.Node | None, where: str, count: str) -> tuple[str, ...]:
     categories = c.texts(node, where, allow_empty=False)
     allowed = {"personal": ("personal",), "important_data": ("important_data",)}.get(count, ("sensitive", *CATEGORIES))
     for i, name in enumerate(categories):
@@ -466,7 +374,7 @@ def _parse_categories(c: _Checker, node: yaml.Node | None, where: str, count: st
 
 
 def _parse_scenario_refs(
-    c: _Checker, node: yaml.Node | None, where: str, scenario_ids: Sequence[str]
+    c: _ListChecker, node: yaml.Node | None, where: str, scenario_ids: Sequence[str]
 ) -> tuple[str, ...]:
     names = c.texts(node, where, allow_empty=False)
     known = ", ".join([ANY_SCENARIO, *scenario_ids])
@@ -477,7 +385,7 @@ def _parse_scenario_refs(
     return names
 
 
-def _parse_rule(c: _Checker, node: yaml.Node, where: str, gl_fields: _ListFields) -> Rule | None:
+def _parse_rule(c: _ListChecker, node: yaml.Node, where: str, gl_fields: _ListFields) -> Rule | None:
     f = c.fields(node, where, _RULE_REQUIRED, _RULE_OPTIONAL)
     if f is None:
         return None
@@ -528,7 +436,7 @@ def _parse_rule(c: _Checker, node: yaml.Node, where: str, gl_fields: _ListFields
     return rule if rule_id and rule.source and rule.effective else None
 
 
-def _parse_purpose(c: _Checker, node: yaml.Node, where: str, list_effective: date | None) -> Purpose | None:
+def _parse_purpose(c: _ListChecker, node: yaml.Node, where: str, list_effective: date | None) -> Purpose | None:
     f = c.fields(
         node, where, ("id", "title", "text", "exempts", "source"), ("requires_no_personal_information", "effective")
     )
@@ -558,7 +466,7 @@ def _parse_purpose(c: _Checker, node: yaml.Node, where: str, list_effective: dat
     )
 
 
-def _parse_mechanisms(c: _Checker, node: yaml.Node | None) -> dict[str, Mechanism]:
+def _parse_mechanisms(c: _ListChecker, node: yaml.Node | None) -> dict[str, Mechanism]:
     if node is None:
         return {}
     f = c.fields(node, "mechanisms", (), tuple(m for m in MECHANISMS if m != "none"))
@@ -585,7 +493,7 @@ def _parse_mechanisms(c: _Checker, node: yaml.Node | None) -> dict[str, Mechanis
     return out
 
 
-def _parse_scenarios(c: _Checker, node: yaml.Node | None) -> tuple[Scenario, ...]:
+def _parse_scenarios(c: _ListChecker, node: yaml.Node | None) -> tuple[Scenario, ...]:
     out = []
     for i, item in enumerate(c.items(node, "scenarios")):
         f = c.fields(item, f"scenarios[{i}]", ("id", "title"), ("note",))
@@ -599,7 +507,7 @@ def _parse_scenarios(c: _Checker, node: yaml.Node | None) -> tuple[Scenario, ...
     return tuple(out)
 
 
-def _parse_cross_zone(c: _Checker, node: yaml.Node | None) -> tuple[str, ...]:
+def _parse_cross_zone(c: _ListChecker, node: yaml.Node | None) -> tuple[str, ...]:
     if node is None:
         return ()
     f = c.fields(node, "cross_zone_recognition", ("handlers_of", "may_use", "source"))
@@ -614,7 +522,7 @@ def _parse_cross_zone(c: _Checker, node: yaml.Node | None) -> tuple[str, ...]:
 def _parse_list(file: str, text: str) -> tuple[GateList | None, tuple[str, ...]]:
     """One list file to a GateList, or the problems that stop it (each ``file:line: field: message``).
     Cached on the file's text: a gate that decides every few seconds does not re-read unchanged YAML."""
-    loader = _Loader(text)
+    loader = Loader(text)
     try:
         root = loader.get_single_node()
     except yaml.YAMLError as exc:
@@ -624,7 +532,7 @@ def _parse_list(file: str, text: str) -> tuple[GateList | None, tuple[str, ...]]
         return None, (f"{file}:{line}: (yaml): {problem}",)
     if root is None:
         return None, (f"{file}:1: (top): the file is empty",)
-    c = _Checker(file, loader)
+    c = _ListChecker(file, loader)
     f = c.fields(root, "", _LIST_REQUIRED, _LIST_OPTIONAL)
     if f is None:
         return None, tuple(c.problems)
@@ -691,7 +599,7 @@ def _parse_list(file: str, text: str) -> tuple[GateList | None, tuple[str, ...]]
     return (None if c.problems else gate_list), tuple(c.problems)
 
 
-def _check_internal(c: _Checker, gl: GateList, f: dict[str, yaml.Node]) -> None:
+def _check_internal(c: _ListChecker, gl: GateList, f: dict[str, yaml.Node]) -> None:
     """Checks across the fields of one file: unique scenario ids, a base list exactly for FTZ lists."""
     if len(set(gl.scenario_ids)) != len(gl.scenarios):
         c.problem(f["scenarios"], "scenarios", "a scenario id is used twice")

@@ -18,14 +18,10 @@ code python-stdnum accepts for the birth year, Luhn, allocated mobile prefixes) 
 
 The ground truth follows the same rules the scan documents (export_gate.people.subjects): with subject keys, each
 column belongs to the key whose prefix it carries (``reporter_phone`` -> ``reporter_id``), others to the first
-key, and a key value with any finding is one person; without keys, each row holds one person per role its
-column names name (``patient_*``, ``reporter_*``) plus, when they name two or more, the unnamed person of the
-columns naming none (``icd10``, ``narrative``), the generator says which columns are whose; persons sharing a
-strong identifier (resident ID, mobile, e-mail, bank card) are one person and a person with findings but no
-strong identifier on the row is a person of its own. ``persons`` counts the real people the generator drew, to
-show how far each mode is off. Minors are judged by the export date ``as_of``: born after the same calendar
-day 14 years earlier. Birth dates stay a few days away from that boundary, so the truth does not depend on how
-29 February is treated.
+key, and a key value with any finding is one person. ``persons`` counts the real people the generator drew: what
+a scan without keys is measured against (docs/counting.md: within +5% of them and never below). Minors are
+judged by the export date ``as_of``: born after the same calendar day 14 years earlier. Birth dates stay a few
+days away from that boundary, so the truth does not depend on how 29 February is treated.
 """
 
 from __future__ import annotations
@@ -43,7 +39,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT
-from export_gate.samples.truth import ID_DOCUMENT, LABEL_ROWS_LIMIT, Chunk, GroundTruth, TruthBuilder, node
+from export_gate.samples.truth import ID_DOCUMENT, LABEL_ROWS_LIMIT, Chunk, GroundTruth, TruthBuilder
 from export_gate.samples.values import (
     Context,
     People,
@@ -205,14 +201,9 @@ def _crm(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.Table, 
         "地址": {ADDRESS: has_address},
         "出生日期": {BIRTH_DATE: has_birth},
     }
-    identifiers = [
-        node(1, people.mobile, identified),
-        node(2, pid, has_email),
-        node(3, people.id17, has_id),
-    ]
     if context.nested:
         table, labels = _nest_crm(table, labels)
-    return table, Chunk(labels, [np.where(anonymous, -1, customer)], [pid], [mask], [(mask, identifiers)])
+    return table, Chunk(labels, [np.where(anonymous, -1, customer)], [pid], [mask])
 
 
 #: Where the flat crm columns go in the nested crm sample.
@@ -338,19 +329,7 @@ def _ae_cases(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.Ta
         "drug": {MEDICAL: np.ones(n, bool)},
         "narrative": {MEDICAL: np.ones(n, bool), MOBILE: mention},
     }
-    # Without keys the scan sees three people per row: the patient_* columns, the reporter_* columns, and the
-    # columns naming no role (icd10, drug, narrative: the case's medical findings and the reporter phone some
-    # narratives mention).
-    described = has_id | has_birth | has_age
-    patient_columns = np.where(described, PERSONAL_BIT, 0) | np.where(described & patient.minor, _MINOR, 0)
-    patient_columns |= np.where(has_id, ID_DOCUMENT, 0)
-    inferred = [
-        (patient_columns, [node(3, patient.id17, has_id)]),
-        (reporter_mask, [node(1, reporter.mobile, has_phone), node(2, rid, has_email)]),
-        (np.full(n, _MEDICAL), [node(1, reporter.mobile, mention)]),
-    ]
-    chunk = Chunk(labels, [pid, rid - _ROLE_OFFSET], [pid, rid], [patient_mask, reporter_mask], inferred)
-    return table, chunk
+    return table, Chunk(labels, [pid, rid - _ROLE_OFFSET], [pid, rid], [patient_mask, reporter_mask])
 
 
 def _insurance(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.Table, Chunk]:
@@ -390,8 +369,7 @@ def _insurance(context: Context, rng: np.random.Generator, n: int) -> tuple[pa.T
         "payout_card": {BANK_CARD: has_card},
         "diagnosis": {ICD10: has_diagnosis, MEDICAL: has_diagnosis},
     }
-    identifiers = [node(3, insured.id17, has_id), node(4, pid, has_card)]
-    return table, Chunk(labels, [pid], [pid], [mask], [(mask, identifiers)])
+    return table, Chunk(labels, [pid], [pid], [mask])
 
 
 @dataclass(frozen=True)

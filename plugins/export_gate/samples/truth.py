@@ -1,11 +1,10 @@
 """Ground truth of a labelled sample: which rows hold which entity, and the distinct data subjects per
-identification mode, counted the way export_gate.people.subjects documents it (see export_gate.samples.exports).
+identification mode (see export_gate.samples.exports): by the subject keys, counted the way
+export_gate.people.subjects documents it, and the real people the generator drew, which a scan without keys is
+measured against (docs/counting.md: within +5% of them and never below).
 
 Each chunk of generated rows reports, per role (patient, reporter, ...), the subject key, the real person and
-the mask of what the row holds about them, and, per person the scan can tell apart on a row without keys (one
-per role its column names name, plus the unnamed person of the columns naming none), the mask and the strong
-identifiers of that person's columns; the builder keeps only key -> OR of masks and the identifier graph, and
-finishes with a vectorised union-find.
+the mask of what the row holds about them; the builder keeps only key -> OR of masks.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import numpy as np
 from export_gate.model import CATEGORIES, CATEGORY_BITS, PERSONAL_BIT, SENSITIVE_MASK, Counts
 
 #: Identification modes of the ground truth.
-MODES = ("subject_keys", "strong_identifiers", "persons")
+MODES = ("subject_keys", "persons")
 #: Per-row labels are kept up to this many rows (counts are always kept).
 LABEL_ROWS_LIMIT = 2_000_000
 #: Mask bit: the subject's information includes an identity document number (sensitive only under
@@ -82,20 +81,12 @@ class GroundTruth:
 
 @dataclass
 class Chunk:
-    """The truth of one chunk: labels, per role the subject key, person and mask of each row, and per person
-    the scan infers on a row (``inferred``: the mask of that person's columns and, per identifier column of
-    theirs, node numbers, -1 where absent) what linking by strong identifiers sees."""
+    """The truth of one chunk: labels, and per role the subject key, person and mask of each row."""
 
     labels: dict[str, dict[str, np.ndarray]]
     keys: list[np.ndarray]  # per role: key number per row (-1: empty)
     persons: list[np.ndarray]  # per role: person number per row
     masks: list[np.ndarray]  # per role: mask per row (0: nothing about this person on the row)
-    inferred: list[tuple[np.ndarray, list[np.ndarray]]]  # per inferred person: (mask per row, identifier nodes)
-
-
-def node(kind: int, values: np.ndarray, present: np.ndarray) -> np.ndarray:
-    """Identifier node numbers: the identifier type in the top bits, its value below (-1 when absent)."""
-    return np.where(present, (np.int64(kind) << np.int64(58)) | values.astype(np.int64), -1)
 
 
 # --- the truth: subjects per mode ----------------------------------------------------------------------------
@@ -134,33 +125,12 @@ class _OrMap:
         return self.keys, self.masks
 
 
-def _components(count: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Connected components of ``count`` nodes joined by edges (a[i], b[i]): the smallest node of each."""
-    parent = np.arange(count, dtype=np.int64)
-    while True:
-        while True:  # pointer jumping until every node points at its root
-            grand = parent[parent]
-            if np.array_equal(grand, parent):
-                break
-            parent = grand
-        root_a, root_b = parent[a], parent[b]
-        apart = root_a != root_b
-        if not apart.any():
-            return parent
-        low = np.minimum(root_a[apart], root_b[apart])
-        np.minimum.at(parent, root_a[apart], low)
-        np.minimum.at(parent, root_b[apart], low)
-
-
 @dataclass
 class TruthBuilder:
     keep_labels: bool
     count_subjects: bool
     keyed: _OrMap = field(default_factory=_OrMap)
     persons: _OrMap = field(default_factory=_OrMap)
-    nodes: _OrMap = field(default_factory=_OrMap)
-    edges: list[np.ndarray] = field(default_factory=list)
-    loose: list[np.ndarray] = field(default_factory=list)
     loose_keyed: list[np.ndarray] = field(default_factory=list)
     cells: dict[str, dict[str, int]] = field(default_factory=dict)
     labels: dict[str, dict[str, list[np.ndarray]]] = field(default_factory=dict)
@@ -183,25 +153,12 @@ class TruthBuilder:
             self.keyed.add((np.int64(role) << np.int64(56)) | keys[named], masks[named])
             self.loose_keyed.append(masks[found & (keys < 0)])
             self.persons.add(persons[found], masks[found])
-        for mask, identifiers in chunk.inferred:
-            # Identifiers link only the person whose columns hold them; one without any is a person of its own.
-            ids = np.stack(identifiers, axis=1)
-            present = ids >= 0
-            has_any = present.any(axis=1)
-            first = ids[np.arange(len(ids)), present.argmax(axis=1)]
-            linked = has_any & (mask != 0)
-            self.nodes.add(first[linked], mask[linked])
-            for column in range(ids.shape[1]):
-                other = linked & present[:, column] & (ids[:, column] != first)
-                self.edges.append(np.stack([first[other], ids[other, column]], axis=1))
-            self.loose.append(mask[~has_any & (mask != 0)])
 
     def finish(self, **meta: object) -> GroundTruth:
         subjects: dict[str, dict[str, Counts]] = {}
         if self.count_subjects:
             masks = {
                 "subject_keys": np.concatenate([self.keyed.compact()[1], *self.loose_keyed]),
-                "strong_identifiers": self._inferred(),
                 "persons": self.persons.compact()[1],
             }
             subjects = {
@@ -225,18 +182,6 @@ class TruthBuilder:
             column_categories=dict(meta["categories"]),  # type: ignore[call-overload]
             labels=labels,
         )
-
-    def _inferred(self) -> np.ndarray:
-        """Masks of the people found by linking rows through shared identifiers (union-find over identifiers)."""
-        node_keys, node_masks = self.nodes.compact()
-        edges = np.concatenate([np.empty((0, 2), np.int64), *self.edges])
-        universe, inverse = np.unique(np.concatenate([node_keys, edges.ravel()]), return_inverse=True)
-        ends = inverse[len(node_keys) :].reshape(-1, 2)
-        roots = _components(len(universe), ends[:, 0], ends[:, 1])
-        masks = np.zeros(len(universe), np.int64)
-        masks[inverse[: len(node_keys)]] = node_masks  # node keys are distinct
-        _, component_masks = _or_by_key(roots, masks)
-        return np.concatenate([component_masks[component_masks != 0], *self.loose])
 
 
 def _documents_sensitive(masks: np.ndarray) -> np.ndarray:

@@ -46,7 +46,7 @@ with DAG(
     start_date=datetime(2025, 1, 1),
     catchup=False,
     default_args={"retry_delay": timedelta(seconds=0)},
-    params={"data": str(DATA)},
+    params={"data": str(DATA), "strict": True},
 ) as dag:
 
     @task
@@ -116,6 +116,18 @@ with DAG(
         **common,
     )
     bad_code >> ship.override(task_id="ship_bad_uscc")("bad_uscc")
+
+    # health wording on rows about no one: listed, not counted, unless the strict setting (templated) counts it;
+    # a setting that is neither true nor false fails closed
+    for name, strict in {"unanchored": False, "strict": "{{ params.strict }}", "bad_strict": "sometimes"}.items():
+        gate = ExportGateOperator(
+            task_id=f"gate_{name}",
+            source=str(DATA / "about_no_one.parquet"),
+            handler_id=f"h-{name}",
+            list_id=NATIONAL,
+            count_unanchored=strict,
+        )
+        gate >> ship.override(task_id=f"ship_{name}")(name)
 
     # retry: the first try reserves and dies; the second try replaces the reservation
     retried = FlakyGate(
