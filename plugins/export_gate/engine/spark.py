@@ -47,6 +47,7 @@ from export_gate.model import ExportSubjects
 from export_gate.people.digest import SubjectHasher
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
 from export_gate.people.union import _grown
+from export_gate.people.union import components as union_components
 from export_gate.reading import read
 from export_gate.reading.flatten import flatten
 from export_gate.reporting.report import Tally
@@ -91,6 +92,10 @@ PACKED_SCHEMA = "h binary, l binary, lh binary, ll binary, masks binary"
 _SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
+#: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
+ONE_TASK_EDGES = 1 << 22
+#: Connected components' labels: each node (a digest's words) and its component's smallest node.
+LABELS_SCHEMA = "u struct<h: bigint, l: bigint>, label struct<h: bigint, l: bigint>"
 #: Large-star / small-star rounds before the gate gives up (each at least halves the depth of the forest; a
 #: table of 10^9 identifiers needs a few dozen).
 MAX_ROUNDS = 64
@@ -515,7 +520,8 @@ def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> ExportSu
         return _collect(nodes.select("h", "l", F.col("rh").alias("lh"), F.col("rl").alias("ll"), "mask"), how)
     node, root = F.struct("h", "l"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l"))
     edges = by_digest.join(linked, ["h", "l"], "left_semi").where(node != root)
-    labels = _kept(components(edges.select(node.alias("u"), root.alias("v")).distinct()), cached)
+    edges = _kept(edges.select(node.alias("u"), root.alias("v")).distinct(), cached)
+    labels = _kept(components(edges), cached)
     # a linked person's mask: the OR over the masks of every node labelled alike (the label's own is its node's)
     held = (
         labels.join(nodes.select(node.alias("u"), "mask"), "u")
@@ -559,9 +565,45 @@ def _partitions(frame: DataFrame) -> int:
     return int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
 
 
-def components(edges: DataFrame) -> DataFrame:
-    """Connected components of an undirected graph of binary node ids, edges (u, v) with v < u: each node that has
-    an edge to a smaller one, with its component's smallest node as ``label`` (the others label themselves).
+def components(edges: DataFrame, *, one_task_edges: int = ONE_TASK_EDGES) -> DataFrame:
+    """Connected components of an undirected graph of digest nodes (``struct<h, l>`` of ``_signed`` words), edges
+    (u, v) with v < u: each node that is not its component's smallest, with that smallest node as ``label``.
+
+    Up to ``one_task_edges`` edges (the usual case: identifiers shared across batches are a small part of an
+    export) are labelled by one Python task on an executor with the local engine's array union-find: two Spark
+    jobs. A larger graph goes through ``_star_rounds``, which spread over the cluster."""
+    if edges.count() <= one_task_edges:
+        return edges.repartition(1).mapInArrow(_label_partition, LABELS_SCHEMA)
+    return _star_rounds(edges)
+
+
+def _label_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``components`` of every edge in this (only) partition: nodes numbered in digest order, so the smallest
+    number of a component (``union.components``' label) is its smallest digest."""
+    edges = list(batches)
+    if not edges:
+        return
+    table = pa.Table.from_batches(edges)
+    ends = np.concatenate([_node_words(table.column("u")), _node_words(table.column("v"))])
+    nodes, index = np.unique(ends, axis=0, return_inverse=True)
+    index = index.reshape(-1)
+    labels = union_components(len(nodes), index[: table.num_rows], index[table.num_rows :])
+    moved = np.flatnonzero(labels != np.arange(len(nodes)))
+    yield pa.RecordBatch.from_arrays([_node_array(nodes[moved]), _node_array(nodes[labels[moved]])], ["u", "label"])
+
+
+def _node_words(column: pa.ChunkedArray) -> np.ndarray:
+    """A column of ``struct<h, l>`` nodes as (n, 2) signed longs."""
+    nodes = column.combine_chunks()
+    return np.column_stack([nodes.field(name).to_numpy(zero_copy_only=False) for name in ("h", "l")])
+
+
+def _node_array(words: np.ndarray) -> pa.StructArray:
+    return pa.StructArray.from_arrays([pa.array(words[:, 0]), pa.array(words[:, 1])], names=["h", "l"])
+
+
+def _star_rounds(edges: DataFrame) -> DataFrame:
+    """``components`` on Spark for graphs too large for one task.
 
     Most identifiers are leaves: their one edge goes to their batch person's smallest digest, and nothing hangs
     under them. Only the rest (the core: shared identifiers, people of several batches) go through the
