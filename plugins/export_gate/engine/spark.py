@@ -8,11 +8,14 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   row per identifier digest (the digest, its batch person's canonical digest, the person's mask) and one
   pickled ``Tally`` per partition (counts per column, plans' kinds and reasons, masked examples if asked for).
   Raw values never leave the executors;
-* people: counted in Spark. With subject keys, a person is a key digest (group by digest, OR of masks).
-  Without, a batch's people are stars (identifier -> the person's smallest digest) and a shared identifier
-  links stars of different batches: connected components over the whole table as DataFrame operations
-  (large-star / small-star, Kiveris et al. 2014), each person labelled by their smallest digest, as the
-  local engine does. GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
+* people: counted in Spark, from one shuffle of those rows by digest, kept for every later step. With subject
+  keys, a person is a key digest (group by digest, OR of masks). Without, a batch's people are stars (identifier
+  -> the person's smallest digest) and a shared identifier links stars of different batches: a digest that had
+  the same canonical digest in every batch is settled by it; the digests that had several, and those canonical
+  digests, form the linking graph, whose connected components are found in one executor task with the local
+  engine's array union-find when it is small (the usual case), else as DataFrame operations (large-star /
+  small-star, Kiveris et al. 2014). Each person is labelled by their smallest digest, as the local engine does.
+  GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
 * the driver streams the people, sorted by digest, partition by partition (``toLocalIterator`` of packed
   digest columns) into the compact ``ExportSubjects`` columns the ledger takes; the report, decision,
   reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
