@@ -525,19 +525,21 @@ def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> ExportSu
     edges = by_digest.join(linked, ["h", "l"], "left_semi").where(node != root)
     edges = _kept(edges.select(node.alias("u"), root.alias("v")).distinct(), cached)
     labels = _kept(components(edges), cached)
-    # a linked person's mask: the OR over the masks of every node labelled alike (the label's own is its node's)
+    # a linked person's mask: the OR over the masks of every node labelled alike (the label's own is its node's).
+    # Joins on the digest's own columns: the nodes are partitioned by them, so only the (fewer) labels move
     held = (
-        labels.join(nodes.select(node.alias("u"), "mask"), "u")
+        labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), "label")
+        .join(nodes.select("h", "l", "mask"), ["h", "l"])
         .groupBy("label")
         .agg(F.bit_or("mask").alias("held"))
-        .select(F.col("label").alias("at"), "held")
+        .select(F.col("label.h").alias("h"), F.col("label.l").alias("l"), "held")
     )
-    own = labels.select(F.col("u").alias("d"), F.col("label").alias("own"))
-    rooted = labels.select(F.col("u").alias("r"), F.col("label").alias("rooted"))
+    own = labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), F.col("label").alias("own"))
+    rooted = labels.select(F.col("u.h").alias("rh"), F.col("u.l").alias("rl"), F.col("label").alias("rooted"))
     people = (
-        nodes.join(own, node == F.col("d"), "left")
-        .join(rooted, root == F.col("r"), "left")
-        .join(held, node == F.col("at"), "left")
+        nodes.join(own, ["h", "l"], "left")
+        .join(held, ["h", "l"], "left")
+        .join(rooted, ["rh", "rl"], "left")
         .select("h", "l", F.coalesce("own", "rooted", root).alias("label"), "mask", "held")
     )
     return _collect(
