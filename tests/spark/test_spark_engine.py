@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from export_gate.commands.cli import main
 from export_gate.engine.local import scan_paths, scan_table
-from export_gate.engine.spark import SparkSource, components
+from export_gate.engine.spark import LABELS_SCHEMA, SparkSource, _signed, components
 from export_gate.gate import BLOCK, GateRequest, run_gate
 from export_gate.model import mask_histogram
 from export_gate.people.digest import SubjectHasher
@@ -130,16 +130,24 @@ def test_a_table_of_the_catalog_is_scanned_by_name(spark: Any, tmp_path: Path) -
     assert result.report["files"] == ["table:members"]
 
 
-def test_components_match_the_local_union_on_deep_graphs(spark: Any) -> None:
-    """Chains need several large-star/small-star rounds; stars, pairs and lone leaves need none."""
+@pytest.mark.parametrize("one_task_edges", [0, 10_000], ids=["star-rounds", "one-task"])
+def test_components_match_the_local_union_on_deep_graphs(spark: Any, one_task_edges: int) -> None:
+    """Chains need several large-star/small-star rounds; stars, pairs and lone leaves need none. Nodes whose words
+    differ in the high word, the low word or the sign (the top bit of a digest) order as the digests do."""
     rng = np.random.default_rng(5)
     edges = [(i + 1, i) for i in range(40)]  # a chain 0-1-...-40
     edges += [(int(a), int(b)) for a, b in zip(rng.integers(100, 400, 300), rng.integers(100, 400, 300), strict=True)]
     edges += [(500 + i, 500) for i in range(1, 20)]  # a star
     edges = [(max(a, b), min(a, b)) for a, b in edges if a != b]
-    key = {node: node.to_bytes(16, "big") for node in range(600)}
-    frame = spark.createDataFrame([(key[u], key[v]) for u, v in edges], "u binary, v binary").distinct()
-    labels = {int.from_bytes(row.u, "big"): int.from_bytes(row.label, "big") for row in components(frame).collect()}
+    words = [((node >> 8 << 62) | (node >> 1), node << 40) for node in range(600)]  # in node order
+    signed = _signed(np.array(words, dtype=np.uint64))
+    key = {node: (int(signed[node, 0]), int(signed[node, 1])) for node in range(600)}
+    frame = spark.createDataFrame([(key[u], key[v]) for u, v in edges], LABELS_SCHEMA.replace("label", "v"))
+    node_of = {words: node for node, words in key.items()}
+    labels = {
+        node_of[tuple(row.u)]: node_of[tuple(row.label)]
+        for row in components(frame.distinct(), one_task_edges=one_task_edges).collect()
+    }
     a, b = np.array(edges).T
     expected = local_components(600, a, b)
     nodes = {node for edge in edges for node in edge}

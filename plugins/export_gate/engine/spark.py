@@ -8,14 +8,18 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   row per identifier digest (the digest, its batch person's canonical digest, the person's mask) and one
   pickled ``Tally`` per partition (counts per column, plans' kinds and reasons, masked examples if asked for).
   Raw values never leave the executors;
-* people: counted in Spark. With subject keys, a person is a key digest (group by digest, OR of masks).
-  Without, a batch's people are stars (identifier -> the person's smallest digest) and a shared identifier
-  links stars of different batches: connected components over the whole table as DataFrame operations
-  (large-star / small-star, Kiveris et al. 2014), each person labelled by their smallest digest, as the
-  local engine does. GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
-* the people stay in Spark, sorted by (person, digest), counted there per mask; the ledger reads them when the gate
-  reserves, streamed to the driver partition by partition (``toLocalIterator`` of packed digest columns) as tables
-  of whole people (``model.SubjectBatches``), so the driver never holds them all; the report, decision,
+* people: counted in Spark, from one shuffle of those rows by digest, kept for every later step. With subject
+  keys, a person is a key digest (group by digest, OR of masks). Without, a batch's people are stars (identifier
+  -> the person's smallest digest) and a shared identifier links stars of different batches: a digest that had
+  the same canonical digest in every batch is settled by it; the digests that had several, and those canonical
+  digests, form the linking graph, whose connected components are found in one executor task with the local
+  engine's array union-find when it is small (the usual case), else as DataFrame operations (large-star /
+  small-star, Kiveris et al. 2014). Each person is labelled by their smallest digest, as the local engine does.
+  GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
+* the people stay in Spark, sorted by (person, digest) (digest words as sign-flipped longs, which Spark orders as
+  the digests order), counted there per mask; the ledger reads them when the gate reserves, streamed to the
+  driver partition by partition (``toLocalIterator`` of packed digest columns) as tables of whole people
+  (``model.SubjectBatches``), so the driver never holds them all; the report, decision,
   reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
 
 Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
@@ -46,8 +50,9 @@ from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
 from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, key_values, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
 from export_gate.model import ExportSubjects, SubjectBatches
-from export_gate.people.digest import DIGEST_BYTES, SubjectHasher
+from export_gate.people.digest import SubjectHasher
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
+from export_gate.people.union import components as union_components
 from export_gate.people.union import labelled_batches
 from export_gate.reading import read
 from export_gate.reading.flatten import flatten
@@ -73,15 +78,33 @@ _SUFFIXES = {
     ".jsonl": "json",
     ".ndjson": "json",
 }
-#: What executors send back: per identifier (digest, its batch person's canonical digest, mask at canonical
-#: entries, else 0), or (only ``tally`` set) a partition's pickled (detector version, Tally).
-FOUND_SCHEMA = "digest binary, root binary, mask smallint, tally binary"
-_FOUND = pa.schema([("digest", pa.binary()), ("root", pa.binary()), ("mask", pa.int16()), ("tally", pa.binary())])
-#: The people, packed per Arrow batch: concatenated 16-byte digests, their labels (the person's smallest
-#: digest) and masks (2 bytes each): a few rows per partition instead of one Python Row per identifier.
-PACKED_SCHEMA = "digests binary, labels binary, masks binary"
+#: What executors send back: per identifier (its digest's two 64-bit words, those of its batch person's canonical
+#: digest, the person's mask at canonical entries, else 0), or (only ``tally`` set) a partition's pickled
+#: (detector version, Tally, row count and hash sums). Digest words are stored as signed longs with the top bit
+#: flipped (``_signed``), so Spark's long order is the digests' byte order: the people shuffle, group and sort as
+#: fixed-width longs (Spark's hash aggregation and sort prefixes) instead of binary strings.
+FOUND_SCHEMA = "h long, l long, rh long, rl long, mask smallint, tally binary"
+_FOUND = pa.schema(
+    [
+        ("h", pa.int64()),
+        ("l", pa.int64()),
+        ("rh", pa.int64()),
+        ("rl", pa.int64()),
+        ("mask", pa.int16()),
+        ("tally", pa.binary()),
+    ]
+)
+#: The people, packed per Arrow batch: each column's raw int64 (the masks' int16) values as one byte string, a few
+#: rows per partition instead of one Python Row per identifier.
+PACKED_SCHEMA = "h binary, l binary, lh binary, ll binary, masks binary"
+#: Flipping a 64-bit word's top bit maps unsigned order onto signed order (and back).
+_SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
+#: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
+ONE_TASK_EDGES = 1 << 22
+#: Connected components' labels: each node (a digest's words) and its component's smallest node.
+LABELS_SCHEMA = "u struct<h: bigint, l: bigint>, label struct<h: bigint, l: bigint>"
 #: Large-star / small-star rounds before the gate gives up (each at least halves the depth of the forest; a
 #: table of 10^9 identifiers needs a few dozen).
 MAX_ROUNDS = 64
@@ -283,21 +306,24 @@ def scan_frame(
     job = Job(hasher=hasher, as_of=as_of, subject_keys=keys, settings=settings, show_examples=show_examples)
     detector = Detector(settings)
     version = detector.version
-    found = None
+    cached: list[DataFrame] = []
     try:
         _check_names(frame, job, detector, source=", ".join(files) or "<frame>", header_line=header_line)
         plans = _plans(frame, job, version)
         scan = functools.partial(_scan_partition, plans=plans, job=job)
-        found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA).persist()
-        tally, hashes = _tally(found, version)
-        subjects = _people(found, identified_by(keys))
+        found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA)
+        # one shuffle of the executors' rows, by digest, kept: the tallies and every step of counting people read
+        # it without running detection again, and its partitioning by digest spares them shuffles of their own
+        by_digest = _kept(found.repartition(_partitions(frame), "h", "l"), cached)
+        tally, hashes = _tally(by_digest, version)
+        subjects = _people(by_digest, identified_by(keys), cached)
     except GateError:
         raise
     except Exception as exc:
         raise _executor_error(exc) from None
     finally:
-        if found is not None:
-            found.unpersist()
+        for frame_kept in cached:
+            frame_kept.unpersist()
     fingerprint = "spark-rows:sha256:" + hashlib.sha256(f"{hashes}|{frame.schema.simpleString()}".encode()).hexdigest()
     return finish(Partial(tally, subjects), job, version, files=files, source_fingerprint=fingerprint)
 
@@ -415,7 +441,8 @@ def _with_row_hashes(frame: DataFrame) -> DataFrame:
 
 def _tally(found: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int]]:
     """The merged per-column tallies of every partition (one small row each) and the rows' count and hash sums;
-    the first action on ``found``, so this is where the detection job runs (and an executor's failure surfaces)."""
+    the first action on the kept ``found``, so this is where the detection job runs (and an executor's failure
+    surfaces) and where every partition of it is kept for counting the people."""
     from pyspark.sql import functions as F
 
     tally, rows, xx, murmur = Tally(), 0, 0, 0
@@ -476,88 +503,165 @@ def _scan_partition(
         if len(part.subjects.roots):
             yield _people_rows(part.subjects)
     pickled = pa.array([pickle.dumps((detector.version, tally, (offset, *sums)))], pa.binary())
-    yield pa.RecordBatch.from_arrays(
-        [pa.nulls(1, pa.binary()), pa.nulls(1, pa.binary()), pa.nulls(1, pa.int16()), pickled], schema=_FOUND
-    )
+    empty = [pa.nulls(1, field.type) for field in _FOUND if field.name != "tally"]
+    yield pa.RecordBatch.from_arrays([*empty, pickled], schema=_FOUND)
 
 
 def _people_rows(subjects: ExportSubjects) -> pa.RecordBatch:
     """One row per identifier digest of a batch's people: the digest, its person's canonical digest, the mask."""
-    words = np.column_stack([subjects.high, subjects.low])
-    n = len(words)
+    high, low = _signed(subjects.high), _signed(subjects.low)
     return pa.RecordBatch.from_arrays(
         [
-            _binary(words),
-            _binary(words[subjects.roots]),
+            pa.array(high),
+            pa.array(low),
+            pa.array(high[subjects.roots]),
+            pa.array(low[subjects.roots]),
             pa.array(subjects.masks.astype(np.int16)),
-            pa.nulls(n, pa.binary()),
+            pa.nulls(len(high), pa.binary()),
         ],
         schema=_FOUND,
     )
 
 
-def _binary(words: np.ndarray) -> pa.Array:
-    """Digest words (n, 2) as an Arrow binary array of 16-byte big-endian digests (byte order = digest order)."""
-    n = len(words)
-    offsets = np.arange(0, DIGEST_BYTES * n + 1, DIGEST_BYTES, dtype=np.int32)
-    data = words.astype(">u8").tobytes()
-    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+def _signed(words: np.ndarray) -> np.ndarray:
+    """Unsigned 64-bit digest words as the signed longs Spark orders alike (top bit flipped)."""
+    return (words.astype(np.uint64) ^ _SIGN).view(np.int64)
 
 
-def _raw(array: pa.Array) -> bytes:
-    """The concatenated values of a binary array without nulls (its data buffer between its first and last offset)."""
-    if array.null_count:
-        raise GateError("a digest column came back from Spark with empty entries; the gate cannot count its people")
-    width = np.int64 if pa.types.is_large_binary(array.type) else np.int32
-    offsets = np.frombuffer(array.buffers()[1], width)[array.offset : array.offset + len(array) + 1]
-    data = array.buffers()[2]
-    return b"" if data is None else data.to_pybytes()[int(offsets[0]) : int(offsets[-1])]
+def _unsigned(packed: bytes) -> np.ndarray:
+    """Packed signed longs (``_signed``) back as the unsigned digest words."""
+    return np.frombuffer(packed, dtype=np.int64).view(np.uint64) ^ _SIGN
 
 
 def _pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each batch of (digest, label, mask) rows as one row of three byte strings."""
+    """Each batch of (h, l, lh, ll, mask) rows as one row of five byte strings (the columns' raw values)."""
     for batch in batches:
-        masks = batch.column("mask").fill_null(0).to_numpy().astype(np.uint16)
-        yield pa.RecordBatch.from_pydict(
-            {
-                "digests": [_raw(batch.column("digest"))],
-                "labels": [_raw(batch.column("label"))],
-                "masks": [masks.tobytes()],
-            }
-        )
+        packed = {
+            name: [batch.column(name).to_numpy(zero_copy_only=False).astype(np.int64).tobytes()]
+            for name in ("h", "l", "lh", "ll")
+        }
+        masks = batch.column("mask").fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint16)
+        yield pa.RecordBatch.from_pydict({**packed, "masks": [masks.tobytes()]})
 
 
 # --- people, in Spark ------------------------------------------------------------------------------------
 
 
-def _people(found: DataFrame, how: str) -> SubjectBatches:
-    """The export's people from the executors' digest rows, counted in Spark and streamed to the driver."""
+def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> SubjectBatches:
+    """The export's people from the executors' digest rows (partitioned by digest), counted in Spark and kept
+    there for the ledger to stream (``_collect``).
+
+    Per distinct digest: the OR of its masks and the lowest and highest words of the canonical digests it had in
+    its batches. With subject keys every digest is its own person. Without, a digest that had one canonical digest
+    in every batch (``rh``, ``rl``) is settled by it unless that canonical digest is itself linked; only digests
+    with several (an identifier shared by people of different batches) and their canonical digests are linked as
+    a graph (``components``), and their people's masks OR-ed. Mostly none or few: the one check costs a pass."""
     from pyspark.sql import functions as F
 
-    rows = found.where(F.col("digest").isNotNull())
-    nodes = rows.groupBy("digest").agg(F.bit_or("mask").alias("mask"))
-    if how == STRONG_IDENTIFIERS:
-        edges = rows.where(F.col("digest") != F.col("root")).select(
-            F.col("digest").alias("u"), F.col("root").alias("v")
+    nodes = (
+        by_digest.where(F.col("h").isNotNull())
+        .groupBy("h", "l")
+        .agg(
+            F.bit_or("mask").alias("mask"),
+            F.min("rh").alias("rh"),
+            F.min("rl").alias("rl"),
+            ((F.min("rh") != F.max("rh")) | (F.min("rl") != F.max("rl"))).alias("linked"),
         )
-        labels = components(edges.distinct())
-        nodes = nodes.join(labels, nodes["digest"] == labels["u"], "left").select(
-            "digest", F.coalesce("label", "digest").alias("label"), "mask"
-        )
-        person = nodes.groupBy("label").agg(F.bit_or("mask").alias("person_mask"))
-        nodes = nodes.join(person, "label").select(
-            "digest",
-            "label",
-            F.when(F.col("digest") == F.col("label"), F.col("person_mask")).otherwise(F.lit(0)).alias("mask"),
-        )
-    else:  # one person per key digest (or per row without a key): nothing links them
-        nodes = nodes.select("digest", F.col("digest").alias("label"), "mask")
-    return _collect(nodes, how)
+    )
+    if how != STRONG_IDENTIFIERS:  # one person per key digest (or per row without a key): nothing links them
+        return _collect(nodes.select("h", "l", F.col("h").alias("lh"), F.col("l").alias("ll"), "mask"), how)
+    nodes = _kept(nodes, cached)
+    linked = nodes.where("linked").select("h", "l")
+    if linked.isEmpty():  # every digest's person is its batch person: the canonical digest is the label
+        return _collect(nodes.select("h", "l", F.col("rh").alias("lh"), F.col("rl").alias("ll"), "mask"), how)
+    node, root = F.struct("h", "l"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l"))
+    edges = by_digest.join(linked, ["h", "l"], "left_semi").where(node != root)
+    edges = _kept(edges.select(node.alias("u"), root.alias("v")).distinct(), cached)
+    labels = _kept(components(edges), cached)
+    # a linked person's mask: the OR over the masks of every node labelled alike (the label's own is its node's).
+    # Joins on the digest's own columns: the nodes are partitioned by them, so only the (fewer) labels move
+    held = (
+        labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), "label")
+        .join(nodes.select("h", "l", "mask"), ["h", "l"])
+        .groupBy("label")
+        .agg(F.bit_or("mask").alias("held"))
+        .select(F.col("label.h").alias("h"), F.col("label.l").alias("l"), "held")
+    )
+    own = labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), F.col("label").alias("own"))
+    rooted = labels.select(F.col("u.h").alias("rh"), F.col("u.l").alias("rl"), F.col("label").alias("rooted"))
+    people = (
+        nodes.join(own, ["h", "l"], "left")
+        .join(held, ["h", "l"], "left")
+        .join(rooted, ["rh", "rl"], "left")
+        .select("h", "l", F.coalesce("own", "rooted", root).alias("label"), "mask", "held")
+    )
+    return _collect(
+        people.select(
+            "h",
+            "l",
+            F.col("label.h").alias("lh"),
+            F.col("label.l").alias("ll"),
+            F.when(node == F.col("label"), F.col("mask").bitwiseOR(F.coalesce("held", F.lit(0))))
+            .otherwise(F.lit(0))
+            .cast("smallint")
+            .alias("mask"),
+        ),
+        how,
+    )
 
 
-def components(edges: DataFrame) -> DataFrame:
-    """Connected components of an undirected graph of binary node ids, edges (u, v) with v < u: each node that has
-    an edge to a smaller one, with its component's smallest node as ``label`` (the others label themselves).
+def _kept(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
+    """``frame`` persisted (memory, else local disk) for the steps that read it again; ``cached`` lists it to be
+    released when the scan ends."""
+    cached.append(frame.persist())
+    return frame
+
+
+def _partitions(frame: DataFrame) -> int:
+    """Partitions of the people's shuffle: Spark's own setting (``spark.sql.shuffle.partitions``), fixed rather
+    than adaptive so that every later step knows the rows are partitioned by digest."""
+    return int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
+
+
+def components(edges: DataFrame, *, one_task_edges: int = ONE_TASK_EDGES) -> DataFrame:
+    """Connected components of an undirected graph of digest nodes (``struct<h, l>`` of ``_signed`` words), edges
+    (u, v) with v < u: each node that is not its component's smallest, with that smallest node as ``label``.
+
+    Up to ``one_task_edges`` edges (the usual case: identifiers shared across batches are a small part of an
+    export) are labelled by one Python task on an executor with the local engine's array union-find: two Spark
+    jobs. A larger graph goes through ``_star_rounds``, which spread over the cluster."""
+    if edges.count() <= one_task_edges:
+        return edges.repartition(1).mapInArrow(_label_partition, LABELS_SCHEMA)
+    return _star_rounds(edges)
+
+
+def _label_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``components`` of every edge in this (only) partition: nodes numbered in digest order, so the smallest
+    number of a component (``union.components``' label) is its smallest digest."""
+    edges = list(batches)
+    if not edges:
+        return
+    table = pa.Table.from_batches(edges)
+    ends = np.concatenate([_node_words(table.column("u")), _node_words(table.column("v"))])
+    nodes, index = np.unique(ends, axis=0, return_inverse=True)
+    index = index.reshape(-1)
+    labels = union_components(len(nodes), index[: table.num_rows], index[table.num_rows :])
+    moved = np.flatnonzero(labels != np.arange(len(nodes)))
+    yield pa.RecordBatch.from_arrays([_node_array(nodes[moved]), _node_array(nodes[labels[moved]])], ["u", "label"])
+
+
+def _node_words(column: pa.ChunkedArray) -> np.ndarray:
+    """A column of ``struct<h, l>`` nodes as (n, 2) signed longs."""
+    nodes = column.combine_chunks()
+    return np.column_stack([nodes.field(name).to_numpy(zero_copy_only=False) for name in ("h", "l")])
+
+
+def _node_array(words: np.ndarray) -> pa.StructArray:
+    return pa.StructArray.from_arrays([pa.array(words[:, 0]), pa.array(words[:, 1])], names=["h", "l"])
+
+
+def _star_rounds(edges: DataFrame) -> DataFrame:
+    """``components`` on Spark for graphs too large for one task.
 
     Most identifiers are leaves: their one edge goes to their batch person's smallest digest, and nothing hangs
     under them. Only the rest (the core: shared identifiers, people of several batches) go through the
@@ -619,25 +723,24 @@ def _small_star(edges: DataFrame) -> DataFrame:
     return linked.unionByName(lowest.select("u", F.col("m").alias("v"))).distinct()
 
 
-def _collect(nodes: DataFrame, how: str) -> SubjectBatches:
-    """The people as the ledger takes them: sorted by (person, digest) in Spark and kept there (a local checkpoint,
-    so they outlive the scan's cached rows and are not detected again), counted per mask in Spark for the report and
-    the decision, and streamed to the driver only when the ledger reads them, a packed batch at a time, as tables of
-    whole people (``union.labelled_batches``): the driver holds one table, never the export's people."""
+def _collect(people: DataFrame, how: str) -> SubjectBatches:
+    """The people (digest words h, l, label words lh, ll, mask) as the ledger takes them: sorted by (person,
+    digest) in Spark and kept there (a local checkpoint, so they outlive the scan's cached rows and are not detected
+    again), counted per mask in Spark for the report and the decision, and streamed to the driver only when the
+    ledger reads them, a packed batch at a time, as tables of whole people (``union.labelled_batches``): the driver
+    holds one table, never the export's people."""
     from pyspark.sql import functions as F
 
-    ordered = nodes.orderBy("label", "digest").localCheckpoint()
-    per_mask = ordered.where(F.col("digest") == F.col("label")).groupBy("mask").count().collect()
+    ordered = people.orderBy("lh", "ll", "h", "l").localCheckpoint()
+    own = (F.col("h") == F.col("lh")) & (F.col("l") == F.col("ll"))
+    per_mask = ordered.where(own).groupBy("mask").count().collect()
     histogram = {int(row["mask"] or 0): int(row["count"]) for row in per_mask}
 
     def parts() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for row in ordered.mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
-            yield _words(row.digests), _words(row.labels), np.frombuffer(row.masks, dtype=np.uint16)
+            digests = np.column_stack([_unsigned(row.h), _unsigned(row.l)])
+            labels = np.column_stack([_unsigned(row.lh), _unsigned(row.ll)])
+            yield digests, labels, np.frombuffer(row.masks, dtype=np.uint16)
 
     batches = labelled_batches(parts(), identified_by=how)
     return SubjectBatches(batches, identified_by=how, histogram=histogram, people=sum(histogram.values()))
-
-
-def _words(packed: bytes) -> np.ndarray:
-    """Packed 16-byte digests as (n, 2) words (see ``digest.pack_digests``)."""
-    return np.frombuffer(packed, dtype=">u8").astype(np.uint64).reshape(-1, 2)
