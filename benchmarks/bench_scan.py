@@ -27,7 +27,7 @@ Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M row
 With ``--engine spark`` the same run first scans the same files on an embedded local Spark (engine.spark), with
 one and then two executor cores (``local[1]``, ``local[2]``), each after a warm-up scan, and prints for each:
 cells/s, CPU seconds of every process (the driver, Spark's JVM and its Python workers), the driver's peak memory
-(the high-water RSS of the Python driver process, which receives the people) and of the JVM, and the speed-up from one
+(the high-water RSS of the Python driver process, which reads the people as the ledger does) and of the JVM, and the speed-up from one
 to two cores (wall and CPU seconds); then ours/local and what a cluster would do from the measured per-core rate (by
 wall seconds, which load stretches, and by CPU seconds, which it stretches less). Spark runs in a spawned process
 before the local engine: its JVM outlives the session and would count in the local engine's memory otherwise.
@@ -200,6 +200,16 @@ def _spark_in_child(files: list[str]) -> dict[int, tuple[dict, float, float]]:
         return pool.apply(_spark_runs, (files,))
 
 
+def _read_people(result: Any) -> tuple[dict, tuple[int, int, int]]:
+    """A Spark scan's report, and its people read from Spark as the ledger reads them (the stream of tables of
+    whole people): (identifier digests, tables, the largest table), so the time and the driver's memory include
+    what the ledger's side of a gate costs the driver."""
+    digests = batches = largest = 0
+    for table in result.subjects:
+        digests, batches, largest = digests + len(table.roots), batches + 1, max(largest, len(table.roots))
+    return result.report, (digests, batches, largest)
+
+
 def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
     """Scans on local[1] and local[2] (a session each, warmed up by a 1,000-row scan of the first file): per
     core count, (report, seconds, CPU seconds); prints the driver's and the JVM's peak memory."""
@@ -221,19 +231,20 @@ def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
             )
         cpu_before = _tree_cpu_seconds()
         result, seconds = _timed(
-            lambda master=master: SparkSource(tuple(files), master=master).scan(
-                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
+            lambda master=master: _read_people(
+                SparkSource(tuple(files), master=master).scan(as_of=AS_OF, hasher=SubjectHasher.ephemeral())
             )
         )
         cpu = _tree_cpu_seconds() - cpu_before
-        report = result.report  # type: ignore[attr-defined]
+        report, (digests, batches, largest) = result  # type: ignore[misc]
         jvm = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "java"]
         print(
             f"spark {master}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
             f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s in "
             f"all processes = {report['cells'] / cpu:,.0f} cells per CPU-second (load average now "
-            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people (their digests stay in Spark "
-            "until the ledger reads them)"
+            f"{os.getloadavg()[0]:.1f}); {report['subjects']['personal']:,} people, {digests:,} identifier "
+            f"digests streamed to the driver as the ledger reads them ({batches:,} tables of whole people, the "
+            f"largest {largest:,} digests)"
         )
         print(
             f"          driver peak memory {_high_water(os.getpid()) / 2**20:,.0f} MiB (the Python driver, "

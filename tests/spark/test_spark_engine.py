@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from export_gate.commands.cli import main
+from export_gate.engine import spark as spark_engine
 from export_gate.engine.local import scan_paths, scan_table
 from export_gate.engine.spark import LABELS_SCHEMA, SparkSource, _signed, components
 from export_gate.gate import BLOCK, GateRequest, run_gate
@@ -199,11 +200,17 @@ def test_spark_and_local_gates_count_the_same_people_in_one_ledger(spark: Any, t
     assert first.record["source"]["fingerprint"].startswith("spark-rows:")
 
 
-def test_spark_and_local_gates_leave_the_same_ledger_state_for_linked_people(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("stream_digests", [spark_engine.STREAM_DIGESTS, 7], ids=["one-partition", "7-per-partition"])
+def test_spark_and_local_gates_leave_the_same_ledger_state_for_linked_people(
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream_digests: int
+) -> None:
     """People linked across files by shared phones (no subject key) reach the ledger from Spark as a stream of
     batches of whole people: the reservation's members and the year's totals in the audit record are exactly those
-    the local engine's table leaves in a ledger of its own."""
+    the local engine's table leaves in a ledger of its own. With 7 digests per partition of the driver's stream,
+    people straddle partitions and are still whole in the ledger's batches."""
     from export_gate.reading.sources import PathSource
+
+    monkeypatch.setattr(spark_engine, "STREAM_DIGESTS", stream_digests)
 
     paths = _faker_export(tmp_path, files=3, rows=240)
     outcomes, states = {}, {}

@@ -101,6 +101,9 @@ PACKED_SCHEMA = "h binary, l binary, lh binary, ll binary, masks binary"
 _SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
+#: Identifier digests per partition of the sorted people the driver streams to the ledger (``toLocalIterator`` fetches
+#: a partition at a time): 1M digests are about 34 MB packed, whatever the export's size.
+STREAM_DIGESTS = 1 << 20
 #: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
 ONE_TASK_EDGES = 1 << 22
 #: Connected components' labels: each node (a digest's words) and its component's smallest node.
@@ -568,12 +571,13 @@ def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> SubjectB
             ((F.min("rh") != F.max("rh")) | (F.min("rl") != F.max("rl"))).alias("linked"),
         )
     )
-    if how != STRONG_IDENTIFIERS:  # one person per key digest (or per row without a key): nothing links them
-        return _collect(nodes.select("h", "l", F.col("h").alias("lh"), F.col("l").alias("ll"), "mask"), how)
     nodes = _kept(nodes, cached)
+    size = nodes.count()  # the export's identifier digests: how many partitions the driver's stream takes
+    if how != STRONG_IDENTIFIERS:  # one person per key digest (or per row without a key): nothing links them
+        return _collect(nodes.select("h", "l", F.col("h").alias("lh"), F.col("l").alias("ll"), "mask"), how, size)
     linked = nodes.where("linked").select("h", "l")
     if linked.isEmpty():  # every digest's person is its batch person: the canonical digest is the label
-        return _collect(nodes.select("h", "l", F.col("rh").alias("lh"), F.col("rl").alias("ll"), "mask"), how)
+        return _collect(nodes.select("h", "l", F.col("rh").alias("lh"), F.col("rl").alias("ll"), "mask"), how, size)
     node, root = F.struct("h", "l"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l"))
     edges = by_digest.join(linked, ["h", "l"], "left_semi").where(node != root)
     edges = _kept(edges.select(node.alias("u"), root.alias("v")).distinct(), cached)
@@ -607,6 +611,7 @@ def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> SubjectB
             .alias("mask"),
         ),
         how,
+        size,
     )
 
 
@@ -723,15 +728,18 @@ def _small_star(edges: DataFrame) -> DataFrame:
     return linked.unionByName(lowest.select("u", F.col("m").alias("v"))).distinct()
 
 
-def _collect(people: DataFrame, how: str) -> SubjectBatches:
-    """The people (digest words h, l, label words lh, ll, mask) as the ledger takes them: sorted by (person,
-    digest) in Spark and kept there (a local checkpoint, so they outlive the scan's cached rows and are not detected
-    again), counted per mask in Spark for the report and the decision, and streamed to the driver only when the
-    ledger reads them, a packed batch at a time, as tables of whole people (``union.labelled_batches``): the driver
-    holds one table, never the export's people."""
+def _collect(people: DataFrame, how: str, size: int) -> SubjectBatches:
+    """The people (``size`` rows of digest words h, l, label words lh, ll, mask) as the ledger takes them: sorted
+    by (person, digest) in Spark into partitions of at most ``STREAM_DIGESTS`` rows and kept there (a local
+    checkpoint, so they outlive the scan's cached rows and are not detected again), counted per mask in Spark for
+    the report and the decision, and streamed to the driver only when the ledger reads them, a partition at a
+    time (``toLocalIterator``), as tables of whole people (``union.labelled_batches``): the driver holds one
+    partition and one table, never the export's people, however many rows the export has."""
     from pyspark.sql import functions as F
 
-    ordered = people.orderBy("lh", "ll", "h", "l").localCheckpoint()
+    order = ("lh", "ll", "h", "l")
+    partitions = max(1, -(-size // STREAM_DIGESTS))
+    ordered = people.repartitionByRange(partitions, *order).sortWithinPartitions(*order).localCheckpoint()
     own = (F.col("h") == F.col("lh")) & (F.col("l") == F.col("ll"))
     per_mask = ordered.where(own).groupBy("mask").count().collect()
     histogram = {int(row["mask"] or 0): int(row["count"]) for row in per_mask}
