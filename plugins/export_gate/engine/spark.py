@@ -101,6 +101,9 @@ PACKED_SCHEMA = "h binary, l binary, lh binary, ll binary, masks binary"
 _SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
+#: Rows of the export per partition of the people's shuffle (``_partitions``): about 1.7 digest rows of ~50 bytes
+#: each per row, so partitions of ~40 MB, which sort within Spark's default 1 GiB heap.
+SHUFFLE_ROWS = 500_000
 #: Identifier digests per partition of the sorted people the driver streams to the ledger (``toLocalIterator`` fetches
 #: a partition at a time): 1M digests are about 34 MB packed, whatever the export's size.
 STREAM_DIGESTS = 1 << 20
@@ -623,9 +626,12 @@ def _kept(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
 
 
 def _partitions(frame: DataFrame) -> int:
-    """Partitions of the people's shuffle: Spark's own setting (``spark.sql.shuffle.partitions``), fixed rather
-    than adaptive so that every later step knows the rows are partitioned by digest."""
-    return int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
+    """Partitions of the people's shuffle: Spark's own setting (``spark.sql.shuffle.partitions``), or more for a
+    big export (one per ``SHUFFLE_ROWS`` rows: counted first, from the files' footers for Parquet and ORC), fixed
+    rather than adaptive so that every later step knows the rows are partitioned by digest. One partition per core
+    of local Spark took 10M rows into two partitions whose sort ran out of a 1 GiB executor heap."""
+    configured = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
+    return max(configured, -(-frame.count() // SHUFFLE_ROWS))
 
 
 def components(edges: DataFrame, *, one_task_edges: int = ONE_TASK_EDGES) -> DataFrame:
