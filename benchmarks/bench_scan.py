@@ -27,10 +27,11 @@ Targets: >= 1,000x Presidio, >= 1/3 of the floor, peak memory < 1 GiB at 10M row
 With ``--engine spark`` the same run first scans the same files on an embedded local Spark (engine.spark), with
 one and then two executor cores (``local[1]``, ``local[2]``), each after a warm-up scan, and prints for each:
 cells/s, CPU seconds of every process (the driver, Spark's JVM and its Python workers), the driver's peak memory
-(the high-water RSS of the Python driver process, which reads the people as the ledger does) and of the JVM, and the speed-up from one
-to two cores (wall and CPU seconds); then ours/local and what a cluster would do from the measured per-core rate (by
-wall seconds, which load stretches, and by CPU seconds, which it stretches less). Spark runs in a spawned process
-before the local engine: its JVM outlives the session and would count in the local engine's memory otherwise.
+(the high-water RSS of the Python driver process, which reads the people as the ledger does) and of the JVM, and
+the speed-up from one to two cores (wall and CPU seconds); then ours/local and what a cluster would do from the
+measured per-core rate (by wall seconds, which load stretches, and by CPU seconds, which it stretches less). Spark
+runs in a spawned process before the local engine: its JVM outlives the session and would count in the local
+engine's memory otherwise.
 """
 
 from __future__ import annotations
