@@ -198,7 +198,16 @@ def _spark_in_child(files: list[str]) -> dict[int, tuple[dict, float, float]]:
     so run here it would count in the local engine's memory measured next; there, the driver's high-water mark is
     Spark's alone."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_spark_runs, (files,))
+        return pool.apply(_spark_runs_reporting, (files,))
+
+
+def _spark_runs_reporting(files: list[str]) -> dict[int, tuple[dict, float, float]]:
+    """``_spark_runs``, with a failure passed back as text: a Spark error holds Py4J objects that do not pickle,
+    and the pool would then report only that it could not send the error."""
+    try:
+        return _spark_runs(files)
+    except Exception as exc:
+        raise RuntimeError(f"the Spark runs failed: {type(exc).__name__}: {exc}") from None
 
 
 def _read_people(result: Any) -> tuple[dict, tuple[int, int, int]]:
