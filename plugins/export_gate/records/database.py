@@ -345,16 +345,6 @@ def bulk_insert(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", batch)
 
 
-@contextmanager
-def temp_table(conn: Connection, name: str, *columns: sa.Column) -> Iterator[sa.Table]:
-    """A temporary table for set-based joins against millions of digests. Dropped on success; on an error the
-    transaction rolls back, which undoes its creation too (DDL is transactional in SQLite and PostgreSQL)."""
-    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
-    table.create(conn)
-    yield table
-    table.drop(conn)
-
-
 def _alembic_config(conn: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "export_gate.records:migrations")

@@ -276,9 +276,7 @@ class LedgerTx:
         does not know yet become aliases of that person, so a later export naming only one of them finds them.
         Several people of the export can be one known person, in different batches: the database merges them.
         """
-        if self._cached is not None:
-            self._cached[2].staging.drop(self._conn)
-            self._cached = None
+        self.close()  # a plan staged earlier in this transaction and not reserved
         scope_id = _scope_id(self._conn, self.handler_id, self.year)
         before = _histogram(self._conn, scope_id) if scope_id is not None else Counter()
         replaced = earlier.id if earlier is not None and earlier.scope_id == scope_id else None
@@ -318,7 +316,7 @@ def _plan_batch(
     if scope_id is not None:
         known_at, known = _lookup(conn, staging.incoming, scope_id, replaced, subjects.high, subjects.low)
     else:
-        known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+        known_at, known = np.zeros(0, np.int64), _People(*_NO_WORDS, _NO_MASKS)
     # the known person of each person of the export that has one: the smallest found through any identifier
     found_root, first = _first_per_group(subjects.roots[known_at], known.high, known.low)
     found = _People(known.high[first], known.low[first], known.masks[first])  # masks: without ``earlier``
@@ -698,7 +696,7 @@ def _lookup(
         masks.append(np.array(mask, dtype=np.uint16))
     conn.execute(sa.delete(incoming))
     if not at:
-        return np.zeros(0, np.int64), _People(*_NO_WORDS, np.zeros(0, np.uint16))
+        return np.zeros(0, np.int64), _People(*_NO_WORDS, _NO_MASKS)
     found_at = np.concatenate(at)
     words = np.concatenate(people)
     del at, people
