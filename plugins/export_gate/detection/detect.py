@@ -30,6 +30,7 @@ import hashlib
 import itertools
 import re
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, NamedTuple
@@ -221,11 +222,16 @@ def _walls_alnum(bounded: str | None) -> bool:
     return bounded is not None and all(re.fullmatch(bounded, c) for c in ALNUM)
 
 
+def _either(regexes: Iterable[str]) -> str:
+    """One regex matching wherever any of ``regexes`` does."""
+    return "|".join(f"(?:{r})" for r in regexes)
+
+
 def _any_of(values: pa.Array, where: np.ndarray, regexes: list[str]) -> np.ndarray:
     """The positions in ``where`` whose value matches any of ``regexes`` (one pass with their union)."""
     if len(where) == 0:
         return where
-    return where[_match(_subset(values, where), "|".join(f"(?:{r})" for r in regexes))]
+    return where[_match(_subset(values, where), _either(regexes))]
 
 
 def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.ndarray:
@@ -236,7 +242,7 @@ def _beyond(strings: pa.Array, regexes: tuple[str, ...], excluding: str) -> np.n
     cut = pc.replace_substring_regex(strings, excluding, "\x00")
     some = np.flatnonzero(pc.not_equal(pc.binary_length(cut), pc.binary_length(strings)).to_numpy(zero_copy_only=False))
     if len(some):
-        out[some] = _match(_subset(cut, some), "|".join(f"(?:{r})" for r in regexes))
+        out[some] = _match(_subset(cut, some), _either(regexes))
     return out
 
 
@@ -865,7 +871,7 @@ class Detector:
 
     @staticmethod
     def _regex(rec: Recognizer, in_context: bool) -> str:
-        return "|".join(f"(?:{p})" for p in _patterns_of(rec, in_context))
+        return _either(_patterns_of(rec, in_context))
 
     def _categories(self, rec: Recognizer) -> frozenset[str]:
         if rec.identity_document and self.settings.identity_document_sensitive:
