@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from export_gate.checked_yaml import Checker, Loader
 from export_gate.errors import ConfigError
 from export_gate.resources import detectors_dir
 
@@ -30,7 +31,6 @@ SEPARATORS = frozenset("_.[{ -")
 DEFAULT_ROLE = ""
 _FILE = "detectors/roles.yaml"
 _FIELDS = ("roles", "key_suffixes", "key_columns", "same_by_name", "known_by_name")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -46,15 +46,8 @@ class Roles:
     known_by_name: frozenset[str]
 
 
-class _Checker:
-    """Collects ``file:line: field: message`` while reading the node tree (nodes keep their line numbers)."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[str] = []
-
-    def problem(self, node: yaml.Node, where: str, message: str) -> None:
-        self.problems.append(f"{self.file}:{node.start_mark.line + 1}: {where}: {message}")
+class _Checker(Checker):
+    """The YAML files' checker with what roles.yaml adds: mappings whose keys are role names, lists of words."""
 
     def mapping(self, node: yaml.Node, where: str) -> list[tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
@@ -87,9 +80,10 @@ class _Checker:
 def check(text: str, file: str = _FILE) -> tuple[Roles | None, list[str]]:
     """The roles of a roles.yaml text and the problems found (each ``file:line: field: message``); the
     roles are None when there is any problem."""
-    checker = _Checker(file)
+    loader = Loader(text)
+    checker = _Checker(file, loader)
     try:
-        root = yaml.compose(text, Loader=_Loader)
+        root = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [f"{file}:{mark.line + 1 if mark else 1}: (top): not valid YAML: {exc}"]
