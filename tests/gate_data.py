@@ -50,6 +50,18 @@ def canary(count: int = 20) -> pd.DataFrame:
     return frame
 
 
+def faker_people(count: int, seed: int) -> list[dict[str, str]]:
+    """People made by Faker's zh_CN providers (not by export_gate.samples): name, mobile, resident ID, city."""
+    from faker import Faker
+
+    fake = Faker("zh_CN")
+    fake.seed_instance(seed)
+    return [
+        {"name": fake.name(), "mobile": fake.phone_number(), "id_card": fake.ssn(), "city": fake.city()}
+        for _ in range(count)
+    ]
+
+
 def write(frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)

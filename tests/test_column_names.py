@@ -16,19 +16,11 @@ from export_gate.errors import InputError
 from export_gate.people.digest import SubjectHasher
 from export_gate.settings import home_dir
 from faker import Faker
+from gate_data import faker_people
 
 AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"test-key-0123456789abcdef")
 RECORD = ["--list", "cn-national-2024", "--record"]  # a recording is dated by its run
-
-
-def _people(count: int, seed: int) -> list[dict[str, str]]:
-    fake = Faker("zh_CN")
-    fake.seed_instance(seed)
-    return [
-        {"name": fake.name(), "mobile": fake.phone_number(), "id_card": fake.ssn(), "city": fake.city()}
-        for _ in range(count)
-    ]
 
 
 def _everything_written(outputs: list[str]) -> dict[str, bytes]:
@@ -38,7 +30,7 @@ def _everything_written(outputs: list[str]) -> dict[str, bytes]:
 
 
 def test_a_headerless_csv_is_refused_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    people = _people(20, seed=1)
+    people = faker_people(20, seed=1)
     export = tmp_path / "no_header.csv"
     export.write_text("".join(f"{p['name']},{p['mobile']},{p['id_card']},{p['city']}\n" for p in people), "utf-8")
     assert main(["evaluate", str(export), *RECORD]) == 2
@@ -53,7 +45,7 @@ def test_a_headerless_csv_is_refused_naming_the_file(tmp_path: Path, capsys: pyt
 
 def test_a_csv_with_a_real_header_is_not_mistaken_for_data(tmp_path: Path) -> None:
     """Headers in English and Chinese, over Faker-made rows: scanned as before (no false alarm)."""
-    people = _people(50, seed=2)
+    people = faker_people(50, seed=2)
     export = tmp_path / "with_header.csv"
     lines = ["姓名,手机号,身份证号,city"] + [f"{p['name']},{p['mobile']},{p['id_card']},{p['city']}" for p in people]
     export.write_text("\n".join(lines) + "\n", "utf-8")
@@ -66,7 +58,7 @@ def test_personal_data_in_json_keys_is_counted_and_withheld(tmp_path: Path, caps
     """Objects keyed by mobile number: every key is a person; before, 0 people were counted and the keys were
     written to the report and the audit record as column names. (Faker makes some numbers the detectors do
     not take for mobiles, e.g. the 149 prefix: the keys must count exactly as the same numbers in cells.)"""
-    people = _people(30, seed=3)
+    people = faker_people(30, seed=3)
     export = tmp_path / "by_mobile.jsonl"
     lines = [{p["mobile"]: {"city": p["city"], "visits": i}} for i, p in enumerate(people)]
     export.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
@@ -85,7 +77,7 @@ def test_personal_data_in_json_keys_is_counted_and_withheld(tmp_path: Path, caps
 def test_a_key_inside_a_nested_path_keeps_the_rest_of_the_name(tmp_path: Path) -> None:
     """``contacts.<mobile>.relation``: only the part holding the number is withheld, so the report still says
     what the column is, and the same number in two paths is one person."""
-    mobile = _people(1, seed=4)[0]["mobile"]
+    mobile = faker_people(1, seed=4)[0]["mobile"]
     table = pa.table({"contacts": pa.array([{mobile: {"relation": "母亲", "note": "x"}}] * 3)})
     report = scan_table(table, as_of=AS_OF, hasher=HASHER, workers=1).report
     names = list(report["columns"])
@@ -104,7 +96,7 @@ def test_an_e_mail_key_is_withheld_whole() -> None:
 
 
 def test_a_subject_key_error_does_not_list_withheld_names() -> None:
-    mobile = _people(1, seed=5)[0]["mobile"]
+    mobile = faker_people(1, seed=5)[0]["mobile"]
     with pytest.raises(InputError) as caught:
         scan_table(pa.table({mobile: ["a"]}), as_of=AS_OF, hasher=HASHER, workers=1, subject_keys=["patient_id"])
     assert mobile not in str(caught.value) and "<withheld " in str(caught.value)

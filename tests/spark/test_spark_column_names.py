@@ -17,21 +17,12 @@ from export_gate.engine.local import scan_paths
 from export_gate.engine.spark import SparkSource
 from export_gate.errors import GateError, InputError
 from export_gate.people.digest import SubjectHasher
-from faker import Faker
+from gate_data import faker_people
 from spark_support import MASTER
 
 AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-column-names-test-key")
 OPTIONS = {"as_of": AS_OF, "hasher": HASHER}
-
-
-def _people(count: int, seed: int) -> list[dict[str, str]]:
-    fake = Faker("zh_CN")
-    fake.seed_instance(seed)
-    return [
-        {"name": fake.name(), "mobile": fake.phone_number(), "id_card": fake.ssn(), "city": fake.city()}
-        for _ in range(count)
-    ]
 
 
 def _csv_rows(people: list[dict[str, str]]) -> str:
@@ -48,7 +39,7 @@ def _errors(paths: list[str], **options: Any) -> tuple[str, str]:
 
 
 def test_a_headerless_csv_is_refused_on_spark_with_the_local_error(spark: Any, tmp_path: Path) -> None:
-    people = _people(20, seed=11)
+    people = faker_people(20, seed=11)
     export = tmp_path / "no_header.csv"
     export.write_text(_csv_rows(people), "utf-8")
     local, on_spark = _errors([str(export)])
@@ -62,7 +53,7 @@ def test_a_headerless_csv_is_refused_on_spark_with_the_local_error(spark: Any, t
 def test_a_later_csv_file_without_its_header_blocks_the_spark_scan(spark: Any, tmp_path: Path) -> None:
     """Spark takes the column names from one file; a second file whose first line is data must not lose that
     row silently (Spark's default drops every file's first line): the scan fails, quoting nothing."""
-    people = _people(30, seed=12)
+    people = faker_people(30, seed=12)
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
     first.write_text("姓名,手机号,身份证号,city\n" + _csv_rows(people[:15]), "utf-8")
     second.write_text(_csv_rows(people[15:]), "utf-8")
@@ -74,7 +65,7 @@ def test_a_later_csv_file_without_its_header_blocks_the_spark_scan(spark: Any, t
 
 
 def test_mobile_numbers_as_json_keys_are_withheld_and_counted_like_local(spark: Any, tmp_path: Path) -> None:
-    people = _people(30, seed=13)
+    people = faker_people(30, seed=13)
     export = tmp_path / "by_mobile.jsonl"
     lines = [{p["mobile"]: {"city": p["city"], "visits": i}} for i, p in enumerate(people)]
     export.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), "utf-8")
@@ -88,7 +79,7 @@ def test_mobile_numbers_as_json_keys_are_withheld_and_counted_like_local(spark: 
 
 
 def test_a_key_inside_a_nested_path_is_withheld_like_local(spark: Any, tmp_path: Path) -> None:
-    mobile = _people(1, seed=14)[0]["mobile"]
+    mobile = faker_people(1, seed=14)[0]["mobile"]
     export = tmp_path / "contacts.parquet"
     pq.write_table(pa.table({"contacts": pa.array([{mobile: {"relation": "母亲", "note": "x"}}] * 3)}), export)
     local = scan_paths([str(export)], workers=1, **OPTIONS).report
@@ -100,7 +91,7 @@ def test_a_key_inside_a_nested_path_is_withheld_like_local(spark: Any, tmp_path:
 
 
 def test_a_missing_subject_key_lists_withheld_names_like_local(spark: Any, tmp_path: Path) -> None:
-    mobile = _people(1, seed=15)[0]["mobile"]
+    mobile = faker_people(1, seed=15)[0]["mobile"]
     export = tmp_path / "keyed_by_mobile.parquet"
     pq.write_table(pa.table({mobile: ["a"], "city": ["b"]}), export)
     local, on_spark = _errors([str(export)], subject_keys=("patient_id",))

@@ -316,7 +316,7 @@ def _data_prefixes() -> tuple[str, ...]:
 
 @cache
 def _allocated_block(block: str) -> bool:
-    """phonenumbers' opinion of a 7-digit number block (1XX XXXX), or a data/IoT prefix missing from its metadata
+    """phonenumbers' opinion of a 7-digit number block (1XX XXXX); a data/IoT prefix its metadata does not list
     (149 ..., see cn_mobile_prefixes.txt). The CN mobile patterns look at no more than the first 5 digits, so
     one lookup per block is exact and each distinct block is parsed once."""
     if block.startswith(_data_prefixes()):
