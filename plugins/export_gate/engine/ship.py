@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -64,10 +64,10 @@ def _walk(tree: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
             yield name, entry
 
 
-def write_zip(path: Path) -> Path:
-    """Write the package's zip to ``path``; returns it."""
+def write_zip(path: Path, contents: Iterable[tuple[str, bytes]] | None = None) -> Path:
+    """Write the package's zip (``contents``, default ``package_files()``) to ``path``; returns it."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, content in package_files():
+        for name, content in package_files() if contents is None else contents:
             archive.writestr(name, content)
     return path
 
@@ -76,12 +76,13 @@ def write_zip(path: Path) -> Path:
 def session_zip() -> Path:
     """This process's zip for shipping to sessions, named by a digest of its content (the same code ships under
     the same name); written once, in a folder removed when the process ends."""
+    contents = list(package_files())  # read once: named by, then written from, the same bytes
     digest = hashlib.sha256()
-    for name, content in package_files():
+    for name, content in contents:
         digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
     folder = Path(tempfile.mkdtemp(prefix="export-gate-ship-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    return write_zip(folder / f"export_gate-{digest.hexdigest()[:16]}.zip")
+    return write_zip(folder / f"export_gate-{digest.hexdigest()[:16]}.zip", contents)
 
 
 def ship(spark: SparkSession) -> None:
