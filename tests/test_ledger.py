@@ -423,6 +423,7 @@ def test_a_ledger_made_before_0003_keeps_its_key_for_every_year_it_holds(ledger_
     with store.engine.connect() as conn:
         names = dict(conn.execute(sa.select(db.ledger_meta.c.name, db.ledger_meta.c.value)).all())
     assert names["key_check:2025"] == check and "key_check" not in names
+    assert names["digests:2025"] == "hmac-sha256"  # 0005: the year keeps the digests it holds
     assert len(store.ledger_id()) == 32
     other = Store(ledger_url, secret_key=b"another-key-of-enough-length")
     with pytest.raises(LedgerError, match="different secret key"), other.transaction("acme", 2025) as tx:

@@ -13,17 +13,34 @@ import pyarrow as pa
 import pytest
 from export_gate.model import CATEGORY_BITS, PERSONAL_BIT, ExportSubjects
 from export_gate.people import union as subject_union
-from export_gate.people.digest import SubjectHasher, pack_digests, unpack_digests
+from export_gate.people.digest import (
+    BLAKE2B,
+    DIGEST_SCHEME,
+    HMAC_SHA256,
+    SCHEMES,
+    SubjectHasher,
+    pack_digests,
+    unpack_digests,
+)
 from export_gate.people.union import SubjectSet, build, from_mapping, merge
 
 HOW = "strong_identifiers"
 MASKS = [PERSONAL_BIT, PERSONAL_BIT | CATEGORY_BITS["medical_health"], PERSONAL_BIT | CATEGORY_BITS["biometric"]]
 
 
+def _reference_digest(key: bytes, scheme: str, message: bytes) -> bytes:
+    """The scheme computed with the standard library's one-shot functions, independently of SubjectHasher."""
+    if scheme == HMAC_SHA256:
+        return hmac.new(key, message, hashlib.sha256).digest()[:16]
+    blake_key = hmac.new(key, b"export-gate subject digests: keyed BLAKE2b", hashlib.sha256).digest()
+    return hashlib.blake2b(message, key=blake_key, digest_size=16).digest()
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("key", [b"k" * 32, b"long key " * 20])
-def test_digest_is_plain_hmac_sha256_truncated(key: bytes) -> None:
-    hasher = SubjectHasher(key)
-    expected = hmac.new(key, b"CN_MOBILE\x1f8613812345678", hashlib.sha256).digest()[:16]
+def test_digest_is_the_plain_keyed_hash_of_its_scheme(key: bytes, scheme: str) -> None:
+    hasher = SubjectHasher(key, scheme)
+    expected = _reference_digest(key, scheme, b"CN_MOBILE\x1f8613812345678")
     assert hasher.digest("CN_MOBILE", "8613812345678") == expected
     assert unpack_digests(hasher.digests([("CN_MOBILE", "8613812345678"), ("X", "y")]))[0] == expected
     assert pickle.loads(pickle.dumps(hasher)).digest("CN_MOBILE", "8613812345678") == expected
@@ -32,7 +49,20 @@ def test_digest_is_plain_hmac_sha256_truncated(key: bytes) -> None:
     for array in (pa.array(identifiers), pa.array(identifiers, pa.large_string())):
         words = hasher.digests_of("CN_MOBILE", array)
         assert np.array_equal(words, hasher.digests(("CN_MOBILE", i) for i in identifiers))
-        assert unpack_digests(words)[0] == expected
+        assert unpack_digests(words) == [
+            _reference_digest(key, scheme, f"CN_MOBILE\x1f{i}".encode()) for i in identifiers
+        ]
+
+
+def test_schemes_differ_and_new_years_take_blake2b() -> None:
+    """The same key and identifier under the two schemes are two digests (why a year keeps its scheme), and
+    the default is the faster keyed BLAKE2b."""
+    key = b"k" * 32
+    assert SubjectHasher(key).scheme == DIGEST_SCHEME == BLAKE2B
+    assert SubjectHasher(key, BLAKE2B).digest("X", "1") != SubjectHasher(key, HMAC_SHA256).digest("X", "1")
+    assert SubjectHasher.ephemeral(HMAC_SHA256).scheme == HMAC_SHA256
+    with pytest.raises(ValueError, match="unknown subject digest scheme 'md5'"):
+        SubjectHasher(key, "md5")
 
 
 def test_packed_digests_sort_like_bytes_and_refuse_raw_values() -> None:

@@ -1,9 +1,9 @@
 """The gate: one function that the CLI and the Airflow operator both call.
 
-scan the source -> open the ledger -> in one per-handler transaction: year-to-date counts before and after this
-export -> decide -> reserve the export's subjects (if allowed) -> append the audit record -> commit -> write the
-HTML report. The decision is taken inside the ledger's lock on the counts it sees, so two gates running at once
-cannot both pass a threshold.
+open the ledger (its year's subject digest scheme) -> scan the source -> in one per-handler transaction:
+year-to-date counts before and after this export -> decide -> reserve the export's subjects (if allowed) -> append
+the audit record -> commit -> write the HTML report. The decision is taken inside the ledger's lock on the counts
+it sees, so two gates running at once cannot both pass a threshold.
 
 Fail closed: any error anywhere (unreadable source, unknown list, database down, detector error, timeout) gives a
 block with the error, and an audit record that says why is still written in its own transaction. If even that
@@ -23,6 +23,7 @@ from export_gate.reading.sources import ExportSource
 
 if TYPE_CHECKING:
     from export_gate.model import Counts
+    from export_gate.people.digest import SubjectHasher
     from export_gate.records.ledger import Store
     from export_gate.rules.handler import Filing, Handler
     from export_gate.rules.policy import Decision
@@ -133,13 +134,18 @@ def run_gate(request: GateRequest) -> GateOutcome:
         record["year"] = period_year(request.handler, request.as_of)
         stage = "list check"
         _check_list(request)
+        stage = "ledger"
+        from export_gate.records.ledger import Store
+
+        store = Store(request.ledger_url, secret_key=request.secret_key)
+        hasher = _hasher(request, store.digest_scheme(record["year"]))
         stage = "scan"
-        scan = _scan(request)
+        scan = _scan(request, hasher)
         record["report"] = scan.report
         record["detector_version"] = scan.report.get("detector_version")
         record["source"]["fingerprint"] = scan.report.get("source_fingerprint")
         stage = "ledger"
-        return _decide_and_record(request, scan, record)
+        return _decide_and_record(request, store, scan, hasher.scheme, record)
     except BaseException as exc:
         outcome = _failed(
             record,
@@ -235,20 +241,24 @@ def _local_date(request: GateRequest) -> date:
     return as_of.astimezone(ZoneInfo(request.handler.timezone)).date()
 
 
-def _scan(request: GateRequest) -> Any:
+def _hasher(request: GateRequest, scheme: str) -> SubjectHasher:
+    """The subject hasher of this run: the request's key (a throw-away one for a preview without audit) and the
+    digest scheme of the ledger year the export is counted in, so its digests can match the year's people."""
     from export_gate.people.digest import SubjectHasher
 
     if request.secret_key:
-        hasher = SubjectHasher(request.secret_key)
-    elif request.reservation is None and not request.audit:
-        hasher = SubjectHasher.ephemeral()
-    else:
-        from export_gate.settings import SECRET_KEY_ENV
+        return SubjectHasher(request.secret_key, scheme)
+    if request.reservation is None and not request.audit:
+        return SubjectHasher.ephemeral(scheme)
+    from export_gate.settings import SECRET_KEY_ENV
 
-        raise LedgerError(
-            f"no secret key for subject digests: set {SECRET_KEY_ENV} or the Airflow connection "
-            "'export_gate_secret' (its password is the key)"
-        )
+    raise LedgerError(
+        f"no secret key for subject digests: set {SECRET_KEY_ENV} or the Airflow connection "
+        "'export_gate_secret' (its password is the key)"
+    )
+
+
+def _scan(request: GateRequest, hasher: SubjectHasher) -> Any:
     from export_gate.detection.detect import DetectorSettings
 
     return request.source.scan(
@@ -261,21 +271,19 @@ def _scan(request: GateRequest) -> Any:
     )
 
 
-def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOutcome:
+def _decide_and_record(request: GateRequest, store: Store, scan: Any, scheme: str, record: dict) -> GateOutcome:
     """The part under the ledger lock: counts, decision, reservation and audit in ONE transaction. The ledger is the
     legal entity's (every handler id of one unified social credit code shares it); the entity's registered filings
     are read from the same database. An export left out of the counts (an FTZ exemption with the handler's
     count_ftz_exempt false) is audited but not reserved."""
     from export_gate.records.filings import registered_filings, resolve_entity
-    from export_gate.records.ledger import Store
 
-    store = Store(request.ledger_url, secret_key=request.secret_key)
     handler = resolve_entity(store.engine, request.handler)
     record["entity"] = handler.ledger_key
     registered = registered_filings(store.engine, handler.ledger_key)
     export = scan.subjects.counts()
     with store.transaction(handler.ledger_key, record["year"]) as tx:
-        before, after = tx.preview(scan.subjects, reservation=request.reservation)
+        before, after = tx.preview(scan.subjects, reservation=request.reservation, scheme=scheme)
         decision = _decide(request, export, before, after, handler, registered)
         _fill_decision(record, decision)
         allowed = decision.action in (ALLOW, ANNOTATE) and decision.counted
@@ -285,6 +293,7 @@ def _decide_and_record(request: GateRequest, scan: Any, record: dict) -> GateOut
                 scan.subjects,
                 status=request.reservation_status,
                 meta={"list_id": request.list_id, "scenario": request.scenario, "dag_id": request.run.dag_id},
+                scheme=scheme,
             )
         else:
             record["reservation"] = None

@@ -54,7 +54,7 @@ from export_gate.model import (
     SubjectBatches,
     mask_histogram,
 )
-from export_gate.people.digest import DIGEST_BYTES, pack_digests, unpack_digests
+from export_gate.people.digest import DIGEST_BYTES, DIGEST_SCHEME, pack_digests, unpack_digests
 from export_gate.records import database as db
 from export_gate.records.anchors import Anchor
 from export_gate.records.audit import AuditLog, VerifyResult
@@ -65,8 +65,10 @@ _ACTIVE = (PENDING, CONFIRMED)
 #: Mask bits in the order of db.REF_COLUMNS.
 _BITS: tuple[int, ...] = (PERSONAL_BIT, *(CATEGORY_BITS[name] for name in CATEGORIES))
 _ALL_BITS = sum(_BITS)
-#: ledger_meta rows: the key check of each calendar year, and this ledger's random id (see records.anchors).
+#: ledger_meta rows: the key check and the digest scheme of each calendar year, and this ledger's random id (see
+#: records.anchors).
 _KEY_CHECK = "key_check:{year}"
+_DIGESTS = "digests:{year}"
 _LEDGER_ID = "ledger_id"
 
 
@@ -179,13 +181,18 @@ class LedgerTx:
         self._changes: dict | None = None
 
     def preview(
-        self, subjects: ExportSubjects | SubjectBatches, *, reservation: str | None = None
+        self,
+        subjects: ExportSubjects | SubjectBatches,
+        *,
+        reservation: str | None = None,
+        scheme: str = DIGEST_SCHEME,
     ) -> tuple[Counts, Counts]:
         """(before, after) year-to-date counts. ``before`` leaves out the earlier subjects of a pending
         ``reservation`` (a retry replaces them), so a retried export is judged exactly like its first try. A key
-        other than the year's is refused here, before any decision: its digests would match nobody. Batches
-        (``SubjectBatches``) are read here, once: reserve them in this transaction under the same key."""
-        self._store.check_key(self._conn, self.year, record=False)
+        or digest ``scheme`` other than the year's is refused here, before any decision: its digests would match
+        nobody. Batches (``SubjectBatches``) are read here, once: reserve them in this transaction under the same
+        key."""
+        self._store.check_key(self._conn, self.year, record=False, scheme=scheme)
         key = self._run_key(reservation)
         plan = self._plan(subjects, self._earlier(key))
         self._cached = (subjects, key, plan)
@@ -198,12 +205,13 @@ class LedgerTx:
         *,
         status: str = PENDING,
         meta: dict | None = None,
+        scheme: str = DIGEST_SCHEME,
     ) -> str:
-        """Count this export's subjects under ``reservation`` (replacing a pending reservation of that key; after
-        a confirmed one, under the next free key). Returns the key reserved under."""
+        """Count this export's subjects (digested under ``scheme``) under ``reservation`` (replacing a pending
+        reservation of that key; after a confirmed one, under the next free key). Returns the key reserved under."""
         if status not in _ACTIVE:
             raise LedgerError(f"a new reservation is {PENDING!r} or {CONFIRMED!r}, not {status!r}")
-        self._store.check_key(self._conn, self.year, record=True)
+        self._store.check_key(self._conn, self.year, record=True, scheme=scheme)
         key = self._run_key(reservation)
         assert key is not None
         earlier = self._earlier(key)
@@ -470,32 +478,45 @@ class Store:
             )
             return {PENDING: 0, CONFIRMED: 0, RELEASED: 0, **dict(rows.all())}
 
-    def check_key(self, conn: Connection, year: int, *, record: bool) -> None:
-        """Refuse another key than the one ``year`` was started with (``record``: also refuse to record without
-        a key, and make this key the year's when it is the first). Without a key and without recording (a what-if
-        with a throw-away key) there is nothing to compare."""
+    def digest_scheme(self, year: int) -> str:
+        """The subject digest scheme of ``year`` (people/digest.py): the one the year started with, or the current
+        default for a year not started yet. A gate scans with it, so its digests can match the year's people."""
+        with db.read_connection(self.engine) as conn:
+            return _meta_value(conn, _DIGESTS.format(year=int(year))) or DIGEST_SCHEME
+
+    def check_key(self, conn: Connection, year: int, *, record: bool, scheme: str = DIGEST_SCHEME) -> None:
+        """Refuse another key or digest ``scheme`` than the ones ``year`` was started with (``record``: also
+        refuse to record without a key, and make this key and scheme the year's when it is the first). Without a
+        key and without recording (a what-if with a throw-away key) there is nothing to compare."""
         key = self.secret_key
         if key is None:
             if record:
                 settings.secret_key_from_env()  # raises, saying where the key comes from
             return
         check = hmac.new(key, b"export-gate ledger key check", hashlib.sha256).hexdigest()
-        name = _KEY_CHECK.format(year=int(year))
-        stored = _meta_value(conn, name)
-        if stored is None:
-            if not record:
-                return
+        name, digests = _KEY_CHECK.format(year=int(year)), _DIGESTS.format(year=int(year))
+        stored, stored_scheme = _meta_value(conn, name), _meta_value(conn, digests)
+        if record and (stored is None or stored_scheme is None):
             db.lock(conn, "key-check")
-            stored = _meta_value(conn, name)
+            stored, stored_scheme = _meta_value(conn, name), _meta_value(conn, digests)
             if stored is None:
                 conn.execute(sa.insert(db.ledger_meta).values(name=name, value=check))
-                return
-        if not hmac.compare_digest(stored, check):
+                stored = check
+            if stored_scheme is None:
+                conn.execute(sa.insert(db.ledger_meta).values(name=digests, value=scheme))
+                stored_scheme = scheme
+        if stored is not None and not hmac.compare_digest(stored, check):
             raise LedgerError(
                 f"the ledger {db.safe_url(self.engine)} counts {year} under a different secret key: this key's "
                 f"digests would match none of the year's people and every one would be counted again; set "
                 f"{settings.SECRET_KEY_ENV} (in Airflow: the connection 'export_gate_secret') to the key the year "
                 "was started with; a new key can start with a new year (docs/security.md, key rotation)"
+            )
+        if stored_scheme is not None and stored_scheme != scheme:
+            raise LedgerError(
+                f"the ledger {db.safe_url(self.engine)} counts {year} with {stored_scheme} subject digests, and "
+                f"this export was digested with {scheme}: they would match none of the year's people; scan with "
+                f"the year's scheme (Store.digest_scheme({year}), which the gate does) and run again"
             )
 
     def _finish(self, key: str, status: str, audit: dict | None) -> None:
