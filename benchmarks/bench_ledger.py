@@ -92,7 +92,7 @@ def _memory(subjects: ExportSubjects) -> str:
 
 
 def words(count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` random digests as (n, 2) words (what the scan's HMAC produces)."""
+    """``count`` random digests as (n, 2) words (what the scan's keyed digests produce)."""
     return rng.integers(0, 2**64, size=(count, 2), dtype=np.uint64)
 
 

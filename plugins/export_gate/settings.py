@@ -84,7 +84,7 @@ def lock_timeout_s() -> float:
 
 
 def secret_key_from_env() -> bytes:
-    """The HMAC key for subject digests. Refuses to guess: digests made with a default key would let anyone
+    """The key for subject digests. Refuses to guess: digests made with a default key would let anyone
     with the ledger test whether a given phone number or ID was exported."""
     key = optional_secret_key()
     if key is None:

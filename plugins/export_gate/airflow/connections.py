@@ -1,4 +1,4 @@
-"""The gate's secrets inside Airflow: the HMAC key for subject digests and the ledger database URL.
+"""The gate's secrets inside Airflow: the key for subject digests and the ledger database URL.
 
 They come from Airflow connections (so they live in the deployment's secrets backend, never in DAG code) or
 from the environment. Without a key the gate refuses to run, unless ``EXPORT_GATE_DEMO=1`` explicitly turns on

@@ -96,7 +96,7 @@ class Partial:
 class _Findings:
     """What one column of one batch adds to the partial result, from the detector's ``Findings`` with numpy
     only: per-row masks, cells per entity and category, and (row, digest) for every strong identifier. Groups
-    (equal values) are worked on once and spread over their rows; Python touches only each identifier's HMAC."""
+    (equal values) are worked on once and spread over their rows; Python touches only each identifier's keyed digest."""
 
     def __init__(self, found: Findings, hasher: SubjectHasher, with_identifiers: bool) -> None:
         self.found = found

@@ -376,7 +376,7 @@ class Store:
     """The ledger and the audit log, in one database (``url``; None: settings.default_ledger_url()).
 
     Opening a store migrates the database to the current schema (``read_only``: never writes; the schema must
-    be current). ``secret_key`` is the HMAC key the digests were made with (default: $EXPORT_GATE_SECRET_KEY);
+    be current). ``secret_key`` is the key the digests were made with (default: $EXPORT_GATE_SECRET_KEY);
     recording refuses to run without one, and any use refuses a key other than the one the year was started
     with (its digests would never match: everyone counted twice). The key also chains the audit records.
     """
