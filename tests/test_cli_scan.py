@@ -57,6 +57,21 @@ def test_json_report_has_the_documented_fields(export: Path, capsys: pytest.Capt
         assert {"kind", "reason"} <= set(column["plan"])
 
 
+def test_input_format_reads_a_file_its_name_does_not_describe(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--input-format reads a Parquet file named .bin; the source fingerprint hashed it without judging its name
+    again (it resolved the paths a second time and refused the file the scan was told how to read)."""
+    renamed = tmp_path / "export.bin"
+    renamed.write_bytes(export.read_bytes())
+    assert main(["scan", str(renamed)]) == 2
+    assert "export.bin: cannot tell the format from the file name" in capsys.readouterr().err
+    assert main(["scan", str(renamed), "--input-format", "parquet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["rows"], report["subjects"]["personal"]) == (3, 3)
+    assert report["source_fingerprint"] == fingerprint([str(renamed)])
+
+
 def test_subject_key_and_table_format(export: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", str(export), "--subject-key", "customer_id", "--format", "table"]) == 0
     out = capsys.readouterr().out

@@ -152,3 +152,16 @@ def test_identity_document_alone_is_sensitive_only_under_the_older_standard(caps
     code, older = evaluate(capsys, export, *NATIONAL, "--identity-document-sensitive")
     assert (code, older["decision"]["action"]) == (1, "block")
     assert older["decision"]["counts"]["export"]["categories"]["specific_identity"] == 20
+
+
+def test_input_format_and_encoding_read_an_export_its_name_does_not_describe(capsys, tmp_path):
+    """evaluate reads what scan reads: a GBK CSV named .dat is refused by name, and read with --input-format csv
+    --encoding gbk (evaluate had neither option)."""
+    export = tmp_path / "customers.dat"
+    people(30, start=400_000).to_csv(export, index=False, encoding="gbk")
+    code = main(["evaluate", str(export), *NATIONAL, "--format", "json"])
+    assert code == 2
+    assert "customers.dat: cannot tell the format from the file name" in capsys.readouterr().out
+    code, result = evaluate(capsys, export, *NATIONAL, "--input-format", "csv", "--encoding", "gbk")
+    assert code == 0
+    assert result["decision"]["counts"]["export"]["personal"] == 30

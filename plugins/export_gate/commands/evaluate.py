@@ -81,7 +81,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="strict: count findings on rows with no person they can belong to (no key, name, birth date or strong "
         "identifier) as people too, instead of only listing them in the report",
     )
-    parser.add_argument("--encoding", help="encoding of CSV input (default: detected)")
     parser.add_argument("--format", choices=("json", "table"), default="table")
     add_engine_arguments(parser)
     parser.set_defaults(func=run)
@@ -103,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             args.engine,
             paths=args.paths,
             table=args.table,
+            fmt=args.input_format,
             encoding=args.encoding,
             spark_master=args.spark_master,
             spark_ship_package=args.spark_ship_package,

@@ -52,13 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--show-examples", action="store_true", help="add masked examples per column (e.g. 138****5678)"
     )
-    parser.add_argument("--encoding", default=None, metavar="ENC", help="CSV encoding (default: detect; e.g. gbk)")
-    parser.add_argument(
-        "--input-format",
-        choices=("parquet", "csv", "jsonl", "orc"),
-        default=None,
-        help="file format (default: by suffix; orc with --engine spark)",
-    )
     parser.add_argument(
         "--identity-document-sensitive",
         action="store_true",
@@ -77,7 +70,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """--engine, --spark-master, --table and --spark-ship-package (scan and evaluate)."""
+    """How the export is read and where it is scanned (scan and evaluate): --encoding, --input-format, --engine,
+    --spark-master, --table and --spark-ship-package."""
+    parser.add_argument("--encoding", default=None, metavar="ENC", help="CSV encoding (default: detect; e.g. gbk)")
+    parser.add_argument(
+        "--input-format",
+        choices=("parquet", "csv", "jsonl", "orc"),
+        default=None,
+        help="file format (default: by suffix; orc with --engine spark)",
+    )
     parser.add_argument(
         "--engine",
         choices=ENGINES,

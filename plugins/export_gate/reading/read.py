@@ -173,15 +173,16 @@ def row_count(paths: Sequence[str], *, fmt: str | None = None) -> int | None:
     return total
 
 
-def fingerprint(paths: Sequence[str], *, watch: Watch | None = None) -> str:
-    """``sha256:<hex>`` over each file's name, size and content, for the audit log.
+def fingerprint(files: Sequence[str], *, watch: Watch | None = None) -> str:
+    """``sha256:<hex>`` over each file's name, size and content, for the audit log. ``files`` as ``resolve``
+    returns them (resolving again would judge each file's format by its name, whatever format the scan was told).
 
     Content is hashed in 1 MiB chunks (sha256 runs at about 1 GB/s, far faster than the scan), so the
     fingerprint changes when any byte of the export changes and memory stays flat. With a ``watch`` (the one the
     parser checks against), each file is checked once hashed: unchanged, the bytes hashed are the bytes parsed.
     """
     outer = hashlib.sha256()
-    for source in resolve(paths):
+    for source in files:
         fs, path = _filesystem(source)
         inner = hashlib.sha256()
         size = 0
