@@ -268,15 +268,16 @@ def _batch_people(rng: np.random.Generator, pool: np.ndarray) -> Any:
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_people_of_the_executors_rows_equal_the_local_union(seed: int) -> None:
+def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Python steps of counting people on Spark, without Spark: the digest rows of many batches (shuffled, one
     partition) reduced to nodes and linking edges (``_nodes_partition``), the edges' components labelled as
     ``components`` labels them, each node labelled by its smallest canonical digest's label, and the nodes cut into
-    tables of whole people by label (``_table_partition``, three partitions) give exactly the local engine's union
-    of the same batches: the same digests, people, masks and histogram."""
+    tables of whole people by label (``_table_partition``, three partitions, rows of 5 digests) give exactly the
+    local engine's union of the same batches: the same digests, people, masks and histogram."""
     from export_gate.people.union import merge
 
     how = STRONG_IDENTIFIERS
+    monkeypatch.setattr(spark_engine, "STREAM_ROW", 5)
     rng = np.random.default_rng(seed)
     pool = rng.integers(0, 2**64, size=(400, 2), dtype=np.uint64)
     pool[::7, 0] = pool[0, 0]  # digests sharing a high word
@@ -306,17 +307,22 @@ def test_people_of_the_executors_rows_equal_the_local_union(seed: int) -> None:
     nodes = nodes.set_column(2, "rh", pa.array([node[0] for node in labelled], pa.int64()))
     nodes = nodes.set_column(3, "rl", pa.array([node[1] for node in labelled], pa.int64()))
     partition = pc.bit_wise_and(nodes.column("rh"), pa.scalar(3, pa.int64())).to_numpy() % 3
-    tables, histogram, people = [], {}, 0
+    tables, histogram, people, chunks = [], {}, 0, []
     for part in range(3):
         chosen = nodes.filter(pa.array(partition == part))
         for row in pa.Table.from_batches(
             list(spark_engine._table_partition(iter(chosen.to_batches()), how=how)), schema=spark_engine._TABLES
         ).to_pylist():
-            columns = [np.frombuffer(row[name], dtype) for name, dtype in TABLE_COLUMNS]
+            chunks.append(row)
+            if row["people"] is None:  # more rows of this table follow
+                continue
+            columns = [np.frombuffer(b"".join(c[name] for c in chunks), dtype) for name, dtype in TABLE_COLUMNS]
             tables.append(spark_engine.ExportSubjects(*columns, how))
+            chunks = []
             people += row["people"]
             for mask, count in pickle.loads(row["histogram"]).items():
                 histogram[mask] = histogram.get(mask, 0) + count
+    assert not chunks and len(tables) == 3
     expected = merge(parts, how)
     joined = merge(tables, how)
     for column in ("high", "low", "roots", "masks"):

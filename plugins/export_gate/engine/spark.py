@@ -104,7 +104,7 @@ _FOUND = pa.schema(
 NODES_SCHEMA = "h long, l long, rh long, rl long, mask smallint, edge boolean, tally binary"
 _NODES = pa.schema([*list(_FOUND)[:5], pa.field("edge", pa.bool_()), _FOUND.field("tally")])
 #: The people, one table of whole people per partition (``_table_partition``): ``ExportSubjects``' columns as their
-#: raw bytes, its people and their pickled {mask: people}.
+#: raw bytes in rows of ``STREAM_ROW`` digests, the last row with the table's people and their pickled {mask: people}.
 TABLES_SCHEMA = "high binary, low binary, roots binary, masks binary, people long, histogram binary"
 _TABLES = pa.schema(
     [
@@ -123,6 +123,8 @@ SHUFFLE_ROWS = 500_000
 #: Identifier digests per partition of the people the driver streams to the ledger (``toLocalIterator`` fetches a
 #: partition, one table, at a time): 1M digests are about 22 MB as a table, whatever the export's size.
 STREAM_DIGESTS = 1 << 20
+#: Identifier digests per row of a table of people (1.4 MB): the JVM pickles each row whole on its way to the driver.
+STREAM_ROW = 1 << 16
 #: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
 ONE_TASK_EDGES = 1 << 22
 #: Linked digests' labels up to this many go to every task of the label join (a broadcast: ~100 MB of the driver's
@@ -779,13 +781,15 @@ def _tables(nodes: DataFrame, how: str, size: int) -> SubjectBatches:
     come to the driver for the report and the decision, and the tables themselves only when the ledger reads them,
     one partition at a time (``toLocalIterator``): the driver holds one table, never the export's people, however
     many rows the export has."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     partitions = max(1, -(-size // STREAM_DIGESTS))
+    # on local disk, not in the heap: read once, in order, and in local mode the heap is the executors' too
     tables = (
         nodes.repartition(partitions, "rh", "rl")
         .mapInArrow(functools.partial(_table_partition, how=how), TABLES_SCHEMA)
-        .localCheckpoint()
+        .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY)
     )
     histogram: dict[int, int] = {}
     people = 0
@@ -795,14 +799,18 @@ def _tables(nodes: DataFrame, how: str, size: int) -> SubjectBatches:
             histogram[mask] = histogram.get(mask, 0) + count
 
     def batches() -> Iterator[ExportSubjects]:
-        for row in tables.select("high", "low", "roots", "masks").toLocalIterator():
-            yield ExportSubjects(
-                np.frombuffer(row["high"], dtype=np.uint64),
-                np.frombuffer(row["low"], dtype=np.uint64),
-                np.frombuffer(row["roots"], dtype=INDEX),
-                np.frombuffer(row["masks"], dtype=np.uint16),
-                how,
-            )
+        chunks: list[Any] = []
+        for row in tables.select(
+            "high", "low", "roots", "masks", F.col("people").isNotNull().alias("end")
+        ).toLocalIterator():
+            chunks.append(row)
+            if row["end"]:  # a table's last chunk
+                columns = [
+                    np.frombuffer(b"".join(chunk[name] for chunk in chunks), dtype=dtype)
+                    for name, dtype in (("high", np.uint64), ("low", np.uint64), ("roots", INDEX), ("masks", np.uint16))
+                ]
+                chunks = []
+                yield ExportSubjects(*columns, how)
 
     return SubjectBatches(batches(), identified_by=how, histogram=histogram, people=people)
 
@@ -827,8 +835,11 @@ def _table_partition(batches: Iterator[pa.RecordBatch], how: str) -> Iterator[pa
     held = np.zeros(len(masks), dtype=np.uint16)
     held[starts] = np.bitwise_or.reduceat(masks, starts)  # a person's mask: what any of their digests said
     for people in labelled_batches([(words, labels, held)], identified_by=how, size=len(words) + 1):
-        columns = {name: [getattr(people, name).tobytes()] for name in ("high", "low", "roots", "masks")}
-        histogram = mask_histogram(people.masks)
-        yield pa.RecordBatch.from_pydict(
-            {**columns, "people": [len(people)], "histogram": [pickle.dumps(histogram)]}, schema=_TABLES
-        )
+        names = ("high", "low", "roots", "masks")
+        for begin in range(0, len(people.roots), STREAM_ROW):  # rows of a few MB: Spark pickles them to the driver
+            end = begin + STREAM_ROW >= len(people.roots)
+            columns = {name: [getattr(people, name)[begin : begin + STREAM_ROW].tobytes()] for name in names}
+            counts = [pickle.dumps(mask_histogram(people.masks))] if end else [None]
+            yield pa.RecordBatch.from_pydict(
+                {**columns, "people": [len(people) if end else None], "histogram": counts}, schema=_TABLES
+            )
