@@ -280,7 +280,7 @@ def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypat
     monkeypatch.setattr(spark_engine, "STREAM_ROW", 5)
     rng = np.random.default_rng(seed)
     pool = rng.integers(0, 2**64, size=(400, 2), dtype=np.uint64)
-    pool[::7, 0] = pool[0, 0]  # digests sharing a high word
+    pool[::2, 0] = pool[0, 0]  # digests sharing a high word: half of them
     parts = [_batch_people(rng, pool) for _ in range(40)]
     rows = pa.Table.from_batches([spark_engine._people_rows(part) for part in parts])
     rows = rows.take(rng.permutation(rows.num_rows))  # a shuffle delivers rows in any order
@@ -290,8 +290,11 @@ def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypat
     )
     assert out.filter(pc.is_valid(out.column("tally"))).column("tally").to_pylist() == [b"t"]
     out = out.filter(pc.is_null(out.column("tally")))
+    counts = out.filter(pc.is_null(out.column("h")))
+    out = out.filter(pc.is_valid(out.column("h")))
     nodes = out.filter(pc.invert(out.column("edge")))
     edges = out.filter(out.column("edge"))
+    assert counts.select(["nodes", "edges"]).to_pylist() == [{"nodes": nodes.num_rows, "edges": edges.num_rows}]
     assert len(edges), "shared identifiers link people of different batches"
     assert sum(len(part.roots) for part in parts) > nodes.num_rows  # one node per distinct digest
 
@@ -306,7 +309,7 @@ def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypat
     labelled = [ends[label[index[root]]] if root in index else root for root in words(nodes, "rh", "rl")]
     nodes = nodes.set_column(2, "rh", pa.array([node[0] for node in labelled], pa.int64()))
     nodes = nodes.set_column(3, "rl", pa.array([node[1] for node in labelled], pa.int64()))
-    partition = pc.bit_wise_and(nodes.column("rh"), pa.scalar(3, pa.int64())).to_numpy() % 3
+    partition = pc.bit_wise_and(nodes.column("rl"), pa.scalar(3, pa.int64())).to_numpy() % 3
     tables, histogram, people, chunks = [], {}, 0, []
     for part in range(3):
         chosen = nodes.filter(pa.array(partition == part))

@@ -53,7 +53,7 @@ from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
 from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, key_values, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
 from export_gate.model import ExportSubjects, SubjectBatches, mask_histogram
-from export_gate.people.digest import SubjectHasher
+from export_gate.people.digest import SubjectHasher, digest_order, run_starts
 from export_gate.people.partitions import INDEX
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
 from export_gate.people.union import components as union_components
@@ -100,9 +100,18 @@ _FOUND = pa.schema(
 )
 #: Per distinct identifier digest, after the shuffle by digest (``_nodes_partition``): a node (its words, its
 #: smallest canonical digest's, the OR of its masks) or, with ``edge`` set, a link from another canonical digest it
-#: had (h, l) to that smallest one (rh, rl); the tally rows pass through (only ``tally`` set).
-NODES_SCHEMA = "h long, l long, rh long, rl long, mask smallint, edge boolean, tally binary"
-_NODES = pa.schema([*list(_FOUND)[:5], pa.field("edge", pa.bool_()), _FOUND.field("tally")])
+#: had (h, l) to that smallest one (rh, rl); the tally rows pass through (only ``tally`` set); one row per partition
+#: counts its nodes and edges (only ``nodes`` and ``edges`` set).
+NODES_SCHEMA = "h long, l long, rh long, rl long, mask smallint, edge boolean, tally binary, nodes long, edges long"
+_NODES = pa.schema(
+    [
+        *list(_FOUND)[:5],
+        pa.field("edge", pa.bool_()),
+        _FOUND.field("tally"),
+        ("nodes", pa.int64()),
+        ("edges", pa.int64()),
+    ]
+)
 #: The people, one table of whole people per partition (``_table_partition``): ``ExportSubjects``' columns as their
 #: raw bytes in rows of ``STREAM_ROW`` digests, the last row with the table's people and their pickled {mask: people}.
 TABLES_SCHEMA = "high binary, low binary, roots binary, masks binary, people long, histogram binary"
@@ -464,19 +473,22 @@ def _with_row_hashes(frame: DataFrame) -> DataFrame:
     )
 
 
-def _tally(found: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int]]:
-    """The merged per-column tallies of every partition (one small row each) and the rows' count and hash sums;
-    the first action on the kept nodes (``_people``), so this is where the detection job runs (and an executor's
-    failure surfaces) and where every partition of them is kept for counting the people."""
+def _tally(nodes: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int], int, int]:
+    """The merged per-column tallies of every detection partition (one small row each), the rows' count and hash
+    sums, and how many nodes and edges the kept nodes (``_people``) hold; the first action on them, so this is where
+    the detection job runs (and an executor's failure surfaces) and where every partition of them is kept."""
     from pyspark.sql import functions as F
 
-    tally, rows, xx, murmur = Tally(), 0, 0, 0
-    for row in found.where(F.col("tally").isNotNull()).select("tally").toLocalIterator():
+    tally, rows, xx, murmur, nodes_count, edges_count = Tally(), 0, 0, 0, 0, 0
+    for row in nodes.where(F.col("h").isNull()).select("tally", "nodes", "edges").toLocalIterator():
+        if row.tally is None:  # a partition's counts
+            nodes_count, edges_count = nodes_count + row.nodes, edges_count + row.edges
+            continue
         executor_version, part, (part_rows, part_xx, part_murmur) = pickle.loads(row.tally)
         _check_version(executor_version, version)
         tally.merge(part)
         rows, xx, murmur = rows + part_rows, (xx + part_xx) % 2**64, (murmur + part_murmur) % 2**64
-    return tally, (rows, xx, murmur)
+    return tally, (rows, xx, murmur), nodes_count, edges_count
 
 
 # --- on the executors ------------------------------------------------------------------------------------
@@ -580,13 +592,8 @@ def _people(
         by_digest.mapInArrow(functools.partial(_nodes_partition, linking=how == STRONG_IDENTIFIERS), NODES_SCHEMA),
         cached,
     )
-    tally, hashes = _tally(nodes_all, version)  # the first action: detection, the shuffle and the nodes run here
-    sizes = {
-        bool(row["edge"]): int(row["count"])
-        for row in nodes_all.where(F.col("tally").isNull()).groupBy("edge").count().collect()
-    }
-    nodes = nodes_all.where(F.col("tally").isNull() & ~F.col("edge")).select("h", "l", "rh", "rl", "mask")
-    edges = sizes.get(True, 0)
+    tally, hashes, size, edges = _tally(nodes_all, version)  # the first action: detection, shuffle and nodes
+    nodes = nodes_all.where(F.col("h").isNotNull() & ~F.col("edge")).select("h", "l", "rh", "rl", "mask")
     if edges:
         linked = nodes_all.where(F.col("edge")).select(
             F.struct("h", "l").alias("u"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l")).alias("v")
@@ -603,7 +610,7 @@ def _people(
         nodes = nodes.join(flat, ["rh", "rl"], "left").select(
             "h", "l", F.coalesce("lh", "rh").alias("rh"), F.coalesce("ll", "rl").alias("rl"), "mask"
         )
-    return tally, hashes, _tables(nodes, how, sizes.get(False, 0))
+    return tally, hashes, _tables(nodes, how, size)
 
 
 def _nodes_partition(batches: Iterator[pa.RecordBatch], linking: bool) -> Iterator[pa.RecordBatch]:
@@ -616,44 +623,56 @@ def _nodes_partition(batches: Iterator[pa.RecordBatch], linking: bool) -> Iterat
         tallies = pc.is_valid(batch.column("tally"))
         if pc.any(tallies).as_py():
             kept = batch.filter(tallies)
-            empty = [pa.nulls(kept.num_rows, field.type) for field in _NODES if field.name != "tally"]
-            yield pa.RecordBatch.from_arrays([*empty, kept.column("tally")], schema=_NODES)
+            yield _only(kept.num_rows, tally=kept.column("tally"))
             batch = batch.filter(pc.invert(tallies))
         if batch.num_rows:
             parts.append(batch)
-    if not parts:
-        return
-    table = pa.Table.from_batches(parts)
+    table = pa.Table.from_batches(parts) if parts else _FOUND.empty_table()
     del parts
     high, low, rh, rl = (table.column(name).to_numpy() for name in ("h", "l", "rh", "rl"))
     mask = table.column("mask").fill_null(0).to_numpy()
     del table
-    order = np.lexsort((rl, rh, low, high))  # digests in order, each digest's canonical digests in order
+    order = digest_order(high, low)  # each digest's rows together (the signed words order as the digests do)
     high, low, rh, rl, mask = high[order], low[order], rh[order], rl[order], mask[order]
     del order
-    first = np.ones(len(high), dtype=bool)
-    first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
-    starts = np.flatnonzero(first)
-    masks = np.bitwise_or.reduceat(mask, starts).astype(np.int16)
+    starts = np.flatnonzero(run_starts(high, low))
+    masks = np.bitwise_or.reduceat(mask, starts).astype(np.int16) if len(starts) else mask[:0].astype(np.int16)
     node_h, node_l = high[starts], low[starts]
     root_h, root_l = (rh[starts], rl[starts]) if linking else (node_h, node_l)
-    no = np.zeros(len(starts), dtype=bool)
-    yield from _chunks([node_h, node_l, root_h, root_l, masks, no])
-    if linking:
-        other = ~first  # a digest's next canonical digest, different from the one before: an edge to its smallest
-        other[1:] &= (rh[1:] != rh[:-1]) | (rl[1:] != rl[:-1])
-        at = np.flatnonzero(other)
-        if len(at):
-            group = np.cumsum(first)[at] - 1
-            yes = np.ones(len(at), dtype=bool)
-            yield from _chunks([rh[at], rl[at], root_h[group], root_l[group], np.zeros(len(at), np.int16), yes])
+    edges: list[np.ndarray] = [np.zeros(0, np.int64)] * 4
+    if linking and len(starts):
+        # a digest whose rows name several canonical digests: the smallest is its root, the others link to it
+        several = np.zeros(len(starts), dtype=bool)
+        for words in (rh, rl):
+            several |= np.minimum.reduceat(words, starts) != np.maximum.reduceat(words, starts)
+        if several.any():
+            group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(high)]))
+            at = np.flatnonzero(several[group])  # the rows of those digests, few
+            at = at[np.lexsort((rl[at], rh[at], group[at]))]
+            first = np.r_[True, group[at][1:] != group[at][:-1]]
+            linked = group[at][first]
+            root_h[linked], root_l[linked] = rh[at][first], rl[at][first]
+            new = ~first  # a next canonical digest, different from the one before: an edge to the smallest
+            new[1:] &= (rh[at][1:] != rh[at][:-1]) | (rl[at][1:] != rl[at][:-1])
+            to = group[at][new]
+            edges = [rh[at][new], rl[at][new], root_h[to], root_l[to]]
+    yield from _chunks([node_h, node_l, root_h, root_l, masks, np.zeros(len(starts), dtype=bool)])
+    yield from _chunks([*edges, np.zeros(len(edges[0]), np.int16), np.ones(len(edges[0]), dtype=bool)])
+    yield _only(1, nodes=pa.array([len(starts)], pa.int64()), edges=pa.array([len(edges[0])], pa.int64()))
+
+
+def _only(rows: int, **columns: pa.Array) -> pa.RecordBatch:
+    """Rows of ``NODES_SCHEMA`` with only ``columns`` set."""
+    arrays = [columns.get(field.name, pa.nulls(rows, field.type)) for field in _NODES]
+    return pa.RecordBatch.from_arrays(arrays, schema=_NODES)
 
 
 def _chunks(columns: list[np.ndarray], size: int = 1 << 16) -> Iterator[pa.RecordBatch]:
-    """Node rows (h, l, rh, rl, mask, edge) as Arrow batches of at most ``size`` rows, no tally."""
+    """Node rows (h, l, rh, rl, mask, edge) as Arrow batches of at most ``size`` rows."""
+    names = ("h", "l", "rh", "rl", "mask", "edge")
     for begin in range(0, len(columns[0]), size):
         arrays = [pa.array(column[begin : begin + size]) for column in columns]
-        yield pa.RecordBatch.from_arrays([*arrays, pa.nulls(len(arrays[0]), pa.binary())], schema=_NODES)
+        yield _only(len(arrays[0]), **dict(zip(names, arrays, strict=True)))
 
 
 def _kept(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
