@@ -126,8 +126,8 @@ _TABLES = pa.schema(
 _SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
-#: Rows of the export per partition of the people's shuffle (``_partitions``): about 1.7 digest rows of ~50 bytes
-#: each per row, so partitions of ~40 MB, which sort within Spark's default 1 GiB heap.
+#: Rows of the export per partition of the people's shuffle (``_partitions``): a CRM export has about 2.8 digest rows
+#: of 42 bytes per row, so partitions of ~60 MB that one Python worker sorts and reduces in numpy.
 SHUFFLE_ROWS = 500_000
 #: Identifier digests per partition of the people the driver streams to the ledger (``toLocalIterator`` fetches a
 #: partition, one table, at a time): 1M digests are about 22 MB as a table, whatever the export's size.
@@ -588,9 +588,12 @@ def _people(
     person's smallest digest, as the local engine labels people."""
     from pyspark.sql import functions as F
 
+    # on local disk: written as it is made (memory would first build each partition in the heap, which in local
+    # mode is the executors' too: 10M rows on local[2] ran out of a 1 GiB heap there), and read in order
     nodes_all = _kept(
         by_digest.mapInArrow(functools.partial(_nodes_partition, linking=how == STRONG_IDENTIFIERS), NODES_SCHEMA),
         cached,
+        disk=True,
     )
     tally, hashes, size, edges = _tally(nodes_all, version)  # the first action: detection, shuffle and nodes
     nodes = nodes_all.where(F.col("h").isNotNull() & ~F.col("edge")).select("h", "l", "rh", "rl", "mask")
@@ -675,18 +678,20 @@ def _chunks(columns: list[np.ndarray], size: int = 1 << 16) -> Iterator[pa.Recor
         yield _only(len(arrays[0]), **dict(zip(names, arrays, strict=True)))
 
 
-def _kept(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
-    """``frame`` persisted (memory, else local disk) for the steps that read it again; ``cached`` lists it to be
-    released when the scan ends."""
-    cached.append(frame.persist())
+def _kept(frame: DataFrame, cached: list[DataFrame], *, disk: bool = False) -> DataFrame:
+    """``frame`` persisted for the steps that read it again (memory, else local disk; ``disk``: on local disk
+    only); ``cached`` lists it to be released when the scan ends."""
+    from pyspark import StorageLevel
+
+    cached.append(frame.persist(StorageLevel.DISK_ONLY) if disk else frame.persist())
     return frame
 
 
 def _partitions(frame: DataFrame) -> int:
     """Partitions of the people's shuffle: Spark's own setting (``spark.sql.shuffle.partitions``), or more for a
     big export (one per ``SHUFFLE_ROWS`` rows: counted first, from the files' footers for Parquet and ORC), fixed
-    rather than adaptive so that every later step knows the rows are partitioned by digest. One partition per core
-    of local Spark took 10M rows into two partitions whose sort ran out of a 1 GiB executor heap."""
+    rather than adaptive: each partition is reduced whole in one Python worker (``_nodes_partition``), so its size
+    is what a worker holds (about 1.4M digest rows, 60 MB, at 500k rows of a CRM export)."""
     configured = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
     return max(configured, -(-frame.count() // SHUFFLE_ROWS))
 
