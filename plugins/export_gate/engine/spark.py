@@ -130,8 +130,10 @@ _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
 #: of 42 bytes per row, so partitions of ~60 MB that one Python worker sorts and reduces in numpy.
 SHUFFLE_ROWS = 500_000
 #: Identifier digests per partition of the people the driver streams to the ledger (``toLocalIterator`` fetches a
-#: partition, one table, at a time): 1M digests are about 22 MB as a table, whatever the export's size.
-STREAM_DIGESTS = 1 << 20
+#: partition, one table, at a time): 256k digests are about 6 MB as a table (9 MB pickled), whatever the export's
+#: size. A partition is one task result, which local mode passes through the heap: at 1M digests a partition,
+#: 10M rows on local[2] lost one (``TaskResultLost``) with the default 1 GiB heap.
+STREAM_DIGESTS = 1 << 18
 #: Identifier digests per row of a table of people (1.4 MB): the JVM pickles each row whole on its way to the driver.
 STREAM_ROW = 1 << 16
 #: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
