@@ -40,7 +40,7 @@ import os
 import pickle
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,8 @@ if TYPE_CHECKING:
 
 #: The master of the embedded engine: local Spark on every core of this machine.
 LOCAL_MASTER = "local[*]"
+#: The largest heap ``session`` gives embedded Spark's JVM on its own (``embedded_heap``).
+EMBEDDED_HEAP_MAX = 4 << 30
 #: Set in the environment of a Python driver that spark-submit started (it names the JVM's gateway port).
 SUBMITTED = "PYSPARK_GATEWAY_PORT"
 #: Spark's readers by format name; a file's format is taken from its suffix unless given.
@@ -161,7 +163,8 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
     settings in a gate that spark-submit started (engine/submit.py), else ``local[*]``.
 
     A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
-    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker). ``ship_package``:
+    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker); its JVM gets a heap
+    from the machine's memory unless the user set one (``embedded_heap``). ``ship_package``:
     the executors get this package's code from the driver (engine/ship.py) instead of their own install."""
     try:
         from pyspark.sql import SparkSession
@@ -187,6 +190,15 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
             shuffle = int(cores.group(1)) if cores else os.cpu_count() or 1  # one per core: few tasks, small data
             builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
             builder = builder.config("spark.sql.shuffle.partitions", shuffle)
+            # the driver is the executor: a task result over 1 MB (Spark's default) would leave the task through the
+            # block manager and be fetched back from it; at 10M rows on local[2] (default 1 GiB heap) one of the
+            # people's stream was lost that way (TaskResultLost). A stream partition (~9 MB pickled) comes directly
+            builder = builder.config("spark.task.maxDirectResultSize", "64m")
+            from pyspark import SparkContext
+
+            heap = embedded_heap(os.environ, _physical_memory())
+            if heap and SparkContext._gateway is None:  # the JVM's heap is set when it starts, never after
+                builder = builder.config("spark.driver.memory", heap)
         spark = builder.getOrCreate()
     # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(read.BATCH_ROWS))
@@ -195,6 +207,27 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
 
         ship(spark)
     return spark
+
+
+def embedded_heap(environ: Mapping[str, str], memory: int) -> str | None:
+    """The heap of an embedded (local mode) Spark's one JVM, which is the driver and every executor: an eighth of
+    the machine's ``memory`` (bytes), at least Spark's default 1 GiB and at most ``EMBEDDED_HEAP_MAX``; None when
+    the user set the driver's memory (``SPARK_DRIVER_MEMORY``, or spark-submit's options in
+    ``PYSPARK_SUBMIT_ARGS``). Why: at 10M rows, with the people on local disk and the stream in 9 MB partitions,
+    local[2] still ran out of the 1 GiB default (a task result of the stream could not be allocated after the
+    shuffles), and the gate failed closed; Spark must be told before its JVM starts."""
+    submit = environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if environ.get("SPARK_DRIVER_MEMORY") or "driver-memory" in submit or "spark.driver.memory" in submit:
+        return None
+    return f"{min(max(memory // 8, 1 << 30), EMBEDDED_HEAP_MAX) >> 20}m"
+
+
+def _physical_memory() -> int:
+    """This machine's memory in bytes (0 where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def master_of_connection(conn: Any) -> str:
