@@ -8,6 +8,7 @@ detector version), and the people on the number of identifier digests and the hi
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from export_gate.commands.cli import main
@@ -24,6 +26,7 @@ from export_gate.engine.spark import LABELS_SCHEMA, SparkSource, _signed, compon
 from export_gate.gate import BLOCK, GateRequest, run_gate
 from export_gate.model import mask_histogram
 from export_gate.people.digest import SubjectHasher
+from export_gate.people.subjects import STRONG_IDENTIFIERS
 from export_gate.people.union import components as local_components
 from export_gate.records.ledger import Store
 from export_gate.rules.handler import Handler
@@ -36,6 +39,8 @@ AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-engine-test-key")
 #: What the two engines must agree on (the fingerprint differs by design: file bytes vs row hashes).
 SAME = ("rows", "cells", "subjects", "categories", "columns", "detector_version", "settings", "as_of")
+#: A table of people as the Spark engine's tables carry it: ExportSubjects' columns as raw bytes.
+TABLE_COLUMNS = (("high", np.uint64), ("low", np.uint64), ("roots", np.int32), ("masks", np.uint16))
 
 
 def _both(paths: list[str], *, keys: tuple[str, ...] = (), fmt: str | None = None) -> tuple[Any, Any]:
@@ -200,17 +205,23 @@ def test_spark_and_local_gates_count_the_same_people_in_one_ledger(spark: Any, t
     assert first.record["source"]["fingerprint"].startswith("spark-rows:")
 
 
-@pytest.mark.parametrize("stream_digests", [spark_engine.STREAM_DIGESTS, 7], ids=["one-partition", "7-per-partition"])
+@pytest.mark.parametrize(
+    ("stream_digests", "broadcast_labels"),
+    [(spark_engine.STREAM_DIGESTS, spark_engine.BROADCAST_LABELS), (7, spark_engine.BROADCAST_LABELS), (7, 0)],
+    ids=["one-partition", "7-per-partition", "7-per-partition-labels-shuffled"],
+)
 def test_spark_and_local_gates_leave_the_same_ledger_state_for_linked_people(
-    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream_digests: int
+    spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stream_digests: int, broadcast_labels: int
 ) -> None:
     """People linked across files by shared phones (no subject key) reach the ledger from Spark as a stream of
-    batches of whole people: the reservation's members and the year's totals in the audit record are exactly those
+    tables of whole people: the reservation's members and the year's totals in the audit record are exactly those
     the local engine's table leaves in a ledger of its own. With 7 digests per partition of the driver's stream,
-    people straddle partitions and are still whole in the ledger's batches."""
+    the people arrive as dozens of small tables; the linked digests' labels reach the people by a broadcast, or by
+    a shuffle join when there are more of them than ``BROADCAST_LABELS``."""
     from export_gate.reading.sources import PathSource
 
     monkeypatch.setattr(spark_engine, "STREAM_DIGESTS", stream_digests)
+    monkeypatch.setattr(spark_engine, "BROADCAST_LABELS", broadcast_labels)
 
     paths = _faker_export(tmp_path, files=3, rows=240)
     outcomes, states = {}, {}
@@ -238,6 +249,85 @@ def test_cli_scan_with_the_spark_engine_prints_no_raw_value(
     code = main(["scan", str(path), "--engine", "spark", "--spark-master", MASTER, "--as-of", "2026-06-30"])
     out = capsys.readouterr().out
     assert code == 0
-    report = json.loads(out)
+    # the report is the last thing printed: in a test process that imported Airflow (another test module on this
+    # worker), Airflow's logging writes py4j's and pyspark's log lines to stdout too
+    report = json.loads(out[0 if out.startswith("{") else out.index("\n{\n") + 1 :])
     assert report["subjects"]["personal"] == 20
     assert CANARY_ID not in out and CANARY_PHONE not in out
+
+
+def _batch_people(rng: np.random.Generator, pool: np.ndarray) -> Any:
+    """A batch's people as the executors find them: identifiers drawn from a pool shared by every batch (so people
+    of different batches share identifiers), linked at random, some with a category mask."""
+    from export_gate.people.union import build
+
+    chosen = pool[rng.choice(len(pool), size=int(rng.integers(5, 60)), replace=False)]
+    masks = rng.choice(np.array([0, 1, 3, 5, 9], dtype=np.uint16), size=len(chosen))
+    ends = rng.integers(0, len(chosen), size=(int(rng.integers(0, len(chosen))), 2))
+    return build(chosen, masks, ends, identified_by=STRONG_IDENTIFIERS)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Python steps of counting people on Spark, without Spark: the digest rows of many batches (shuffled, one
+    partition) reduced to nodes and linking edges (``_nodes_partition``), the edges' components labelled as
+    ``components`` labels them, each node labelled by its smallest canonical digest's label, and the nodes cut into
+    tables of whole people by label (``_table_partition``, three partitions, rows of 5 digests) give exactly the
+    local engine's union of the same batches: the same digests, people, masks and histogram."""
+    from export_gate.people.union import merge
+
+    how = STRONG_IDENTIFIERS
+    monkeypatch.setattr(spark_engine, "STREAM_ROW", 5)
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2**64, size=(400, 2), dtype=np.uint64)
+    pool[::2, 0] = pool[0, 0]  # digests sharing a high word: half of them
+    parts = [_batch_people(rng, pool) for _ in range(40)]
+    rows = pa.Table.from_batches([spark_engine._people_rows(part) for part in parts])
+    rows = rows.take(rng.permutation(rows.num_rows))  # a shuffle delivers rows in any order
+    tally = pa.RecordBatch.from_pylist([{"tally": b"t"}], schema=spark_engine._FOUND)
+    out = pa.Table.from_batches(
+        list(spark_engine._nodes_partition(iter([*rows.to_batches(max_chunksize=100), tally]), linking=True))
+    )
+    assert out.filter(pc.is_valid(out.column("tally"))).column("tally").to_pylist() == [b"t"]
+    out = out.filter(pc.is_null(out.column("tally")))
+    counts = out.filter(pc.is_null(out.column("h")))
+    out = out.filter(pc.is_valid(out.column("h")))
+    nodes = out.filter(pc.invert(out.column("edge")))
+    edges = out.filter(out.column("edge"))
+    assert counts.select(["nodes", "edges"]).to_pylist() == [{"nodes": nodes.num_rows, "edges": edges.num_rows}]
+    assert len(edges), "shared identifiers link people of different batches"
+    assert sum(len(part.roots) for part in parts) > nodes.num_rows  # one node per distinct digest
+
+    def words(table: pa.Table, high: str, low: str) -> list[tuple[int, int]]:
+        return list(zip(table.column(high).to_pylist(), table.column(low).to_pylist(), strict=True))
+
+    ends = sorted({*words(edges, "h", "l"), *words(edges, "rh", "rl")})
+    index = {node: i for i, node in enumerate(ends)}  # signed words sort as the digests do
+    a = np.array([index[node] for node in words(edges, "h", "l")])
+    b = np.array([index[node] for node in words(edges, "rh", "rl")])
+    label = local_components(len(ends), a, b)
+    labelled = [ends[label[index[root]]] if root in index else root for root in words(nodes, "rh", "rl")]
+    nodes = nodes.set_column(2, "rh", pa.array([node[0] for node in labelled], pa.int64()))
+    nodes = nodes.set_column(3, "rl", pa.array([node[1] for node in labelled], pa.int64()))
+    partition = pc.bit_wise_and(nodes.column("rl"), pa.scalar(3, pa.int64())).to_numpy() % 3
+    tables, histogram, people, chunks = [], {}, 0, []
+    for part in range(3):
+        chosen = nodes.filter(pa.array(partition == part))
+        for row in pa.Table.from_batches(
+            list(spark_engine._table_partition(iter(chosen.to_batches()), how=how)), schema=spark_engine._TABLES
+        ).to_pylist():
+            chunks.append(row)
+            if row["people"] is None:  # more rows of this table follow
+                continue
+            columns = [np.frombuffer(b"".join(c[name] for c in chunks), dtype) for name, dtype in TABLE_COLUMNS]
+            tables.append(spark_engine.ExportSubjects(*columns, how))
+            chunks = []
+            people += row["people"]
+            for mask, count in pickle.loads(row["histogram"]).items():
+                histogram[mask] = histogram.get(mask, 0) + count
+    assert not chunks and len(tables) == 3
+    expected = merge(parts, how)
+    joined = merge(tables, how)
+    for column in ("high", "low", "roots", "masks"):
+        assert np.array_equal(getattr(joined, column), getattr(expected, column)), column
+    assert people == len(expected) and histogram == mask_histogram(expected.masks)

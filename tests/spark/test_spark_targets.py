@@ -85,3 +85,16 @@ def test_the_operator_refuses_spark_arguments_without_the_spark_engine() -> None
     gate = ExportGateOperator(table="lake.members", engine="spark", spark_conn_id="lake_spark", **common)
     assert (gate.engine, gate.table, gate.spark_conn_id) == ("spark", "lake.members", "lake_spark")
     assert "table" in gate.template_fields
+
+
+def test_embedded_spark_gets_a_heap_from_the_machine_unless_the_user_set_one() -> None:
+    """An eighth of the machine's memory, between Spark's default 1 GiB and 4 GiB; nothing when the user set the
+    driver's memory (the environment or spark-submit's options), which Spark then takes."""
+    from export_gate.engine.spark import embedded_heap
+
+    assert embedded_heap({}, 24 << 30) == "3072m"
+    assert embedded_heap({}, 4 << 30) == "1024m"
+    assert embedded_heap({}, 256 << 30) == "4096m"
+    assert embedded_heap({"SPARK_DRIVER_MEMORY": "2g"}, 24 << 30) is None
+    assert embedded_heap({"PYSPARK_SUBMIT_ARGS": "--driver-memory 8g pyspark-shell"}, 24 << 30) is None
+    assert embedded_heap({"PYSPARK_SUBMIT_ARGS": "--conf spark.driver.memory=8g pyspark-shell"}, 24 << 30) is None

@@ -8,19 +8,22 @@ The same detector core and the same per-batch code as ``engine.local`` (``scan_b
   row per identifier digest (the digest, its batch person's canonical digest, the person's mask) and one
   pickled ``Tally`` per partition (counts per column, plans' kinds and reasons, masked examples if asked for).
   Raw values never leave the executors;
-* people: counted in Spark, from one shuffle of those rows by digest, kept for every later step. With subject
-  keys, a person is a key digest (group by digest, OR of masks). Without, a batch's people are stars (identifier
-  -> the person's smallest digest) and a shared identifier links stars of different batches: a digest that had
-  the same canonical digest in every batch is settled by it; the digests that had several, and those canonical
-  digests, form the linking graph, whose connected components are found in one executor task with the local
-  engine's array union-find when it is small (the usual case), else as DataFrame operations (large-star /
-  small-star, Kiveris et al. 2014). Each person is labelled by their smallest digest, as the local engine does.
+* people: counted in Spark, from one shuffle of those rows by digest. Each partition's Python worker sorts its
+  rows in numpy and reduces them to one node per distinct digest (the OR of its masks, its smallest canonical
+  digest) and, without subject keys, one linking edge per other canonical digest a digest had (an identifier
+  shared by people of different batches): no Spark aggregation, join or sort runs over every digest, and the
+  nodes are the one frame kept (memory, else local disk). With subject keys, a person is a key digest. Without,
+  the edges (mostly none or few) form the linking graph, whose connected components are found in one executor
+  task with the local engine's array union-find when it is small (the usual case), else as DataFrame operations
+  (large-star / small-star, Kiveris et al. 2014); a node's person is the label of its smallest canonical digest
+  (broadcast to the tasks when few), the smallest digest of the person, as the local engine labels people.
   GraphFrames is not used: its jar comes from Maven, which a locked-down cluster may not reach;
-* the people stay in Spark, sorted by (person, digest) (digest words as sign-flipped longs, which Spark orders as
-  the digests order), counted there per mask; the ledger reads them when the gate reserves, streamed to the
-  driver partition by partition (``toLocalIterator`` of packed digest columns) as tables of whole people
-  (``model.SubjectBatches``), so the driver never holds them all; the report, decision,
-  reservation and audit record are then the local engine's (``engine.local.finish`` and ``gate.run_gate``).
+* the people stay in Spark: one shuffle by person into partitions of about ``STREAM_DIGESTS`` digests, each made
+  a table of whole people (``ExportSubjects``) by its Python worker and kept (a local checkpoint), their counts
+  per mask sent to the driver for the report and decision; the ledger reads the tables when the gate reserves,
+  one partition at a time (``toLocalIterator``, ``model.SubjectBatches``), so the driver never holds them all;
+  the report, decision, reservation and audit record are then the local engine's (``engine.local.finish`` and
+  ``gate.run_gate``).
 
 Where Spark runs: ``master`` is ``local[N]`` / ``local[*]`` (the embedded default: pyspark's own jars in this
 environment), a cluster master URL (``spark://``, ``yarn``), a Spark Connect URL (``sc://host:15002``), or
@@ -37,7 +40,7 @@ import os
 import pickle
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -49,8 +52,9 @@ import pyarrow.compute as pc
 from export_gate.detection.detect import ColumnPlan, Detector, DetectorSettings
 from export_gate.engine.local import SAMPLE_VALUES, Job, Partial, ScanResult, finish, key_values, scan_batch
 from export_gate.errors import ConfigError, GateError, InputError
-from export_gate.model import ExportSubjects, SubjectBatches
-from export_gate.people.digest import SubjectHasher
+from export_gate.model import ExportSubjects, SubjectBatches, mask_histogram
+from export_gate.people.digest import SubjectHasher, digest_order, run_starts
+from export_gate.people.partitions import INDEX
 from export_gate.people.subjects import STRONG_IDENTIFIERS, identified_by
 from export_gate.people.union import components as union_components
 from export_gate.people.union import labelled_batches
@@ -64,6 +68,8 @@ if TYPE_CHECKING:
 
 #: The master of the embedded engine: local Spark on every core of this machine.
 LOCAL_MASTER = "local[*]"
+#: The largest heap ``session`` gives embedded Spark's JVM on its own (``embedded_heap``).
+EMBEDDED_HEAP_MAX = 4 << 30
 #: Set in the environment of a Python driver that spark-submit started (it names the JVM's gateway port).
 SUBMITTED = "PYSPARK_GATEWAY_PORT"
 #: Spark's readers by format name; a file's format is taken from its suffix unless given.
@@ -94,21 +100,49 @@ _FOUND = pa.schema(
         ("tally", pa.binary()),
     ]
 )
-#: The people, packed per Arrow batch: each column's raw int64 (the masks' int16) values as one byte string, a few
-#: rows per partition instead of one Python Row per identifier.
-PACKED_SCHEMA = "h binary, l binary, lh binary, ll binary, masks binary"
+#: Per distinct identifier digest, after the shuffle by digest (``_nodes_partition``): a node (its words, its
+#: smallest canonical digest's, the OR of its masks) or, with ``edge`` set, a link from another canonical digest it
+#: had (h, l) to that smallest one (rh, rl); the tally rows pass through (only ``tally`` set); one row per partition
+#: counts its nodes and edges (only ``nodes`` and ``edges`` set).
+NODES_SCHEMA = "h long, l long, rh long, rl long, mask smallint, edge boolean, tally binary, nodes long, edges long"
+_NODES = pa.schema(
+    [
+        *list(_FOUND)[:5],
+        pa.field("edge", pa.bool_()),
+        _FOUND.field("tally"),
+        ("nodes", pa.int64()),
+        ("edges", pa.int64()),
+    ]
+)
+#: The people, one table of whole people per partition (``_table_partition``): ``ExportSubjects``' columns as their
+#: raw bytes in rows of ``STREAM_ROW`` digests, the last row with the table's people and their pickled {mask: people}.
+TABLES_SCHEMA = "high binary, low binary, roots binary, masks binary, people long, histogram binary"
+_TABLES = pa.schema(
+    [
+        *(pa.field(name, pa.binary()) for name in ("high", "low", "roots", "masks")),
+        pa.field("people", pa.int64()),
+        pa.field("histogram", pa.binary()),
+    ]
+)
 #: Flipping a 64-bit word's top bit maps unsigned order onto signed order (and back).
 _SIGN = np.uint64(1 << 63)
 #: The row hash columns the scan's input carries for the source fingerprint (dropped before detection).
 _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
-#: Rows of the export per partition of the people's shuffle (``_partitions``): about 1.7 digest rows of ~50 bytes
-#: each per row, so partitions of ~40 MB, which sort within Spark's default 1 GiB heap.
+#: Rows of the export per partition of the people's shuffle (``_partitions``): a CRM export has about 2.8 digest rows
+#: of 42 bytes per row, so partitions of ~60 MB that one Python worker sorts and reduces in numpy.
 SHUFFLE_ROWS = 500_000
-#: Identifier digests per partition of the sorted people the driver streams to the ledger (``toLocalIterator`` fetches
-#: a partition at a time): 1M digests are about 34 MB packed, whatever the export's size.
-STREAM_DIGESTS = 1 << 20
+#: Identifier digests per partition of the people the driver streams to the ledger (``toLocalIterator`` fetches a
+#: partition, one table, at a time): 256k digests are about 6 MB as a table (9 MB pickled), whatever the export's
+#: size. A partition is one task result, which local mode passes through the heap: at 1M digests a partition,
+#: 10M rows on local[2] lost one (``TaskResultLost``) with the default 1 GiB heap.
+STREAM_DIGESTS = 1 << 18
+#: Identifier digests per row of a table of people (1.4 MB): the JVM pickles each row whole on its way to the driver.
+STREAM_ROW = 1 << 16
 #: Linking edges up to this many are labelled in one task (``components``): 4M edges are 128 MB of digest words.
 ONE_TASK_EDGES = 1 << 22
+#: Linked digests' labels up to this many go to every task of the label join (a broadcast: ~100 MB of the driver's
+#: heap at 1M); more are joined by a shuffle of the people.
+BROADCAST_LABELS = 1 << 20
 #: Connected components' labels: each node (a digest's words) and its component's smallest node.
 LABELS_SCHEMA = "u struct<h: bigint, l: bigint>, label struct<h: bigint, l: bigint>"
 #: Large-star / small-star rounds before the gate gives up (each at least halves the depth of the forest; a
@@ -129,7 +163,8 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
     settings in a gate that spark-submit started (engine/submit.py), else ``local[*]``.
 
     A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
-    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker). ``ship_package``:
+    detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker); its JVM gets a heap
+    from the machine's memory unless the user set one (``embedded_heap``). ``ship_package``:
     the executors get this package's code from the driver (engine/ship.py) instead of their own install."""
     try:
         from pyspark.sql import SparkSession
@@ -155,6 +190,15 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
             shuffle = int(cores.group(1)) if cores else os.cpu_count() or 1  # one per core: few tasks, small data
             builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
             builder = builder.config("spark.sql.shuffle.partitions", shuffle)
+            # the driver is the executor: a task result over 1 MB (Spark's default) would leave the task through the
+            # block manager and be fetched back from it; at 10M rows on local[2] (default 1 GiB heap) one of the
+            # people's stream was lost that way (TaskResultLost). A stream partition (~9 MB pickled) comes directly
+            builder = builder.config("spark.task.maxDirectResultSize", "64m")
+            from pyspark import SparkContext
+
+            heap = embedded_heap(os.environ, _physical_memory())
+            if heap and SparkContext._gateway is None:  # the JVM's heap is set when it starts, never after
+                builder = builder.config("spark.driver.memory", heap)
         spark = builder.getOrCreate()
     # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
     spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(read.BATCH_ROWS))
@@ -163,6 +207,27 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
 
         ship(spark)
     return spark
+
+
+def embedded_heap(environ: Mapping[str, str], memory: int) -> str | None:
+    """The heap of an embedded (local mode) Spark's one JVM, which is the driver and every executor: an eighth of
+    the machine's ``memory`` (bytes), at least Spark's default 1 GiB and at most ``EMBEDDED_HEAP_MAX``; None when
+    the user set the driver's memory (``SPARK_DRIVER_MEMORY``, or spark-submit's options in
+    ``PYSPARK_SUBMIT_ARGS``). Why: at 10M rows, with the people on local disk and the stream in 9 MB partitions,
+    local[2] still ran out of the 1 GiB default (a task result of the stream could not be allocated after the
+    shuffles), and the gate failed closed; Spark must be told before its JVM starts."""
+    submit = environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if environ.get("SPARK_DRIVER_MEMORY") or "driver-memory" in submit or "spark.driver.memory" in submit:
+        return None
+    return f"{min(max(memory // 8, 1 << 30), EMBEDDED_HEAP_MAX) >> 20}m"
+
+
+def _physical_memory() -> int:
+    """This machine's memory in bytes (0 where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def master_of_connection(conn: Any) -> str:
@@ -318,11 +383,9 @@ def scan_frame(
         plans = _plans(frame, job, version)
         scan = functools.partial(_scan_partition, plans=plans, job=job)
         found = _with_row_hashes(frame).mapInArrow(scan, FOUND_SCHEMA)
-        # one shuffle of the executors' rows, by digest, kept: the tallies and every step of counting people read
-        # it without running detection again, and its partitioning by digest spares them shuffles of their own
-        by_digest = _kept(found.repartition(_partitions(frame), "h", "l"), cached)
-        tally, hashes = _tally(by_digest, version)
-        subjects = _people(by_digest, identified_by(keys), cached)
+        # one shuffle of the executors' rows, by digest: each partition holds every row of its digests
+        by_digest = found.repartition(_partitions(frame), "h", "l")
+        tally, hashes, subjects = _people(by_digest, identified_by(keys), version, cached)
     except GateError:
         raise
     except Exception as exc:
@@ -445,19 +508,22 @@ def _with_row_hashes(frame: DataFrame) -> DataFrame:
     )
 
 
-def _tally(found: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int]]:
-    """The merged per-column tallies of every partition (one small row each) and the rows' count and hash sums;
-    the first action on the kept ``found``, so this is where the detection job runs (and an executor's failure
-    surfaces) and where every partition of it is kept for counting the people."""
+def _tally(nodes: DataFrame, version: str) -> tuple[Tally, tuple[int, int, int], int, int]:
+    """The merged per-column tallies of every detection partition (one small row each), the rows' count and hash
+    sums, and how many nodes and edges the kept nodes (``_people``) hold; the first action on them, so this is where
+    the detection job runs (and an executor's failure surfaces) and where every partition of them is kept."""
     from pyspark.sql import functions as F
 
-    tally, rows, xx, murmur = Tally(), 0, 0, 0
-    for row in found.where(F.col("tally").isNotNull()).select("tally").toLocalIterator():
+    tally, rows, xx, murmur, nodes_count, edges_count = Tally(), 0, 0, 0, 0, 0
+    for row in nodes.where(F.col("h").isNull()).select("tally", "nodes", "edges").toLocalIterator():
+        if row.tally is None:  # a partition's counts
+            nodes_count, edges_count = nodes_count + row.nodes, edges_count + row.edges
+            continue
         executor_version, part, (part_rows, part_xx, part_murmur) = pickle.loads(row.tally)
         _check_version(executor_version, version)
         tally.merge(part)
         rows, xx, murmur = rows + part_rows, (xx + part_xx) % 2**64, (murmur + part_murmur) % 2**64
-    return tally, (rows, xx, murmur)
+    return tally, (rows, xx, murmur), nodes_count, edges_count
 
 
 # --- on the executors ------------------------------------------------------------------------------------
@@ -534,116 +600,148 @@ def _signed(words: np.ndarray) -> np.ndarray:
     return (words.astype(np.uint64) ^ _SIGN).view(np.int64)
 
 
-def _unsigned(packed: bytes) -> np.ndarray:
-    """Packed signed longs (``_signed``) back as the unsigned digest words."""
-    return np.frombuffer(packed, dtype=np.int64).view(np.uint64) ^ _SIGN
-
-
-def _pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Each batch of (h, l, lh, ll, mask) rows as one row of five byte strings (the columns' raw values)."""
-    for batch in batches:
-        packed = {
-            name: [batch.column(name).to_numpy(zero_copy_only=False).astype(np.int64).tobytes()]
-            for name in ("h", "l", "lh", "ll")
-        }
-        masks = batch.column("mask").fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint16)
-        yield pa.RecordBatch.from_pydict({**packed, "masks": [masks.tobytes()]})
+def _unsigned(column: pa.ChunkedArray) -> np.ndarray:
+    """A column of signed longs (``_signed``) back as the unsigned digest words."""
+    return column.to_numpy().view(np.uint64) ^ _SIGN
 
 
 # --- people, in Spark ------------------------------------------------------------------------------------
 
 
-def _people(by_digest: DataFrame, how: str, cached: list[DataFrame]) -> SubjectBatches:
-    """The export's people from the executors' digest rows (partitioned by digest), counted in Spark and kept
-    there for the ledger to stream (``_collect``).
+def _people(
+    by_digest: DataFrame, how: str, version: str, cached: list[DataFrame]
+) -> tuple[Tally, tuple[int, int, int], SubjectBatches]:
+    """The partitions' tallies and the export's people from the executors' digest rows (partitioned by digest),
+    counted in Spark and kept there for the ledger to stream (``_tables``).
 
-    Per distinct digest: the OR of its masks and the lowest and highest words of the canonical digests it had in
-    its batches. With subject keys every digest is its own person. Without, a digest that had one canonical digest
-    in every batch (``rh``, ``rl``) is settled by it unless that canonical digest is itself linked; only digests
-    with several (an identifier shared by people of different batches) and their canonical digests are linked as
-    a graph (``components``), and their people's masks OR-ed. Mostly none or few: the one check costs a pass."""
+    Each partition's rows are reduced to one row per distinct digest in its Python worker (``_nodes_partition``):
+    the OR of its masks and the smallest canonical digest it had in its batches. With subject keys every digest is
+    its own person. Without, a digest that had several canonical digests (an identifier shared by people of
+    different batches) links them: one edge from each other canonical digest to the smallest; the edges, mostly
+    none or few, form the linking graph (``components``). A person's label is the label of its digests' smallest
+    canonical digest (the digest itself when it is in no edge): the smallest canonical digest of a component is its
+    person's smallest digest, as the local engine labels people."""
     from pyspark.sql import functions as F
 
-    nodes = (
-        by_digest.where(F.col("h").isNotNull())
-        .groupBy("h", "l")
-        .agg(
-            F.bit_or("mask").alias("mask"),
-            F.min("rh").alias("rh"),
-            F.min("rl").alias("rl"),
-            ((F.min("rh") != F.max("rh")) | (F.min("rl") != F.max("rl"))).alias("linked"),
+    # on local disk: written as it is made (memory would first build each partition in the heap, which in local
+    # mode is the executors' too: 10M rows on local[2] ran out of a 1 GiB heap there), and read in order
+    nodes_all = _kept(
+        by_digest.mapInArrow(functools.partial(_nodes_partition, linking=how == STRONG_IDENTIFIERS), NODES_SCHEMA),
+        cached,
+        disk=True,
+    )
+    tally, hashes, size, edges = _tally(nodes_all, version)  # the first action: detection, shuffle and nodes
+    nodes = nodes_all.where(F.col("h").isNotNull() & ~F.col("edge")).select("h", "l", "rh", "rl", "mask")
+    if edges:
+        linked = nodes_all.where(F.col("edge")).select(
+            F.struct("h", "l").alias("u"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l")).alias("v")
         )
-    )
-    nodes = _kept(nodes, cached)
-    size = nodes.count()  # the export's identifier digests: how many partitions the driver's stream takes
-    if how != STRONG_IDENTIFIERS:  # one person per key digest (or per row without a key): nothing links them
-        return _collect(nodes.select("h", "l", F.col("h").alias("lh"), F.col("l").alias("ll"), "mask"), how, size)
-    linked = nodes.where("linked").select("h", "l")
-    if linked.isEmpty():  # every digest's person is its batch person: the canonical digest is the label
-        return _collect(nodes.select("h", "l", F.col("rh").alias("lh"), F.col("rl").alias("ll"), "mask"), how, size)
-    node, root = F.struct("h", "l"), F.struct(F.col("rh").alias("h"), F.col("rl").alias("l"))
-    edges = by_digest.join(linked, ["h", "l"], "left_semi").where(node != root)
-    edges = _kept(edges.select(node.alias("u"), root.alias("v")).distinct(), cached)
-    labels = _kept(components(edges), cached)
-    # a linked person's mask: the OR over the masks of every node labelled alike (the label's own is its node's).
-    # Joins on the digest's own columns: the nodes are partitioned by them, so only the (fewer) labels move
-    held = (
-        labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), "label")
-        .join(nodes.select("h", "l", "mask"), ["h", "l"])
-        .groupBy("label")
-        .agg(F.bit_or("mask").alias("held"))
-        .select(F.col("label.h").alias("h"), F.col("label.l").alias("l"), "held")
-    )
-    own = labels.select(F.col("u.h").alias("h"), F.col("u.l").alias("l"), F.col("label").alias("own"))
-    rooted = labels.select(F.col("u.h").alias("rh"), F.col("u.l").alias("rl"), F.col("label").alias("rooted"))
-    people = (
-        nodes.join(own, ["h", "l"], "left")
-        .join(held, ["h", "l"], "left")
-        .join(rooted, ["rh", "rl"], "left")
-        .select("h", "l", F.coalesce("own", "rooted", root).alias("label"), "mask", "held")
-    )
-    return _collect(
-        people.select(
-            "h",
-            "l",
+        labels = _kept(components(linked, count=edges), cached)
+        flat = labels.select(
+            F.col("u.h").alias("rh"),
+            F.col("u.l").alias("rl"),
             F.col("label.h").alias("lh"),
             F.col("label.l").alias("ll"),
-            F.when(node == F.col("label"), F.col("mask").bitwiseOR(F.coalesce("held", F.lit(0))))
-            .otherwise(F.lit(0))
-            .cast("smallint")
-            .alias("mask"),
-        ),
-        how,
-        size,
-    )
+        )
+        # the usual case: the labels go to every task and the nodes stay put; else a sort-merge join (it spills)
+        flat = F.broadcast(flat) if labels.count() <= BROADCAST_LABELS else flat.hint("merge")
+        nodes = nodes.join(flat, ["rh", "rl"], "left").select(
+            "h", "l", F.coalesce("lh", "rh").alias("rh"), F.coalesce("ll", "rl").alias("rl"), "mask"
+        )
+    return tally, hashes, _tables(nodes, how, size)
 
 
-def _kept(frame: DataFrame, cached: list[DataFrame]) -> DataFrame:
-    """``frame`` persisted (memory, else local disk) for the steps that read it again; ``cached`` lists it to be
-    released when the scan ends."""
-    cached.append(frame.persist())
+def _nodes_partition(batches: Iterator[pa.RecordBatch], linking: bool) -> Iterator[pa.RecordBatch]:
+    """One partition of the executors' rows (all rows of each of its digests): the tally rows as they are, then one
+    node row per distinct digest (the OR of its masks; its smallest canonical digest, the digest itself with
+    ``linking`` off) and, with ``linking``, an edge row from each other canonical digest a digest had to that
+    smallest one. Sorted and reduced in numpy, so no Spark aggregation, join or sort runs over every digest."""
+    parts: list[pa.RecordBatch] = []
+    for batch in batches:
+        tallies = pc.is_valid(batch.column("tally"))
+        if pc.any(tallies).as_py():
+            kept = batch.filter(tallies)
+            yield _only(kept.num_rows, tally=kept.column("tally"))
+            batch = batch.filter(pc.invert(tallies))
+        if batch.num_rows:
+            parts.append(batch)
+    table = pa.Table.from_batches(parts) if parts else _FOUND.empty_table()
+    del parts
+    high, low, rh, rl = (table.column(name).to_numpy() for name in ("h", "l", "rh", "rl"))
+    mask = table.column("mask").fill_null(0).to_numpy()
+    del table
+    order = digest_order(high, low)  # each digest's rows together (the signed words order as the digests do)
+    high, low, rh, rl, mask = high[order], low[order], rh[order], rl[order], mask[order]
+    del order
+    starts = np.flatnonzero(run_starts(high, low))
+    masks = np.bitwise_or.reduceat(mask, starts).astype(np.int16) if len(starts) else mask[:0].astype(np.int16)
+    node_h, node_l = high[starts], low[starts]
+    root_h, root_l = (rh[starts], rl[starts]) if linking else (node_h, node_l)
+    edges: list[np.ndarray] = [np.zeros(0, np.int64)] * 4
+    if linking and len(starts):
+        # a digest whose rows name several canonical digests: the smallest is its root, the others link to it
+        several = np.zeros(len(starts), dtype=bool)
+        for words in (rh, rl):
+            several |= np.minimum.reduceat(words, starts) != np.maximum.reduceat(words, starts)
+        if several.any():
+            group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(high)]))
+            at = np.flatnonzero(several[group])  # the rows of those digests, few
+            at = at[np.lexsort((rl[at], rh[at], group[at]))]
+            first = np.r_[True, group[at][1:] != group[at][:-1]]
+            linked = group[at][first]
+            root_h[linked], root_l[linked] = rh[at][first], rl[at][first]
+            new = ~first  # a next canonical digest, different from the one before: an edge to the smallest
+            new[1:] &= (rh[at][1:] != rh[at][:-1]) | (rl[at][1:] != rl[at][:-1])
+            to = group[at][new]
+            edges = [rh[at][new], rl[at][new], root_h[to], root_l[to]]
+    yield from _chunks([node_h, node_l, root_h, root_l, masks, np.zeros(len(starts), dtype=bool)])
+    yield from _chunks([*edges, np.zeros(len(edges[0]), np.int16), np.ones(len(edges[0]), dtype=bool)])
+    yield _only(1, nodes=pa.array([len(starts)], pa.int64()), edges=pa.array([len(edges[0])], pa.int64()))
+
+
+def _only(rows: int, **columns: pa.Array) -> pa.RecordBatch:
+    """Rows of ``NODES_SCHEMA`` with only ``columns`` set."""
+    arrays = [columns.get(field.name, pa.nulls(rows, field.type)) for field in _NODES]
+    return pa.RecordBatch.from_arrays(arrays, schema=_NODES)
+
+
+def _chunks(columns: list[np.ndarray], size: int = 1 << 16) -> Iterator[pa.RecordBatch]:
+    """Node rows (h, l, rh, rl, mask, edge) as Arrow batches of at most ``size`` rows."""
+    names = ("h", "l", "rh", "rl", "mask", "edge")
+    for begin in range(0, len(columns[0]), size):
+        arrays = [pa.array(column[begin : begin + size]) for column in columns]
+        yield _only(len(arrays[0]), **dict(zip(names, arrays, strict=True)))
+
+
+def _kept(frame: DataFrame, cached: list[DataFrame], *, disk: bool = False) -> DataFrame:
+    """``frame`` persisted for the steps that read it again (memory, else local disk; ``disk``: on local disk
+    only); ``cached`` lists it to be released when the scan ends."""
+    from pyspark import StorageLevel
+
+    cached.append(frame.persist(StorageLevel.DISK_ONLY) if disk else frame.persist())
     return frame
 
 
 def _partitions(frame: DataFrame) -> int:
     """Partitions of the people's shuffle: Spark's own setting (``spark.sql.shuffle.partitions``), or more for a
     big export (one per ``SHUFFLE_ROWS`` rows: counted first, from the files' footers for Parquet and ORC), fixed
-    rather than adaptive so that every later step knows the rows are partitioned by digest. One partition per core
-    of local Spark took 10M rows into two partitions whose sort ran out of a 1 GiB executor heap."""
+    rather than adaptive: each partition is reduced whole in one Python worker (``_nodes_partition``), so its size
+    is what a worker holds (about 1.4M digest rows, 60 MB, at 500k rows of a CRM export)."""
     configured = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 200)
     return max(configured, -(-frame.count() // SHUFFLE_ROWS))
 
 
-def components(edges: DataFrame, *, one_task_edges: int = ONE_TASK_EDGES) -> DataFrame:
+def components(edges: DataFrame, *, one_task_edges: int = ONE_TASK_EDGES, count: int | None = None) -> DataFrame:
     """Connected components of an undirected graph of digest nodes (``struct<h, l>`` of ``_signed`` words), edges
     (u, v) with v < u: each node that is not its component's smallest, with that smallest node as ``label``.
 
     Up to ``one_task_edges`` edges (the usual case: identifiers shared across batches are a small part of an
     export) are labelled by one Python task on an executor with the local engine's array union-find: two Spark
-    jobs. A larger graph goes through ``_star_rounds``, which spread over the cluster."""
-    if edges.count() <= one_task_edges:
+    jobs. A larger graph goes through ``_star_rounds``, which spread over the cluster. ``count``: the edges, if
+    known. Edges may repeat."""
+    if (edges.count() if count is None else count) <= one_task_edges:
         return edges.repartition(1).mapInArrow(_label_partition, LABELS_SCHEMA)
-    return _star_rounds(edges)
+    return _star_rounds(edges.distinct())
 
 
 def _label_partition(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -734,27 +832,73 @@ def _small_star(edges: DataFrame) -> DataFrame:
     return linked.unionByName(lowest.select("u", F.col("m").alias("v"))).distinct()
 
 
-def _collect(people: DataFrame, how: str, size: int) -> SubjectBatches:
-    """The people (``size`` rows of digest words h, l, label words lh, ll, mask) as the ledger takes them: sorted
-    by (person, digest) in Spark into partitions of at most ``STREAM_DIGESTS`` rows and kept there (a local
-    checkpoint, so they outlive the scan's cached rows and are not detected again), counted per mask in Spark for
-    the report and the decision, and streamed to the driver only when the ledger reads them, a partition at a
-    time (``toLocalIterator``), as tables of whole people (``union.labelled_batches``): the driver holds one
-    partition and one table, never the export's people, however many rows the export has."""
+def _tables(nodes: DataFrame, how: str, size: int) -> SubjectBatches:
+    """The people (``size`` rows of digest words h, l, label words rh, rl, mask) as the ledger takes them: one
+    shuffle by label into partitions of about ``STREAM_DIGESTS`` digests, each made a table of whole people in its
+    Python worker (``_table_partition``: sorted, the people's masks OR-ed, checked) and kept there (a local
+    checkpoint, so they outlive the scan's cached rows and are not detected again); the tables' counts per mask
+    come to the driver for the report and the decision, and the tables themselves only when the ledger reads them,
+    one partition at a time (``toLocalIterator``): the driver holds one table, never the export's people, however
+    many rows the export has."""
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    order = ("lh", "ll", "h", "l")
     partitions = max(1, -(-size // STREAM_DIGESTS))
-    ordered = people.repartitionByRange(partitions, *order).sortWithinPartitions(*order).localCheckpoint()
-    own = (F.col("h") == F.col("lh")) & (F.col("l") == F.col("ll"))
-    per_mask = ordered.where(own).groupBy("mask").count().collect()
-    histogram = {int(row["mask"] or 0): int(row["count"]) for row in per_mask}
+    # on local disk, not in the heap: read once, in order, and in local mode the heap is the executors' too
+    tables = (
+        nodes.repartition(partitions, "rh", "rl")
+        .mapInArrow(functools.partial(_table_partition, how=how), TABLES_SCHEMA)
+        .localCheckpoint(storageLevel=StorageLevel.DISK_ONLY)
+    )
+    histogram: dict[int, int] = {}
+    people = 0
+    for row in tables.where(F.col("people").isNotNull()).select("people", "histogram").collect():
+        people += int(row["people"])
+        for mask, count in pickle.loads(row["histogram"]).items():
+            histogram[mask] = histogram.get(mask, 0) + count
 
-    def parts() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for row in ordered.mapInArrow(_pack, PACKED_SCHEMA).toLocalIterator():
-            digests = np.column_stack([_unsigned(row.h), _unsigned(row.l)])
-            labels = np.column_stack([_unsigned(row.lh), _unsigned(row.ll)])
-            yield digests, labels, np.frombuffer(row.masks, dtype=np.uint16)
+    def batches() -> Iterator[ExportSubjects]:
+        chunks: list[Any] = []
+        for row in tables.select(
+            "high", "low", "roots", "masks", F.col("people").isNotNull().alias("end")
+        ).toLocalIterator():
+            chunks.append(row)
+            if row["end"]:  # a table's last chunk
+                columns = [
+                    np.frombuffer(b"".join(chunk[name] for chunk in chunks), dtype=dtype)
+                    for name, dtype in (("high", np.uint64), ("low", np.uint64), ("roots", INDEX), ("masks", np.uint16))
+                ]
+                chunks = []
+                yield ExportSubjects(*columns, how)
 
-    batches = labelled_batches(parts(), identified_by=how)
-    return SubjectBatches(batches, identified_by=how, histogram=histogram, people=sum(histogram.values()))
+    return SubjectBatches(batches(), identified_by=how, histogram=histogram, people=people)
+
+
+def _table_partition(batches: Iterator[pa.RecordBatch], how: str) -> Iterator[pa.RecordBatch]:
+    """One partition of labelled digests (every digest of each of its people) as one table of whole people
+    (``union.labelled_batches`` checks that each person's label is their smallest digest and no digest is in two
+    people): its columns' raw bytes, its people and their histogram of masks."""
+    received = [batch for batch in batches if batch.num_rows]
+    if not received:  # an empty partition (a small export in many partitions)
+        return
+    table = pa.Table.from_batches(received)
+    del received
+    words = np.column_stack([_unsigned(table.column(name)) for name in ("h", "l")])
+    labels = np.column_stack([_unsigned(table.column(name)) for name in ("rh", "rl")])
+    masks = table.column("mask").fill_null(0).to_numpy().astype(np.uint16)
+    del table
+    order = np.lexsort((words[:, 1], words[:, 0], labels[:, 1], labels[:, 0]))
+    words, labels, masks = words[order], labels[order], masks[order]
+    del order
+    starts = np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)])
+    held = np.zeros(len(masks), dtype=np.uint16)
+    held[starts] = np.bitwise_or.reduceat(masks, starts)  # a person's mask: what any of their digests said
+    for people in labelled_batches([(words, labels, held)], identified_by=how, size=len(words) + 1):
+        names = ("high", "low", "roots", "masks")
+        for begin in range(0, len(people.roots), STREAM_ROW):  # rows of a few MB: Spark pickles them to the driver
+            end = begin + STREAM_ROW >= len(people.roots)
+            columns = {name: [getattr(people, name)[begin : begin + STREAM_ROW].tobytes()] for name in names}
+            counts = [pickle.dumps(mask_histogram(people.masks))] if end else [None]
+            yield pa.RecordBatch.from_pydict(
+                {**columns, "people": [len(people) if end else None], "histogram": counts}, schema=_TABLES
+            )
