@@ -17,7 +17,7 @@ import uuid
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
-from export_gate.commands.scan import add_engine_arguments
+from export_gate.commands.scan import add_engine_arguments, source_of
 from export_gate.errors import EXIT_BLOCK, EXIT_ERROR, EXIT_OK, ConfigError, GateError, LedgerError
 
 
@@ -88,7 +88,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from export_gate.airflow.connections import cli_ledger_url
-    from export_gate.engine import export_source
     from export_gate.gate import GateRequest, RunIdentity, refuse, run_gate
     from export_gate.rules.handler import parse_filing
 
@@ -98,15 +97,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         secret_key = _key(required=args.record)
         as_of = _as_of(args.as_of, handler.timezone, recording=args.record)
-        source = export_source(
-            args.engine,
-            paths=args.paths,
-            table=args.table,
-            fmt=args.input_format,
-            encoding=args.encoding,
-            spark_master=args.spark_master,
-            spark_ship_package=args.spark_ship_package,
-        )
+        source = source_of(args)
     except GateError as exc:
         if not args.record:
             raise

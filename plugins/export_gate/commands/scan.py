@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 from export_gate.detection.detect import DetectorSettings
 from export_gate.engine import ENGINES, export_source
@@ -19,6 +20,9 @@ from export_gate.errors import EXIT_OK
 from export_gate.people.digest import SubjectHasher
 from export_gate.reading.read import row_count
 from export_gate.reporting.report import render_table
+
+if TYPE_CHECKING:
+    from export_gate.reading.sources import ExportSource
 
 
 def _date(text: str) -> date:
@@ -102,6 +106,19 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def source_of(args: argparse.Namespace) -> ExportSource:
+    """The export the arguments of ``add_engine_arguments`` (and the paths) name, for the engine they name."""
+    return export_source(
+        args.engine,
+        paths=args.paths,
+        table=args.table,
+        fmt=args.input_format,
+        encoding=args.encoding,
+        spark_master=args.spark_master,
+        spark_ship_package=args.spark_ship_package,
+    )
+
+
 def _progress_bar(args: argparse.Namespace) -> Callable[[int], None] | None:
     """Rows scanned, speed and (when the files' footers give the total) percentage and time left, on a
     terminal's stderr; nothing when stderr is a file or a pipe."""
@@ -133,15 +150,7 @@ def _progress_bar(args: argparse.Namespace) -> Callable[[int], None] | None:
 
 def run(args: argparse.Namespace) -> int:
     progress = _progress_bar(args) if args.format == "table" else None
-    source = export_source(
-        args.engine,
-        paths=args.paths,
-        table=args.table,
-        fmt=args.input_format,
-        encoding=args.encoding,
-        spark_master=args.spark_master,
-        spark_ship_package=args.spark_ship_package,
-    )
+    source = source_of(args)
     result = source.scan(
         subject_keys=args.subject_key,
         as_of=args.as_of or date.today(),
