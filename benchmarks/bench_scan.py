@@ -31,7 +31,15 @@ cells/s, CPU seconds of every process (the driver, Spark's JVM and its Python wo
 the speed-up from one to two cores (wall and CPU seconds); then ours/local and what a cluster would do from the
 measured per-core rate (by wall seconds, which load stretches, and by CPU seconds, which it stretches less). Spark
 runs in a spawned process before the local engine: its JVM outlives the session and would count in the local
-engine's memory otherwise.
+engine's memory otherwise. ``--spark-connect sc://host:port`` adds one scan through a Spark Connect server (its
+wall time, cells/s, the machine's CPU seconds and the client's peak memory), e.g. one started on this machine with
+pyspark's own script, its Python workers running this environment, with embedded Spark's heap and one shuffle
+partition per core (``engine.spark.session`` gives those to the embedded engine; a server keeps its own)::
+
+    PYSPARK_PYTHON=$PWD/.venv/bin/python "$(.venv/bin/python -c 'import pyspark, os; print(os.path.dirname(
+        pyspark.__file__))')/sbin/start-connect-server.sh" --master 'local[2]' --driver-memory 3g \
+        --conf spark.sql.shuffle.partitions=2
+    .venv/bin/python benchmarks/bench_scan.py --engine spark --spark-connect sc://localhost:15002 --runs 1
 """
 
 from __future__ import annotations
@@ -193,21 +201,62 @@ def _tree_cpu_seconds() -> float:
     return total
 
 
-def _spark_in_child(files: list[str]) -> dict[int, tuple[dict, float, float]]:
-    """``_spark_runs`` in a spawned process: Spark's JVM outlives ``spark.stop()`` in the process that started it,
-    so run here it would count in the local engine's memory measured next; there, the driver's high-water mark is
-    Spark's alone."""
+def _spark_in_child(files: list[str], connect: str | None) -> dict[int | str, tuple[dict, float, float]]:
+    """``_spark_runs`` (and ``_connect_run`` through the Spark Connect server at ``connect``) in a spawned process:
+    Spark's JVM outlives ``spark.stop()`` in the process that started it, so run here it would count in the local
+    engine's memory measured next; there, the driver's high-water mark is Spark's alone. A Connect session runs
+    last: a process that opened one builds Connect expressions from then on."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(_spark_runs_reporting, (files,))
+        return pool.apply(_spark_runs_reporting, (files, connect))
 
 
-def _spark_runs_reporting(files: list[str]) -> dict[int, tuple[dict, float, float]]:
-    """``_spark_runs``, with a failure passed back as text: a Spark error holds Py4J objects that do not pickle,
-    and the pool would then report only that it could not send the error."""
+def _spark_runs_reporting(files: list[str], connect: str | None) -> dict[int | str, tuple[dict, float, float]]:
+    """``_spark_runs`` and ``_connect_run``, with a failure passed back as text: a Spark error holds Py4J objects
+    that do not pickle, and the pool would then report only that it could not send the error."""
     try:
-        return _spark_runs(files)
+        runs: dict[int | str, tuple[dict, float, float]] = dict(_spark_runs(files))
+        if connect:
+            runs["connect"] = _connect_run(files, connect)
+        return runs
     except Exception as exc:
         raise RuntimeError(f"the Spark runs failed: {type(exc).__name__}: {exc}") from None
+
+
+def _connect_run(files: list[str], url: str) -> tuple[dict, float, float]:
+    """One scan through a Spark Connect server (warmed up as ``_spark_runs`` does): (report, seconds, CPU seconds
+    of the whole machine, since the server's processes are not this one's children; run it on an otherwise idle
+    machine, or read only the wall figure); prints the client's peak memory, which is all a gate's Airflow worker
+    holds in that deployment."""
+    import psutil
+    from export_gate.engine.spark import SparkSource
+    from export_gate.people.digest import SubjectHasher
+
+    def busy() -> float:
+        times = psutil.cpu_times()
+        return times.user + times.nice + times.system + times.irq + times.softirq
+
+    with tempfile.TemporaryDirectory() as warm:
+        pq.write_table(_head(files, 1000), f"{warm}/head.parquet")
+        _, warm_up = _timed(
+            lambda: SparkSource((f"{warm}/head.parquet",), master=url).scan(
+                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
+            )
+        )
+    cpu_before = busy()
+    result, seconds = _timed(
+        lambda: _read_people(SparkSource(tuple(files), master=url).scan(as_of=AS_OF, hasher=SubjectHasher.ephemeral()))
+    )
+    cpu = busy() - cpu_before
+    report, (digests, batches, _) = result  # type: ignore[misc]
+    print(
+        f"spark connect {url}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
+        f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s on the "
+        f"whole machine; {report['subjects']['personal']:,} people, {digests:,} identifier digests in {batches:,} "
+        f"tables; client peak memory {_high_water(os.getpid()) / 2**20:,.0f} MiB (high-water RSS of this process, "
+        "which ran the local Spark runs before)",
+        flush=True,
+    )
+    return report, seconds, cpu
 
 
 def _read_people(result: Any) -> tuple[dict, tuple[int, int, int]]:
@@ -339,8 +388,13 @@ def floor_cells_per_second(files: list[str], python_re2: bool) -> tuple[float, i
     return cells / seconds, int(cells)  # type: ignore[arg-type]
 
 
-def _spark_summary(runs: dict[int, tuple[dict, float, float]], local_rate: float, local_cpu: float, nodes: int) -> None:
+def _spark_summary(
+    runs: dict[int | str, tuple[dict, float, float]], local_rate: float, local_cpu: float, nodes: int
+) -> None:
     """Spark against the local engine, and a cluster's time for a billion rows from the per-core rate."""
+    if "connect" in runs:
+        report, seconds, _ = runs["connect"]
+        print(f"spark connect / local engine = {report['cells'] / seconds / local_rate:.2f}")
     report, seconds, cpu = runs[2]
     rate = report["cells"] / seconds
     print(f"spark local[2] / local engine = {rate / local_rate:.2f}  (target >= 0.5)")
@@ -378,6 +432,13 @@ def main() -> None:
         "--engine", choices=("local", "spark"), default="local", help="spark: also scan on local Spark (see above)"
     )
     parser.add_argument("--nodes", type=int, default=16, help="cluster size for the --engine spark projection")
+    parser.add_argument(
+        "--spark-connect",
+        metavar="URL",
+        default=None,
+        help="with --engine spark: also scan through this Spark Connect server (sc://host:port), which must read "
+        "the generated files and import export_gate in its Python workers",
+    )
     args = parser.parse_args()
     from export_gate.engine.budget import MemoryBudget
 
@@ -412,7 +473,7 @@ def measure(rows: int, args: argparse.Namespace, *, presidio: bool) -> int:
                 raise SystemExit(f"generating the export failed (exit {child.exitcode})")
             print(f"generated {rows:,} {args.kind} rows in {time.perf_counter() - start:.1f} s -> {out}")
         files = sorted(str(p) for p in out.rglob("*.parquet"))
-        spark_runs = _spark_in_child(files) if args.engine == "spark" else {}
+        spark_runs = _spark_in_child(files, args.spark_connect) if args.engine == "spark" else {}
 
         # warm-up, as for Presidio below: first-call costs (pyarrow's conversions import pandas, the detector
         # lists load) are paid once per process, not per row, so they are not scan speed
