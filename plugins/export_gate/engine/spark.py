@@ -184,7 +184,8 @@ def session(master: str | None = None, *, ship_package: bool = False) -> SparkSe
 
     A local session starts executors with this environment's Python (``PYSPARK_PYTHON``), which has the
     detectors and pyarrow; Spark's UI stays off (it would open a port on an Airflow worker); its JVM gets a heap
-    from the machine's memory unless the user set one (``embedded_heap``). ``ship_package``:
+    from the machine's memory unless the user set one (``embedded_heap``). Every session, a cluster's or a Spark
+    Connect server's too, gets a scan's SQL settings (``SCAN_SETTINGS``). ``ship_package``:
     the executors get this package's code from the driver (engine/ship.py) instead of their own install."""
     try:
         from pyspark.sql import SparkSession
