@@ -228,26 +228,12 @@ def _connect_run(files: list[str], url: str) -> tuple[dict, float, float]:
     machine, or read only the wall figure); prints the client's peak memory, which is all a gate's Airflow worker
     holds in that deployment."""
     import psutil
-    from export_gate.engine.spark import SparkSource
-    from export_gate.people.digest import SubjectHasher
 
     def busy() -> float:
         times = psutil.cpu_times()
         return times.user + times.nice + times.system + times.irq + times.softirq
 
-    with tempfile.TemporaryDirectory() as warm:
-        pq.write_table(_head(files, 1000), f"{warm}/head.parquet")
-        _, warm_up = _timed(
-            lambda: SparkSource((f"{warm}/head.parquet",), master=url).scan(
-                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
-            )
-        )
-    cpu_before = busy()
-    result, seconds = _timed(
-        lambda: _read_people(SparkSource(tuple(files), master=url).scan(as_of=AS_OF, hasher=SubjectHasher.ephemeral()))
-    )
-    cpu = busy() - cpu_before
-    report, (digests, batches, _) = result  # type: ignore[misc]
+    (report, (digests, batches, _)), seconds, cpu, warm_up = _warm_then_timed(files, url, busy)
     print(
         f"spark connect {url}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
         f"{report['cells'] / seconds:,.0f} cells/s (warm-up {warm_up:.1f} s not counted); CPU {cpu:.1f} s on the "
@@ -257,6 +243,31 @@ def _connect_run(files: list[str], url: str) -> tuple[dict, float, float]:
         flush=True,
     )
     return report, seconds, cpu
+
+
+def _warm_then_timed(
+    files: list[str], master: str, cpu_seconds: Callable[[], float]
+) -> tuple[tuple[dict, tuple[int, int, int]], float, float, float]:
+    """A Spark scan of ``files`` on ``master`` after a warm-up scan of their first 1,000 rows (Spark's start-up and
+    the Python workers' imports are not scan speed): (``_read_people`` of it, seconds, CPU seconds by
+    ``cpu_seconds``, warm-up seconds)."""
+    from export_gate.engine.spark import SparkSource
+    from export_gate.people.digest import SubjectHasher
+
+    with tempfile.TemporaryDirectory() as warm:
+        pq.write_table(_head(files, 1000), f"{warm}/head.parquet")
+        _, warm_up = _timed(
+            lambda: SparkSource((f"{warm}/head.parquet",), master=master).scan(
+                as_of=AS_OF, hasher=SubjectHasher.ephemeral()
+            )
+        )
+    cpu_before = cpu_seconds()
+    result, seconds = _timed(
+        lambda: _read_people(
+            SparkSource(tuple(files), master=master).scan(as_of=AS_OF, hasher=SubjectHasher.ephemeral())
+        )
+    )
+    return result, seconds, cpu_seconds() - cpu_before, warm_up  # type: ignore[return-value]
 
 
 def _read_people(result: Any) -> tuple[dict, tuple[int, int, int]]:
@@ -273,29 +284,16 @@ def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
     """Scans on local[1] and local[2] (a session each, warmed up by a 1,000-row scan of the first file): per
     core count, (report, seconds, CPU seconds); prints the driver's and the JVM's peak memory."""
     import psutil
-    from export_gate.engine.spark import SparkSource, session
-    from export_gate.people.digest import SubjectHasher
+    from export_gate.engine.spark import session
 
     results = {}
     for cores in (1, 2):
         master = f"local[{cores}]"
         spark = session(master)
         spark.sparkContext.setLogLevel("ERROR")
-        with tempfile.TemporaryDirectory() as warm:
-            pq.write_table(_head(files, 1000), f"{warm}/head.parquet")
-            _, warm_up = _timed(
-                lambda warm=warm, master=master: SparkSource((f"{warm}/head.parquet",), master=master).scan(
-                    as_of=AS_OF, hasher=SubjectHasher.ephemeral()
-                )
-            )
-        cpu_before = _tree_cpu_seconds()
-        result, seconds = _timed(
-            lambda master=master: _read_people(
-                SparkSource(tuple(files), master=master).scan(as_of=AS_OF, hasher=SubjectHasher.ephemeral())
-            )
+        (report, (digests, batches, largest)), seconds, cpu, warm_up = _warm_then_timed(
+            files, master, _tree_cpu_seconds
         )
-        cpu = _tree_cpu_seconds() - cpu_before
-        report, (digests, batches, largest) = result  # type: ignore[misc]
         jvm = [p.pid for p in psutil.Process().children(recursive=True) if p.name() == "java"]
         print(
             f"spark {master}: {report['rows']:,} rows, {report['cells']:,} cells in {seconds:.1f} s = "
@@ -311,7 +309,6 @@ def _spark_runs(files: list[str]) -> dict[int, tuple[dict, float, float]]:
             flush=True,
         )
         results[cores] = (report, seconds, cpu)
-        del result
         spark.stop()
     one, two = results[1], results[2]
     print(
