@@ -138,7 +138,7 @@ def test_a_table_of_the_catalog_is_scanned_by_name(spark: Any, tmp_path: Path) -
 
 def test_the_scan_session_carries_the_settings_that_make_executors_cheaper(spark: Any) -> None:
     """No per-row Arrow size walk, no cache encoding of random digests, no shuffle row checksum (``SCAN_SETTINGS``:
-    together a third of the executors' CPU at 10M rows), and Arrow batches of the local engine's rows."""
+    together a quarter of the executor threads' CPU at 1M rows), and Arrow batches of the local engine's rows."""
     assert SCAN_SETTINGS["spark.sql.execution.arrow.maxBytesPerBatch"] == "2147483647"  # Spark's "no cap"
     assert {key: spark.conf.get(key) for key in SCAN_SETTINGS} == SCAN_SETTINGS
 

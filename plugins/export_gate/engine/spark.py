@@ -148,23 +148,23 @@ LABELS_SCHEMA = "u struct<h: bigint, l: bigint>, label struct<h: bigint, l: bigi
 #: Large-star / small-star rounds before the gate gives up (each at least halves the depth of the forest; a
 #: table of 10^9 identifiers needs a few dozen).
 MAX_ROUNDS = 64
-#: The SQL settings a scan's session gets (``session``), each measured on a 10M-row CRM export on local[2]
-#: (JFR samples of the JVM; together about a third of the executor threads' CPU):
+#: The SQL settings a scan's session gets (``session``). Measured on a 1M-row CRM export on local[2] with Java
+#: Flight Recorder: without the last four, the executor threads' CPU fell by a quarter (11.2 to 8.2 s):
 SCAN_SETTINGS = {
     # Arrow batches of the local engine's size: the same per-batch work (and memory) on every executor
     "spark.sql.execution.arrow.maxRecordsPerBatch": str(read.BATCH_ROWS),
     # no byte cap on those batches: under one (Spark 4's default is 64 MB), the JVM measures the Arrow batch it is
-    # filling after every row, a walk over all its vectors that took 15% of the executors' CPU; the row cap above
+    # filling after every row, a walk over all its vectors (16% of the JVM's samples); the row cap above
     # bounds a batch as the local engine's reader bounds its batches (2147483647 is Spark's "no cap")
     "spark.sql.execution.arrow.maxBytesPerBatch": "2147483647",
     # the kept nodes (``_kept``) are random digest words: Spark's cache would sample every column for an encoding
-    # (dictionary, run length) that never pays (4% of the executors' CPU); its per-batch statistics, which let the
+    # (dictionary, run length) that never pays (9% of the JVM's samples); its per-batch statistics, which let the
     # tally's read skip the node batches, stay
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     # a shuffle's order-independent checksum (a hash of every row, and a full retry of the next stage when a
     # retried map task's rows differ) guards stages whose output can change on a retry; every stage of a scan is
-    # a function of its input rows (the detectors, keyed digests, sorted reductions), so it never fires here,
-    # and costs 5% of the executors' CPU
+    # a function of its input rows (the detectors, keyed digests, sorted reductions), so it never fires here;
+    # the executor threads' CPU fell by 6% without it
     "spark.sql.shuffle.orderIndependentChecksum.enabled": "false",
     "spark.sql.shuffle.orderIndependentChecksum.enableFullRetryOnMismatch": "false",
 }
