@@ -132,9 +132,9 @@ _ROW_HASHES = ("__export_gate_row_xxhash64", "__export_gate_row_murmur3")
 #: of 42 bytes per row, so partitions of ~60 MB that one Python worker sorts and reduces in numpy.
 SHUFFLE_ROWS = 500_000
 #: Identifier digests per partition of the people the driver streams to the ledger (``toLocalIterator`` fetches a
-#: partition, one table, at a time): 256k digests are about 6 MB as a table (9 MB pickled), whatever the export's
-#: size. A partition is one task result, which local mode passes through the heap: at 1M digests a partition,
-#: 10M rows on local[2] lost one (``TaskResultLost``) with the default 1 GiB heap.
+#: partition, one table, at a time, and the next while the ledger takes one): 256k digests are about 6 MB as a table (9
+#: MB pickled), whatever the export's size. A partition is one task result, which local mode passes through the heap: at
+#: 1M digests a partition, 10M rows on local[2] lost one (``TaskResultLost``) with the default 1 GiB heap.
 STREAM_DIGESTS = 1 << 18
 #: Identifier digests per row of a table of people (1.4 MB): the JVM pickles each row whole on its way to the driver.
 STREAM_ROW = 1 << 16
@@ -858,8 +858,8 @@ def _tables(nodes: DataFrame, how: str, size: int) -> SubjectBatches:
     Python worker (``_table_partition``: sorted, the people's masks OR-ed, checked) and kept there (a local
     checkpoint, so they outlive the scan's cached rows and are not detected again); the tables' counts per mask
     come to the driver for the report and the decision, and the tables themselves only when the ledger reads them,
-    one partition at a time (``toLocalIterator``): the driver holds one table, never the export's people, however
-    many rows the export has."""
+    one partition at a time (``toLocalIterator``, fetching the next while the ledger takes one): the driver holds
+    at most two tables, never the export's people, however many rows the export has."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -914,7 +914,7 @@ def _table_partition(batches: Iterator[pa.RecordBatch], how: str) -> Iterator[pa
     order = order[digest_order(labels[order, 0], labels[order, 1])]
     words, labels, masks = words[order], labels[order], masks[order]
     del order
-    starts = np.flatnonzero(np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)])
+    starts = np.flatnonzero(run_starts(labels[:, 0], labels[:, 1]))  # each person's first row
     held = np.zeros(len(masks), dtype=np.uint16)
     held[starts] = np.bitwise_or.reduceat(masks, starts)  # a person's mask: what any of their digests said
     for people in labelled_batches([(words, labels, held)], identified_by=how, size=len(words) + 1):

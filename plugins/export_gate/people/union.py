@@ -369,14 +369,9 @@ def _ascending(*columns: np.ndarray) -> bool:
     return bool(less.all())
 
 
-def _person_starts(labels: np.ndarray) -> np.ndarray:
-    """For rows sorted by label ((n, 2) words): True on each person's first row."""
-    return np.r_[True, (labels[1:] != labels[:-1]).any(axis=1)]
-
-
 def _labelled_table(words: np.ndarray, labels: np.ndarray, masks: np.ndarray, identified_by: str) -> ExportSubjects:
     """A table of whole people from their rows sorted by (label, digest) (see ``labelled_batches``)."""
-    first = _person_starts(labels)  # each person's first row: their label's
+    first = run_starts(labels[:, 0], labels[:, 1])  # each person's first row: their label's
     starts = np.flatnonzero(first)
     if not np.array_equal(words[starts], labels[starts]):
         raise ValueError("a person's label is not their smallest identifier digest; nothing was counted")
@@ -416,7 +411,7 @@ def labelled_batches(
         count += len(words)
         if count >= size:
             words, labels, masks = (np.concatenate(column) for column in zip(*held, strict=True))
-            cut = int(np.flatnonzero(_person_starts(labels))[-1])  # where the last person starts
+            cut = int(np.flatnonzero(run_starts(labels[:, 0], labels[:, 1]))[-1])  # where the last person starts
             if cut:
                 yield _labelled_table(words[:cut], labels[:cut], masks[:cut], identified_by)
             held, count = [(words[cut:], labels[cut:], masks[cut:])], len(words) - cut

@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.get_bind().execute(sa.delete(meta).where(meta.c.name.like("digests:%")))
+    op.get_bind().execute(sa.delete(meta).where(meta.c.name.like(YEAR_DIGESTS.format(year="%"))))
