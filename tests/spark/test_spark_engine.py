@@ -39,8 +39,6 @@ AS_OF = date(2026, 6, 30)
 HASHER = SubjectHasher(b"spark-engine-test-key")
 #: What the two engines must agree on (the fingerprint differs by design: file bytes vs row hashes).
 SAME = ("rows", "cells", "subjects", "categories", "columns", "detector_version", "settings", "as_of")
-#: A table of people as the Spark engine's tables carry it: ExportSubjects' columns as raw bytes.
-TABLE_COLUMNS = (("high", np.uint64), ("low", np.uint64), ("roots", np.int32), ("masks", np.uint16))
 
 
 def _both(paths: list[str], *, keys: tuple[str, ...] = (), fmt: str | None = None) -> tuple[Any, Any]:
@@ -326,8 +324,7 @@ def test_people_of_the_executors_rows_equal_the_local_union(seed: int, monkeypat
             chunks.append(row)
             if row["people"] is None:  # more rows of this table follow
                 continue
-            columns = [np.frombuffer(b"".join(c[name] for c in chunks), dtype) for name, dtype in TABLE_COLUMNS]
-            tables.append(spark_engine.ExportSubjects(*columns, how))
+            tables.append(spark_engine.table_of(chunks, how))
             chunks = []
             people += row["people"]
             for mask, count in pickle.loads(row["histogram"]).items():

@@ -114,12 +114,14 @@ _NODES = pa.schema(
         ("edges", pa.int64()),
     ]
 )
+#: ``ExportSubjects``' columns in a table's rows, and their types.
+_TABLE_COLUMNS = (("high", np.uint64), ("low", np.uint64), ("roots", INDEX), ("masks", np.uint16))
 #: The people, one table of whole people per partition (``_table_partition``): ``ExportSubjects``' columns as their
 #: raw bytes in rows of ``STREAM_ROW`` digests, the last row with the table's people and their pickled {mask: people}.
 TABLES_SCHEMA = "high binary, low binary, roots binary, masks binary, people long, histogram binary"
 _TABLES = pa.schema(
     [
-        *(pa.field(name, pa.binary()) for name in ("high", "low", "roots", "masks")),
+        *(pa.field(name, pa.binary()) for name, _ in _TABLE_COLUMNS),
         pa.field("people", pa.int64()),
         pa.field("histogram", pa.binary()),
     ]
@@ -885,14 +887,19 @@ def _tables(nodes: DataFrame, how: str, size: int) -> SubjectBatches:
         ).toLocalIterator(prefetchPartitions=True):
             chunks.append(row)
             if row["end"]:  # a table's last chunk
-                columns = [
-                    np.frombuffer(b"".join(chunk[name] for chunk in chunks), dtype=dtype)
-                    for name, dtype in (("high", np.uint64), ("low", np.uint64), ("roots", INDEX), ("masks", np.uint16))
-                ]
+                yield table_of(chunks, how)
                 chunks = []
-                yield ExportSubjects(*columns, how)
 
     return SubjectBatches(batches(), identified_by=how, histogram=histogram, people=people)
+
+
+def table_of(chunks: Sequence[Any], how: str) -> ExportSubjects:
+    """The table of people whose rows of ``TABLES_SCHEMA`` (``_table_partition``) are ``chunks``, in order (Spark
+    rows or dicts: anything indexed by column name)."""
+    return ExportSubjects(
+        *(np.frombuffer(b"".join(chunk[name] for chunk in chunks), dtype=dtype) for name, dtype in _TABLE_COLUMNS),
+        how,
+    )
 
 
 def _table_partition(batches: Iterator[pa.RecordBatch], how: str) -> Iterator[pa.RecordBatch]:
@@ -918,10 +925,11 @@ def _table_partition(batches: Iterator[pa.RecordBatch], how: str) -> Iterator[pa
     held = np.zeros(len(masks), dtype=np.uint16)
     held[starts] = np.bitwise_or.reduceat(masks, starts)  # a person's mask: what any of their digests said
     for people in labelled_batches([(words, labels, held)], identified_by=how, size=len(words) + 1):
-        names = ("high", "low", "roots", "masks")
         for begin in range(0, len(people.roots), STREAM_ROW):  # rows of a few MB: Spark pickles them to the driver
             end = begin + STREAM_ROW >= len(people.roots)
-            columns = {name: [getattr(people, name)[begin : begin + STREAM_ROW].tobytes()] for name in names}
+            columns = {
+                name: [getattr(people, name)[begin : begin + STREAM_ROW].tobytes()] for name, _ in _TABLE_COLUMNS
+            }
             counts = [pickle.dumps(mask_histogram(people.masks))] if end else [None]
             yield pa.RecordBatch.from_pydict(
                 {**columns, "people": [len(people) if end else None], "histogram": counts}, schema=_TABLES
