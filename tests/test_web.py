@@ -124,6 +124,14 @@ def record_page(client: TestClient, record_id: int) -> str:
     raise AssertionError("the chain check did not finish within 10 s")
 
 
+def handler_card(html: str, handler_id: str) -> str:
+    """The dashboard's card of ``handler_id``, wherever the page sorts it (ids sort by code point: Faker's
+    "MBP软件..." companies come before "acme-...")."""
+    cards = [card for card in html.split('<section class="handler-card')[1:] if f">{handler_id}</a>" in card]
+    assert len(cards) == 1, f"one card for {handler_id}, found {len(cards)}"
+    return cards[0]
+
+
 def record_ids(html: str) -> list[int]:
     """The ids in the decisions table, in page order."""
     return [int(m) for m in re.findall(r'<tr data-href="[^"]*/records/(\d+)"', html)]
@@ -591,11 +599,11 @@ def test_dashboard_shows_every_threshold_used_warnings_and_blocked_only_handlers
     store.append_audit(decision_record(handler_id=blocked_only, action="block", export=20000, before=0))
     client = reviewer_client(airflow_auth, store)
     html = client.get("/handlers").text
-    card = html[html.index(blocked_only) :]
+    card = handler_card(html, blocked_only)
     assert "all blocked: nothing counted" in card
     assert "block (blocked: +0)</a>" in card  # the exports that (did not) move it, listed on the card
     assert "sensitive ≥ 10,000" in card and "0%" in card  # nothing counted, so nothing used
-    acme = html[html.index("acme-pharma-sh") : html.index(blocked_only)]
+    acme = handler_card(html, "acme-pharma-sh")
     assert f'href="/records/{ids["failed"]}" class="not-moved"' in acme
     counts = store.counts("acme-pharma-sh", 2026)
     assert f'personal ≥ 100,000</td>\n      <td class="num">{counts.personal:,}' in acme
